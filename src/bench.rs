@@ -1,0 +1,303 @@
+//! Benchmarks pgdrill ships, measured against a peer run side by side.
+//!
+//! `provision`: time from nothing to a ready, connectable instance, for
+//! - **cold**: an empty template cache (so `initdb` runs), in a throwaway
+//!   cache directory so the user's cache is untouched;
+//! - **warm**: the template is cached (the everyday case);
+//! - **peer**: what a user would do by hand with the same binaries, on the
+//!   same storage: a plain `initdb` and `pg_ctl start -w`, then connect.
+//!
+//! Warm and peer runs alternate, so both see the same machine load. Results
+//! are medians, and the headline is the ratio warm/peer.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use sqlx::Connection;
+
+use crate::Error;
+use crate::instance::registry::{Entry, Registry};
+use crate::instance::{self, Backend, Dirs, LocalBackend, RunAs, Storage, fsutil, process};
+
+/// Summary of one series of timings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    /// Every sample, in milliseconds, in run order.
+    pub samples_ms: Vec<f64>,
+    /// Median.
+    pub median_ms: f64,
+    /// Fastest.
+    pub min_ms: f64,
+    /// Slowest.
+    pub max_ms: f64,
+}
+
+impl Stats {
+    /// Summarises samples (at least one).
+    pub fn of(samples: &[Duration]) -> Stats {
+        let samples_ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        let mut sorted = samples_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let median_ms = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        Stats {
+            samples_ms,
+            median_ms,
+            min_ms: sorted[0],
+            max_ms: sorted[n - 1],
+        }
+    }
+}
+
+/// The result of `pgdrill bench provision`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProvisionReport {
+    /// PostgreSQL version measured.
+    pub version: String,
+    /// Where data directories lived.
+    pub runtime_dir: PathBuf,
+    /// What that is stored on.
+    pub storage: Storage,
+    /// CPU cores of this machine.
+    pub cores: usize,
+    /// Empty cache.
+    pub cold: Stats,
+    /// Cached template.
+    pub warm: Stats,
+    /// Plain `initdb` + `pg_ctl start -w`.
+    pub peer: Stats,
+    /// warm median / peer median.
+    pub warm_ratio: f64,
+    /// cold median / peer median.
+    pub cold_ratio: f64,
+}
+
+/// Target for `warm_ratio`.
+pub const WARM_RATIO_TARGET: f64 = 0.3;
+/// Target for the warm median, in milliseconds.
+pub const WARM_MEDIAN_TARGET_MS: f64 = 500.0;
+
+/// Runs the provisioning benchmark. `note` receives a line per run.
+pub async fn provision(
+    backend: &LocalBackend,
+    runs: u32,
+    cold_runs: u32,
+    note: &(dyn Fn(String) + Send + Sync),
+) -> Result<ProvisionReport, Error> {
+    let base = backend.dirs().clone();
+    let mut cold = Vec::new();
+    let mut cache_dirs = Vec::new();
+    for i in 1..=cold_runs {
+        let cache = TempDir::new(std::env::temp_dir(), "pgdrill-bench-cache")?;
+        let cold_backend = with_cache(backend, &base, cache.path())?;
+        let took = time_to_connectable(&cold_backend).await?;
+        note(format!("cold {i}/{cold_runs}: {:.0} ms", ms(took)));
+        cold.push(took);
+        cache_dirs.push(cache);
+    }
+    let warm_cache = cache_dirs
+        .last()
+        .expect("at least one cold run")
+        .path()
+        .to_path_buf();
+    let warm_backend = with_cache(backend, &base, &warm_cache)?;
+
+    let mut warm = Vec::new();
+    let mut peer = Vec::new();
+    for i in 1..=runs {
+        let w = time_to_connectable(&warm_backend).await?;
+        let p = time_peer(backend).await?;
+        note(format!(
+            "warm {i}/{runs}: {:.0} ms   peer {i}/{runs}: {:.0} ms",
+            ms(w),
+            ms(p)
+        ));
+        warm.push(w);
+        peer.push(p);
+    }
+    let (cold, warm, peer) = (Stats::of(&cold), Stats::of(&warm), Stats::of(&peer));
+    Ok(ProvisionReport {
+        version: backend.binaries().version.clone(),
+        runtime_dir: base.runtime.clone(),
+        storage: base.storage,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        warm_ratio: warm.median_ms / peer.median_ms,
+        cold_ratio: cold.median_ms / peer.median_ms,
+        cold,
+        warm,
+        peer,
+    })
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn with_cache(backend: &LocalBackend, base: &Dirs, cache: &Path) -> Result<LocalBackend, Error> {
+    let dirs = Dirs {
+        cache: cache.to_path_buf(),
+        ..base.clone()
+    };
+    Ok(LocalBackend::new(
+        backend.binaries().clone(),
+        dirs,
+        backend.run_as().clone(),
+    )?)
+}
+
+/// Provision, connect, `SELECT 1`; the teardown is not timed.
+async fn time_to_connectable(backend: &LocalBackend) -> Result<Duration, Error> {
+    let start = Instant::now();
+    let instance = backend.provision(&instance::no_progress).await?;
+    let mut conn = instance.connect_app().await?;
+    select_one(&mut conn).await?;
+    let took = start.elapsed();
+    let _ = conn.close().await;
+    instance.shutdown().await;
+    Ok(took)
+}
+
+async fn select_one(conn: &mut sqlx::PgConnection) -> Result<(), Error> {
+    sqlx::query("SELECT 1")
+        .execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::Internal(format!("SELECT 1 failed: {e}")))
+}
+
+/// A plain `initdb` + `pg_ctl start -w` + connect, as a user would by hand.
+async fn time_peer(backend: &LocalBackend) -> Result<Duration, Error> {
+    let run_as = backend.run_as();
+    let dirs = backend.dirs();
+    let bins = backend.binaries();
+    let peer = PeerCluster::create(dirs, run_as)?;
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map_err(|e| Error::Internal(format!("no free port: {e}")))?
+        .port();
+    peer.register(port, &bins.version)?;
+
+    let start = Instant::now();
+    let mut initdb = tokio::process::Command::new(bins.bin("initdb"));
+    initdb
+        .arg("-D")
+        .arg(&peer.data)
+        .args(["-U", "postgres", "-A", "trust"]);
+    process::run_tool(initdb, run_as, None).await?;
+    let mut pg_ctl = tokio::process::Command::new(bins.bin("pg_ctl"));
+    pg_ctl
+        .arg("-D")
+        .arg(&peer.data)
+        .arg("-l")
+        .arg(peer.dir.join("log"))
+        .arg("-o")
+        .arg(format!(
+            "-p {port} -k {} -c listen_addresses=127.0.0.1",
+            peer.dir.display()
+        ))
+        .args(["-w", "start"]);
+    process::run_tool(pg_ctl, run_as, None).await?;
+    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+    let mut conn = instance::connect(&url).await?;
+    select_one(&mut conn).await?;
+    let took = start.elapsed();
+    let _ = conn.close().await;
+    drop(peer);
+    Ok(took)
+}
+
+/// The peer's cluster: registered like an instance (so a crash mid-run is
+/// reaped by the next start) and stopped and removed on drop.
+struct PeerCluster {
+    dir: PathBuf,
+    data: PathBuf,
+    registry: Registry,
+    id: String,
+}
+
+impl PeerCluster {
+    fn create(dirs: &Dirs, run_as: &RunAs) -> Result<PeerCluster, Error> {
+        instance::prepare_runtime_dir(dirs, run_as)?;
+        let id = format!("peer-{}", instance::random_token(8).to_lowercase());
+        let dir = dirs.runtime.join(&id);
+        std::fs::create_dir(&dir).map_err(instance::Error::io("create", &dir))?;
+        run_as.chown(&dir)?;
+        Ok(PeerCluster {
+            data: dir.join("data"),
+            dir,
+            registry: Registry::open(&dirs.state)?,
+            id,
+        })
+    }
+
+    fn register(&self, port: u16, version: &str) -> Result<(), Error> {
+        let me = std::process::id();
+        Ok(self.registry.put(&Entry {
+            id: self.id.clone(),
+            owner_pid: me,
+            owner_started: process::start_time(me),
+            postmaster_pid: None,
+            instance_dir: self.dir.clone(),
+            data_dir: self.data.clone(),
+            port,
+            version: version.into(),
+            created_unix: instance::now_unix(),
+        })?)
+    }
+}
+
+impl Drop for PeerCluster {
+    fn drop(&mut self) {
+        if let Some(pid) = process::read_pidfile_pid(&self.data) {
+            process::stop_foreign(pid, &self.data);
+        }
+        let _ = fsutil::remove_tree(&self.dir);
+        self.registry.remove(&self.id);
+    }
+}
+
+/// A directory removed on drop.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn new(parent: PathBuf, prefix: &str) -> Result<TempDir, Error> {
+        let path = parent.join(format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            instance::random_token(6)
+        ));
+        std::fs::create_dir_all(&path).map_err(instance::Error::io("create", &path))?;
+        Ok(TempDir { path })
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        let d = |ms: u64| Duration::from_millis(ms);
+        assert_eq!(Stats::of(&[d(30), d(10), d(20)]).median_ms, 20.0);
+        assert_eq!(Stats::of(&[d(40), d(10), d(20), d(30)]).median_ms, 25.0);
+        let s = Stats::of(&[d(5), d(1)]);
+        assert_eq!((s.min_ms, s.max_ms), (1.0, 5.0));
+    }
+}

@@ -1,0 +1,100 @@
+//! `pgdrill bench ...`: run a benchmark and print it as a table or JSON.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use super::{Context, Interrupt, say};
+use crate::Error;
+use crate::bench::{self, Stats};
+
+pub async fn provision(
+    ctx: &Context,
+    runs: u32,
+    cold_runs: u32,
+    json: bool,
+    interrupt: &Interrupt,
+    out: &mut impl Write,
+) -> Result<ExitCode, Error> {
+    let backend = ctx.local_backend()?;
+    let note = |line: String| eprintln!("  {line}");
+    if !json {
+        eprintln!(
+            "measuring {} cold, {} warm and {} peer runs (data in {})...",
+            cold_runs,
+            runs,
+            runs,
+            backend.dirs().runtime.display()
+        );
+    }
+    let quiet = |_: String| {};
+    let note: &(dyn Fn(String) + Send + Sync) = if json { &quiet } else { &note };
+    let report = interrupt
+        .guard(bench::provision(&backend, runs, cold_runs, note))
+        .await??;
+
+    if json {
+        say!(
+            out,
+            "{:#}",
+            serde_json::to_value(&report).expect("report serialises")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    say!(out);
+    say!(
+        out,
+        "{}, data on {} ({}), {} cores",
+        report.version,
+        report.storage,
+        report.runtime_dir.display(),
+        report.cores
+    );
+    say!(out, "time to a ready, connectable instance:");
+    say!(
+        out,
+        "  {:<34} {:>9} {:>9} {:>9} {:>5}",
+        "",
+        "median",
+        "min",
+        "max",
+        "runs"
+    );
+    let row = |label: &str, s: &Stats| {
+        format!(
+            "  {label:<34} {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>5}",
+            s.median_ms,
+            s.min_ms,
+            s.max_ms,
+            s.samples_ms.len()
+        )
+    };
+    say!(out, "{}", row("pgdrill cold (empty cache)", &report.cold));
+    say!(
+        out,
+        "{}",
+        row("pgdrill warm (cached template)", &report.warm)
+    );
+    say!(
+        out,
+        "{}",
+        row("peer: initdb + pg_ctl start -w", &report.peer)
+    );
+    say!(out);
+    let verdict = |ok: bool| if ok { "meets" } else { "MISSES" };
+    say!(
+        out,
+        "warm / peer = {:.2}x  ({} the target of at most {:.2}x)",
+        report.warm_ratio,
+        verdict(report.warm_ratio <= bench::WARM_RATIO_TARGET),
+        bench::WARM_RATIO_TARGET
+    );
+    say!(
+        out,
+        "warm median = {:.0} ms  ({} the target of under {:.0} ms)",
+        report.warm.median_ms,
+        verdict(report.warm.median_ms < bench::WARM_MEDIAN_TARGET_MS),
+        bench::WARM_MEDIAN_TARGET_MS
+    );
+    say!(out, "cold / peer = {:.2}x", report.cold_ratio);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,51 @@
+//! Renders provisioning progress as a spinner on stderr (hidden when stderr
+//! is not a terminal, so scripts and CI logs stay clean).
+
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::instance::Progress;
+
+/// A spinner that follows [`Progress`] events.
+pub struct Spinner {
+    bar: ProgressBar,
+}
+
+impl Spinner {
+    /// A new, not yet visible spinner.
+    pub fn new() -> Spinner {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .expect("static template")
+                .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "),
+        );
+        Spinner { bar }
+    }
+
+    /// Shows one event.
+    pub fn show(&self, event: Progress) {
+        let msg = match event {
+            Progress::WaitingForTemplate => {
+                "waiting for another pgdrill to finish the template cluster".to_string()
+            }
+            Progress::BuildingTemplate { version } => format!(
+                "initializing a {version} template cluster (once per version; later starts copy it)"
+            ),
+            Progress::Copying => "copying the template cluster".to_string(),
+            Progress::Starting => "starting PostgreSQL".to_string(),
+            Progress::Ready => {
+                self.bar.finish_and_clear();
+                return;
+            }
+        };
+        self.bar.enable_steady_tick(Duration::from_millis(100));
+        self.bar.set_message(msg);
+    }
+
+    /// Removes the spinner (e.g. on error).
+    pub fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+}

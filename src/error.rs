@@ -1,0 +1,85 @@
+//! pgdrill's top-level error, and the one place that maps errors to exit codes.
+//!
+//! | code | meaning |
+//! | ---- | ------- |
+//! | 0    | success |
+//! | 1    | a check failed (reserved for failed drills and quizzes) |
+//! | 2    | bad command line |
+//! | 3    | this machine cannot run instances (binaries, users, directories) |
+//! | 4    | an instance failed to start, or its server died |
+//! | 5    | an input file is wrong (e.g. SQL given to `up --sql`) |
+//! | 130  | interrupted (Ctrl-C, SIGTERM, SIGHUP); instances were cleaned up |
+
+use std::path::PathBuf;
+
+use crate::instance;
+
+/// Anything that can end a pgdrill command unsuccessfully.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// From the instance layer.
+    #[error(transparent)]
+    Instance(#[from] instance::Error),
+
+    /// A SQL file failed to load.
+    #[error("{}:{line}:{column}: {message} (SQLSTATE {code})\n{snippet}", path.display())]
+    SqlFile {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the error position.
+        line: usize,
+        /// 1-based column of the error position.
+        column: usize,
+        /// SQLSTATE.
+        code: String,
+        /// Postgres' message (and hint, if any).
+        message: String,
+        /// The offending line with a caret.
+        snippet: String,
+    },
+
+    /// An input file could not be read.
+    #[error("could not read {}: {source}", path.display())]
+    ReadInput {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The server of a running instance died.
+    #[error("the PostgreSQL server stopped unexpectedly; the end of its log:\n{log_tail}")]
+    ServerDied {
+        /// The end of its log.
+        log_tail: String,
+    },
+
+    /// The doctor found the machine unable to run instances.
+    #[error("this machine cannot run pgdrill instances yet: apply the fixes above")]
+    NotReady,
+
+    /// Stopped by a signal; cleanup has run.
+    #[error("interrupted; instances were stopped and their files removed")]
+    Interrupted,
+
+    /// A bug or an unexpected condition.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The process exit code for this error (documented in the README).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Instance(e) if e.is_environment() => 3,
+            Error::Instance(instance::Error::Io { .. }) => 3,
+            Error::Instance(_) => 4,
+            Error::NotReady => 3,
+            Error::ServerDied { .. } => 4,
+            Error::SqlFile { .. } | Error::ReadInput { .. } => 5,
+            Error::Interrupted => 130,
+            Error::Internal(_) => 1,
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! The local backend: PostgreSQL binaries on this machine.
+//!
+//! The life of one instance:
+//! 1. reap orphans of dead pgdrill runs (every start does this);
+//! 2. make sure the template cluster for these binaries is cached;
+//! 3. register the instance (before anything exists, so a crash from here
+//!    on leaves a trace for the next run to clean up);
+//! 4. copy the template into `<runtime>/ID/data`, with a private socket
+//!    directory `<runtime>/ID/sock` (mode 0700);
+//! 5. launch `postgres` directly on a free 127.0.0.1 port and poll
+//!    `postmaster.pid` until it says `ready` (retrying on a port race);
+//! 6. on shutdown or drop: stop the server, remove `<runtime>/ID`, and
+//!    remove the registry entry.
+//!
+//! A provision that fails or is cancelled at any step undoes what it did
+//! ([`Provisioning`]'s `Drop`).
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::time::Duration;
+
+use super::process::{Postmaster, StopPolicy};
+use super::registry::{Entry, Registry};
+use super::template::{self, APP_USER, DATABASE, SUPERUSER};
+use super::{
+    Backend, Dirs, Error, Instance, InstanceInfo, PgBinaries, Progress, ProgressFn, Role, RunAs,
+    Server, Storage, fsutil,
+};
+
+/// How long a server may take to accept connections.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a lost port race is retried.
+const PORT_ATTEMPTS: usize = 3;
+
+/// Runs instances from local PostgreSQL server binaries.
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    bins: PgBinaries,
+    dirs: Dirs,
+    run_as: RunAs,
+    registry: Registry,
+}
+
+impl LocalBackend {
+    /// A backend for these binaries and directories.
+    pub fn new(bins: PgBinaries, dirs: Dirs, run_as: RunAs) -> Result<LocalBackend, Error> {
+        let registry = Registry::open(&dirs.state)?;
+        Ok(LocalBackend {
+            bins,
+            dirs,
+            run_as,
+            registry,
+        })
+    }
+
+    /// The binaries in use.
+    pub fn binaries(&self) -> &PgBinaries {
+        &self.bins
+    }
+
+    /// The directories in use.
+    pub fn dirs(&self) -> &Dirs {
+        &self.dirs
+    }
+
+    /// Who runs the servers.
+    pub fn run_as(&self) -> &RunAs {
+        &self.run_as
+    }
+
+    /// The registry of live instances.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Stops and removes orphans of dead runs, and their leftover files.
+    pub async fn reap_orphans(&self) -> Result<super::GcReport, Error> {
+        let dirs = self.dirs.clone();
+        tokio::task::spawn_blocking(move || super::gc(&dirs))
+            .await
+            .expect("gc does not panic")
+    }
+
+    async fn provision_once(
+        &self,
+        template: &template::Template,
+        progress: &ProgressFn<'_>,
+    ) -> Result<Instance, Error> {
+        let id = format!("pgd-{}", super::random_token(8).to_lowercase());
+        let instance_dir = self.dirs.runtime.join(&id);
+        let data_dir = instance_dir.join("data");
+        let socket_dir = instance_dir.join("sock");
+        let mut entry = Entry {
+            id: id.clone(),
+            owner_pid: std::process::id(),
+            owner_started: super::process::start_time(std::process::id()),
+            postmaster_pid: None,
+            instance_dir: instance_dir.clone(),
+            data_dir: data_dir.clone(),
+            port: 0,
+            version: self.bins.version.clone(),
+            created_unix: super::now_unix(),
+        };
+        self.registry.put(&entry)?;
+        let mut guard = Provisioning {
+            registry: self.registry.clone(),
+            id: id.clone(),
+            instance_dir: instance_dir.clone(),
+            storage: self.dirs.storage,
+            postmaster: None,
+        };
+
+        progress(Progress::Copying);
+        {
+            let (from, inst, data, sock, run_as) = (
+                template.data_dir.clone(),
+                instance_dir.clone(),
+                data_dir.clone(),
+                socket_dir.clone(),
+                self.run_as.clone(),
+            );
+            tokio::task::spawn_blocking(move || -> Result<(), Error> {
+                make_private_dir(&inst, &run_as)?;
+                make_private_dir(&sock, &run_as)?;
+                fsutil::copy_tree(&from, &data, &run_as)
+            })
+            .await
+            .expect("copy task does not panic")?;
+        }
+
+        progress(Progress::Starting);
+        let mut last_error = None;
+        for _ in 0..PORT_ATTEMPTS {
+            let port = free_port().map_err(Error::io("find a free port on", "127.0.0.1"))?;
+            entry.port = port;
+            let mut cmd = std::process::Command::new(self.bins.bin("postgres"));
+            cmd.arg("-D")
+                .arg(&data_dir)
+                .arg("-p")
+                .arg(port.to_string())
+                .arg("-k")
+                .arg(&socket_dir)
+                .args(["-c", &format!("cluster_name={id}")])
+                .current_dir("/")
+                .env("LC_ALL", "C");
+            self.run_as.prepare(&mut cmd);
+            let log = instance_dir.join("postgres.log");
+            let postmaster =
+                guard
+                    .postmaster
+                    .insert(Postmaster::spawn(cmd, data_dir.clone(), log)?);
+            entry.postmaster_pid = Some(postmaster.pid());
+            self.registry.put(&entry)?;
+            match postmaster.wait_ready(READY_TIMEOUT).await {
+                Ok(()) => {
+                    last_error = None;
+                    break;
+                }
+                Err(e @ Error::StartFailed { .. }) if is_port_clash(&e) => {
+                    tracing::debug!(port, "port taken between probe and bind; retrying");
+                    guard.postmaster = None;
+                    let _ = std::fs::remove_file(data_dir.join("postmaster.pid"));
+                    last_error = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(e) = last_error {
+            return Err(e);
+        }
+        progress(Progress::Ready);
+
+        let postmaster = guard.postmaster.take().expect("started above");
+        let pid = postmaster.pid();
+        guard.disarm();
+        let info = InstanceInfo {
+            id: id.clone(),
+            backend: self.name(),
+            version: self.bins.version.clone(),
+            host: "127.0.0.1".into(),
+            port: entry.port,
+            database: DATABASE.into(),
+            superuser: Role {
+                user: SUPERUSER.into(),
+                password: template.meta.superuser_password.clone(),
+            },
+            app: Role {
+                user: APP_USER.into(),
+                password: template.meta.app_password.clone(),
+            },
+            data_dir: Some(data_dir),
+            socket_dir: Some(socket_dir),
+            storage: Some(self.dirs.storage),
+            pid: Some(pid),
+        };
+        let server = LocalServer {
+            postmaster,
+            instance_dir,
+            storage: self.dirs.storage,
+            registry: self.registry.clone(),
+            id,
+        };
+        Ok(Instance::new(info, Box::new(server)))
+    }
+}
+
+impl Backend for LocalBackend {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    async fn provision(&self, progress: &ProgressFn<'_>) -> Result<Instance, Error> {
+        let report = self.reap_orphans().await?;
+        for r in &report.reaped {
+            tracing::info!(id = %r.entry.id, "reaped an orphaned instance");
+        }
+        super::prepare_runtime_dir(&self.dirs, &self.run_as)?;
+        let template = template::ensure(&self.bins, &self.dirs, &self.run_as, progress).await?;
+        self.provision_once(&template, progress).await
+    }
+}
+
+fn make_private_dir(dir: &Path, run_as: &RunAs) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(dir)
+        .map_err(Error::io("create", dir))?;
+    run_as.chown(dir)
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
+}
+
+fn is_port_clash(e: &Error) -> bool {
+    let text = e.to_string();
+    text.contains("could not bind") || text.contains("Address already in use")
+}
+
+/// Undoes a provision that did not finish (error or cancellation).
+struct Provisioning {
+    registry: Registry,
+    id: String,
+    instance_dir: PathBuf,
+    storage: Storage,
+    postmaster: Option<Postmaster>,
+}
+
+impl Provisioning {
+    fn disarm(mut self) {
+        self.id.clear();
+    }
+}
+
+impl Drop for Provisioning {
+    fn drop(&mut self) {
+        if self.id.is_empty() {
+            return;
+        }
+        if let Some(mut postmaster) = self.postmaster.take() {
+            postmaster.stop_blocking(StopPolicy::ABANDON);
+        }
+        let _ = fsutil::dispose(&self.instance_dir, self.storage);
+        self.registry.remove(&self.id);
+    }
+}
+
+/// A running local server owned by an [`Instance`].
+#[derive(Debug)]
+struct LocalServer {
+    postmaster: Postmaster,
+    instance_dir: PathBuf,
+    storage: Storage,
+    registry: Registry,
+    id: String,
+}
+
+impl LocalServer {
+    fn remove_files(&self) {
+        if let Err(e) = fsutil::dispose(&self.instance_dir, self.storage) {
+            tracing::warn!("{e}");
+        }
+        self.registry.remove(&self.id);
+    }
+}
+
+impl Server for LocalServer {
+    fn stop(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            self.postmaster.stop(StopPolicy::ORDERLY).await;
+            self.remove_files();
+        })
+    }
+
+    fn abandon(&mut self) {
+        self.postmaster.stop_blocking(StopPolicy::ABANDON);
+        self.remove_files();
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.postmaster.is_running()
+    }
+
+    fn log_tail(&self) -> String {
+        self.postmaster.log_tail()
+    }
+}

@@ -1,0 +1,295 @@
+//! Disposable PostgreSQL instances.
+//!
+//! A [`Backend`] provisions an owned [`Instance`]: a running server with a
+//! psql-compatible URL for a superuser and for an application role. The
+//! instance is torn down by [`Instance::shutdown`] (the orderly path) or, if
+//! its owner forgets or unwinds, by `Drop` (the fallback). Either way the
+//! server process and every directory created for it are gone afterwards.
+//!
+//! The default backend, [`LocalBackend`], runs the PostgreSQL binaries found
+//! on this machine; see `local.rs` for the life of one instance.
+//!
+//! Architecture invariant: nothing in this module prints. Progress is
+//! reported through a [`ProgressFn`] callback that the CLI renders.
+
+pub mod binaries;
+mod error;
+pub mod fsutil;
+mod local;
+pub mod paths;
+pub mod privilege;
+pub mod process;
+pub mod registry;
+pub mod template;
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use sqlx::Connection;
+
+pub use binaries::PgBinaries;
+pub use error::Error;
+pub use local::LocalBackend;
+pub use paths::{Dirs, Storage};
+pub use privilege::RunAs;
+
+/// A step of provisioning, for progress display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Another pgdrill is building the template; waiting for it.
+    WaitingForTemplate,
+    /// Running `initdb` for the template (once per PostgreSQL build).
+    BuildingTemplate {
+        /// The PostgreSQL version being initialised.
+        version: String,
+    },
+    /// Copying the template into a new instance.
+    Copying,
+    /// Starting the server.
+    Starting,
+    /// The server accepts connections.
+    Ready,
+}
+
+/// Receives [`Progress`] events.
+pub type ProgressFn<'a> = dyn Fn(Progress) + Send + Sync + 'a;
+
+/// A progress callback that ignores everything.
+pub fn no_progress(_: Progress) {}
+
+/// A login role and its password.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Role {
+    /// Role name.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+}
+
+/// Everything a user or the drill engine needs to reach an instance.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InstanceInfo {
+    /// Unique id, e.g. `pgd-1a2b3c4d` (also the server's `cluster_name`).
+    pub id: String,
+    /// The backend that made it.
+    pub backend: &'static str,
+    /// PostgreSQL version string.
+    pub version: String,
+    /// Host to connect to.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Database for the drill.
+    pub database: String,
+    /// A superuser (for fault injection, snapshots, inspection).
+    pub superuser: Role,
+    /// The application role (owns the drill database).
+    pub app: Role,
+    /// Server data directory, when local.
+    pub data_dir: Option<PathBuf>,
+    /// Private Unix socket directory, when local.
+    pub socket_dir: Option<PathBuf>,
+    /// What the data directory is stored on, when local.
+    pub storage: Option<Storage>,
+    /// Postmaster pid, when local.
+    pub pid: Option<u32>,
+}
+
+impl InstanceInfo {
+    fn url_for(&self, role: &Role) -> String {
+        format!(
+            "postgres://{}:{}@{}:{}/{}",
+            role.user, role.password, self.host, self.port, self.database
+        )
+    }
+}
+
+/// Something that provisions instances.
+pub trait Backend: Send + Sync {
+    /// Short name (`local`, ...).
+    fn name(&self) -> &'static str;
+
+    /// Starts a new, empty instance.
+    fn provision(
+        &self,
+        progress: &ProgressFn<'_>,
+    ) -> impl Future<Output = Result<Instance, Error>> + Send;
+}
+
+/// A backend's handle on the server behind an instance.
+pub(crate) trait Server: Send + fmt::Debug {
+    /// Orderly teardown: stop the server, remove its files.
+    fn stop(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    /// Synchronous teardown for `Drop`; must never leak a server.
+    fn abandon(&mut self);
+    /// True while the server runs.
+    fn is_running(&mut self) -> bool;
+    /// The end of the server's log, for error messages.
+    fn log_tail(&self) -> String;
+}
+
+/// An owned, running PostgreSQL instance. Dropping it stops the server and
+/// removes its files; [`Instance::shutdown`] does the same in order.
+#[derive(Debug)]
+pub struct Instance {
+    info: InstanceInfo,
+    server: Option<Box<dyn Server>>,
+}
+
+impl Instance {
+    pub(crate) fn new(info: InstanceInfo, server: Box<dyn Server>) -> Instance {
+        Instance {
+            info,
+            server: Some(server),
+        }
+    }
+
+    /// Connection facts.
+    pub fn info(&self) -> &InstanceInfo {
+        &self.info
+    }
+
+    /// psql-compatible URL for the application role.
+    pub fn url(&self) -> String {
+        self.info.url_for(&self.info.app)
+    }
+
+    /// psql-compatible URL for the superuser.
+    pub fn superuser_url(&self) -> String {
+        self.info.url_for(&self.info.superuser)
+    }
+
+    /// True while the server runs.
+    pub fn is_running(&mut self) -> bool {
+        self.server.as_mut().is_some_and(|s| s.is_running())
+    }
+
+    /// The end of the server's log.
+    pub fn log_tail(&self) -> String {
+        self.server
+            .as_ref()
+            .map(|s| s.log_tail())
+            .unwrap_or_default()
+    }
+
+    /// Opens a connection as the superuser.
+    pub async fn connect_superuser(&self) -> Result<sqlx::PgConnection, Error> {
+        connect(&self.superuser_url()).await
+    }
+
+    /// Opens a connection as the application role.
+    pub async fn connect_app(&self) -> Result<sqlx::PgConnection, Error> {
+        connect(&self.url()).await
+    }
+
+    /// Stops the server (fast, then immediate, then kill) and removes its files.
+    pub async fn shutdown(mut self) {
+        if let Some(mut server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            server.abandon();
+        }
+    }
+}
+
+/// Opens one connection, with a redacted URL in the error.
+pub async fn connect(url: &str) -> Result<sqlx::PgConnection, Error> {
+    sqlx::PgConnection::connect(url)
+        .await
+        .map_err(|e| Error::Connect {
+            url: redact(url),
+            detail: e.to_string(),
+        })
+}
+
+/// A URL with its password replaced by `***`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// What [`gc`] cleaned up.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct GcReport {
+    /// Orphaned instances (server stopped, directory removed).
+    pub reaped: Vec<registry::Reaped>,
+    /// Leftover trash and staging directories removed.
+    pub swept: Vec<PathBuf>,
+}
+
+/// Stops and removes the orphans of dead pgdrill runs, and their leftover
+/// files. Blocking (it waits for servers to exit). Every provision runs it;
+/// so does `pgdrill instances gc`.
+pub fn gc(dirs: &Dirs) -> Result<GcReport, Error> {
+    let registry = registry::Registry::open(&dirs.state)?;
+    Ok(GcReport {
+        reaped: registry.reap_orphans(),
+        swept: fsutil::sweep_trash(&dirs.runtime),
+    })
+}
+
+/// Creates the runtime directory, reachable by the server user.
+pub(crate) fn prepare_runtime_dir(dirs: &Dirs, run_as: &RunAs) -> Result<(), Error> {
+    let mode = if run_as.switched { 0o711 } else { 0o700 };
+    paths::ensure_private_dir(&dirs.runtime, mode)?;
+    if run_as.switched {
+        paths::check_traversable(&dirs.runtime, run_as.uid, run_as.gid, &run_as.user)?;
+    }
+    Ok(())
+}
+
+/// A random string of ASCII letters and digits.
+pub(crate) fn random_token(len: usize) -> String {
+    use rand::RngExt;
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_the_password_only() {
+        assert_eq!(
+            redact("postgres://app:s3cret@127.0.0.1:5432/pgdrill"),
+            "postgres://app:***@127.0.0.1:5432/pgdrill"
+        );
+        assert_eq!(redact("postgres://app@host/db"), "postgres://app@host/db");
+    }
+
+    #[test]
+    fn tokens_are_alphanumeric_and_distinct() {
+        let a = random_token(24);
+        assert_eq!(a.len(), 24);
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_ne!(a, random_token(24));
+    }
+}

@@ -1,0 +1,240 @@
+//! The `pgdrill` binary as a user runs it: `up` with Ctrl-C, crashes,
+//! `instances gc`, wrong configuration.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestEnv, assert_no_process_within, list_names, start_up};
+use nix::sys::signal::Signal;
+
+fn instance_dirs(env: &TestEnv) -> Vec<String> {
+    list_names(&env.cli_runtime())
+        .into_iter()
+        .filter(|n| n.starts_with("pgd-"))
+        .collect()
+}
+
+#[test]
+fn up_then_sigint_leaves_nothing_behind() {
+    let env = TestEnv::new();
+    let up = start_up(&env, &[]);
+    let (id, data_dir) = (up.id(), up.data_dir());
+    assert!(data_dir.is_dir());
+    // The URL it prints really connects, as the application role.
+    let url = up.url();
+    let who: String = common::runtime().block_on(async {
+        let mut conn = pgdrill::instance::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT current_user::text")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    });
+    assert_eq!(who, "pgdrill_app");
+
+    up.signal(Signal::SIGINT);
+    let status = up.wait(Duration::from_secs(20));
+    assert!(
+        status.success(),
+        "Ctrl-C is how `up` is meant to end: {status}"
+    );
+    assert_no_process_within(&id, Duration::from_secs(5));
+    assert!(!data_dir.exists());
+    assert!(instance_dirs(&env).is_empty(), "{:?}", instance_dirs(&env));
+    assert!(
+        env.registry_entries().is_empty(),
+        "{:?}",
+        env.registry_entries()
+    );
+}
+
+#[test]
+fn up_then_sigterm_leaves_nothing_behind() {
+    let env = TestEnv::new();
+    let up = start_up(&env, &[]);
+    let id = up.id();
+    up.signal(Signal::SIGTERM);
+    assert!(up.wait(Duration::from_secs(20)).success());
+    assert_no_process_within(&id, Duration::from_secs(5));
+    assert!(instance_dirs(&env).is_empty());
+    assert!(env.registry_entries().is_empty());
+}
+
+/// Kills `pgdrill up` with SIGKILL: no cleanup can run, so the server and
+/// its directory stay behind as an orphan.
+fn orphan(env: &TestEnv) -> (String, std::path::PathBuf, u32) {
+    let up = start_up(env, &[]);
+    let (id, data_dir, pid) = (up.id(), up.data_dir(), up.pid());
+    up.signal(Signal::SIGKILL);
+    up.wait(Duration::from_secs(10));
+    assert!(
+        pgdrill::instance::process::is_postmaster_of(pid, &data_dir),
+        "after SIGKILL of pgdrill the server is expected to be orphaned, still running"
+    );
+    (id, data_dir, pid)
+}
+
+#[test]
+fn sigkill_leaves_an_orphan_that_instances_gc_reaps() {
+    let env = TestEnv::new();
+    let (id, data_dir, _pid) = orphan(&env);
+
+    let list = env
+        .pgdrill()
+        .args(["instances", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(list.status.success());
+    let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(listed["instances"][0]["id"], id.as_str());
+    assert_eq!(listed["instances"][0]["liveness"], "orphan");
+    assert_eq!(listed["instances"][0]["server_running"], true);
+
+    let gc = env.pgdrill().args(["instances", "gc"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&gc.stdout);
+    assert!(
+        gc.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&gc.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("reaped {id}: server stopped")),
+        "{stdout}"
+    );
+    assert_no_process_within(&id, Duration::from_secs(5));
+    assert!(!data_dir.exists());
+    assert!(instance_dirs(&env).is_empty());
+    assert!(env.registry_entries().is_empty());
+
+    let again = env.pgdrill().args(["instances", "gc"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), "no orphans");
+}
+
+#[test]
+fn sigkill_leaves_an_orphan_that_the_next_start_reaps() {
+    let env = TestEnv::new();
+    let (id, data_dir, _pid) = orphan(&env);
+
+    let next = start_up(&env, &[]);
+    assert_no_process_within(&id, Duration::from_secs(5));
+    assert!(
+        !data_dir.exists(),
+        "the next start reaps the orphan's directory"
+    );
+    assert_eq!(env.registry_entries(), vec![format!("{}.json", next.id())]);
+    next.signal(Signal::SIGINT);
+    assert!(next.wait(Duration::from_secs(20)).success());
+    assert!(env.registry_entries().is_empty());
+}
+
+#[test]
+fn a_wrong_pg_bin_is_a_clear_error() {
+    let env = TestEnv::new();
+    let out = env
+        .pgdrill()
+        .args(["up", "--pg-bin", "/nonexistent/bin"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("--pg-bin points at /nonexistent/bin"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no executable `initdb`"), "{stderr}");
+    assert!(stderr.contains("/usr/lib/postgresql/15/bin"), "{stderr}");
+
+    let out = env
+        .pgdrill()
+        .arg("up")
+        .env("PGDRILL_PG_BIN", "/nonexistent/bin")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("PGDRILL_PG_BIN points at"), "{stderr}");
+    assert!(env.registry_entries().is_empty());
+}
+
+#[test]
+fn up_loads_a_sql_file_and_reports_errors_by_line() {
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.sql");
+    std::fs::write(
+        &good,
+        "CREATE TABLE users (id int);\nINSERT INTO users VALUES (1), (2);\n",
+    )
+    .unwrap();
+    let up = start_up(&env, &["--sql", good.to_str().unwrap()]);
+    let url = up.url();
+    let n: i64 = common::runtime().block_on(async {
+        let mut conn = pgdrill::instance::connect(&url).await.unwrap();
+        sqlx::query_scalar("SELECT count(*) FROM users")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    });
+    assert_eq!(n, 2);
+    up.signal(Signal::SIGINT);
+    assert!(up.wait(Duration::from_secs(20)).success());
+
+    let bad = dir.path().join("bad.sql");
+    std::fs::write(
+        &bad,
+        "CREATE TABLE users (id int);\nSELECT nme FROM users;\n",
+    )
+    .unwrap();
+    let out = env
+        .pgdrill()
+        .args(["up", "--sql", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:2:8:", bad.display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("column \"nme\" does not exist (SQLSTATE 42703)"),
+        "{stderr}"
+    );
+    assert!(instance_dirs(&env).is_empty());
+    assert!(env.registry_entries().is_empty());
+}
+
+#[test]
+fn doctor_reports_a_usable_machine() {
+    let env = TestEnv::new();
+    let out = env.pgdrill().args(["doctor", "--json"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["usable"], true);
+    let failing: Vec<_> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .collect();
+    assert!(failing.is_empty(), "{failing:?}");
+}
+
+#[test]
+fn doctor_fails_with_the_fix_when_binaries_are_missing() {
+    let env = TestEnv::new();
+    let out = env
+        .pgdrill()
+        .args(["doctor", "--pg-bin", "/nonexistent"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stdout.contains("FAIL  binaries"), "{stdout}");
+    assert!(stdout.contains("FAIL  backend local"), "{stdout}");
+}

@@ -1,0 +1,176 @@
+//! The local backend on real PostgreSQL: isolation and leak-free teardown.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestEnv, assert_no_process_within, list_names, runtime};
+use pgdrill::instance::{Backend, no_progress};
+
+#[test]
+fn five_concurrent_instances_are_isolated() {
+    let env = TestEnv::new();
+    let backend = env.backend();
+    runtime().block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..5 {
+            let backend = backend.clone();
+            set.spawn(async move { backend.provision(&no_progress).await });
+        }
+        let instances: Vec<_> = set
+            .join_all()
+            .await
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+
+        let mut ports: Vec<u16> = instances.iter().map(|i| i.info().port).collect();
+        ports.sort();
+        ports.dedup();
+        assert_eq!(ports.len(), 5, "every instance has its own port");
+        let mut dirs: Vec<_> = instances
+            .iter()
+            .map(|i| i.info().data_dir.clone())
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        assert_eq!(dirs.len(), 5, "every instance has its own data directory");
+
+        // Each writes its own marker; each must see only its own.
+        for (n, instance) in instances.iter().enumerate() {
+            let mut conn = instance.connect_app().await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "CREATE TABLE marker (n int); INSERT INTO marker VALUES ({n});"
+            )))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        for (n, instance) in instances.iter().enumerate() {
+            let mut conn = instance.connect_app().await.unwrap();
+            let seen: Vec<i32> = sqlx::query_scalar("SELECT n FROM marker")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+            assert_eq!(seen, vec![n as i32], "instance {n} sees only its own row");
+        }
+        assert_eq!(env.registry_entries().len(), 5);
+        for instance in instances {
+            instance.shutdown().await;
+        }
+    });
+    assert!(env.registry_entries().is_empty());
+    assert!(
+        list_names(&env.dirs.runtime)
+            .iter()
+            .all(|n| !n.starts_with("pgd-"))
+    );
+}
+
+#[test]
+fn shutdown_leaves_no_process_and_no_directory() {
+    let env = TestEnv::new();
+    let backend = env.backend();
+    let rt = runtime();
+    let instance = rt.block_on(backend.provision(&no_progress)).unwrap();
+    let info = instance.info().clone();
+    let pid = info.pid.unwrap();
+    let instance_dir = info
+        .data_dir
+        .clone()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert!(instance_dir.is_dir());
+    assert!(!common::processes_mentioning(&info.id).is_empty());
+    // The socket directory is private to the server user.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(info.socket_dir.as_ref().unwrap())
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o700);
+
+    rt.block_on(instance.shutdown());
+    assert!(
+        !pgdrill::instance::process::is_alive(pid, None),
+        "postmaster {pid} still alive"
+    );
+    assert_no_process_within(&info.id, Duration::from_secs(5));
+    pgdrill::instance::fsutil::flush_trash();
+    assert!(
+        !instance_dir.exists(),
+        "{} left behind",
+        instance_dir.display()
+    );
+    assert!(env.registry_entries().is_empty());
+}
+
+#[test]
+fn drop_leaves_no_process_and_no_directory() {
+    let env = TestEnv::new();
+    let backend = env.backend();
+    let rt = runtime();
+    let instance = rt.block_on(backend.provision(&no_progress)).unwrap();
+    let info = instance.info().clone();
+    let instance_dir = info
+        .data_dir
+        .clone()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+
+    drop(instance);
+    assert_no_process_within(&info.id, Duration::from_secs(5));
+    pgdrill::instance::fsutil::flush_trash();
+    assert!(
+        !instance_dir.exists(),
+        "{} left behind",
+        instance_dir.display()
+    );
+    assert!(env.registry_entries().is_empty());
+}
+
+#[test]
+fn a_cancelled_provision_cleans_up_after_itself() {
+    let env = TestEnv::new();
+    let backend = env.backend();
+    let rt = runtime();
+    // Warm the cache so the provision below spends its time starting.
+    rt.block_on(async {
+        backend
+            .provision(&no_progress)
+            .await
+            .unwrap()
+            .shutdown()
+            .await
+    });
+    for delay_ms in [1, 5, 20, 60] {
+        rt.block_on(async {
+            let _ = tokio::time::timeout(
+                Duration::from_millis(delay_ms),
+                backend.provision(&no_progress),
+            )
+            .await;
+        });
+        pgdrill::instance::fsutil::flush_trash();
+        let left: Vec<_> = list_names(&env.dirs.runtime)
+            .into_iter()
+            .filter(|n| n.starts_with("pgd-"))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "after cancelling at {delay_ms} ms: {left:?}"
+        );
+        assert!(
+            env.registry_entries().is_empty(),
+            "after cancelling at {delay_ms} ms"
+        );
+    }
+    assert_no_process_within(
+        &env.dirs.runtime.display().to_string(),
+        Duration::from_secs(5),
+    );
+}
