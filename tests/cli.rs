@@ -77,6 +77,7 @@ fn orphan(env: &TestEnv) -> (String, std::path::PathBuf, u32) {
 #[test]
 fn sigkill_leaves_an_orphan_that_instances_gc_reaps() {
     let env = TestEnv::new();
+    let shm_before = posix_shm_segments();
     let (id, data_dir, _pid) = orphan(&env);
 
     let list = env
@@ -108,6 +109,24 @@ fn sigkill_leaves_an_orphan_that_instances_gc_reaps() {
 
     let again = env.pgdrill().args(["instances", "gc"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), "no orphans");
+
+    // A server stopped without its own shutdown leaves its POSIX shared
+    // memory segments in /dev/shm, unless they live in the data directory.
+    let leaked: Vec<_> = posix_shm_segments()
+        .difference(&shm_before)
+        .cloned()
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "shared memory segments left in /dev/shm: {leaked:?}"
+    );
+}
+
+fn posix_shm_segments() -> std::collections::BTreeSet<String> {
+    list_names(std::path::Path::new("/dev/shm"))
+        .into_iter()
+        .filter(|n| n.starts_with("PostgreSQL."))
+        .collect()
 }
 
 #[test]
@@ -237,4 +256,37 @@ fn doctor_fails_with_the_fix_when_binaries_are_missing() {
     assert_eq!(out.status.code(), Some(3));
     assert!(stdout.contains("FAIL  binaries"), "{stdout}");
     assert!(stdout.contains("FAIL  backend local"), "{stdout}");
+}
+
+#[test]
+fn up_reports_a_server_that_dies_and_still_cleans_up() {
+    let env = TestEnv::new();
+    let mut up = start_up(&env, &[]);
+    let (id, data_dir) = (up.id(), up.data_dir());
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(up.pid() as i32), Signal::SIGKILL).unwrap();
+    let stderr = up.stderr_receiver();
+    let status = up.wait(Duration::from_secs(20));
+    let text: Vec<String> = stderr.try_iter().collect();
+    let text = text.join("\n");
+    assert_eq!(status.code(), Some(4), "{text}");
+    assert!(text.contains("stopped unexpectedly"), "{text}");
+    assert_no_process_within(&id, Duration::from_secs(5));
+    assert!(!data_dir.exists());
+    assert!(env.registry_entries().is_empty());
+}
+
+#[test]
+fn an_unusable_run_as_user_is_a_clear_error() {
+    let env = TestEnv::new();
+    let out = env
+        .pgdrill()
+        .arg("up")
+        .env("PGDRILL_RUN_AS", "no-such-user-xyz")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    // As root: there is no such user; as anyone else: the variable does not apply.
+    assert!(stderr.contains("no-such-user-xyz"), "{stderr}");
+    assert!(env.registry_entries().is_empty());
 }

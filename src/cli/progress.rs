@@ -30,9 +30,11 @@ impl Spinner {
             Progress::WaitingForTemplate => {
                 "waiting for another pgdrill to finish the template cluster".to_string()
             }
-            Progress::BuildingTemplate { version } => format!(
-                "initializing a {version} template cluster (once per version; later starts copy it)"
-            ),
+            Progress::BuildingTemplate { version } => {
+                // "PostgreSQL 15.18 (Debian ...)" -> "PostgreSQL 15.18"
+                let short = version.split(" (").next().unwrap_or(&version);
+                format!("first start with {short}: initializing a template (later starts copy it)")
+            }
             Progress::Copying => "copying the template cluster".to_string(),
             Progress::Starting => "starting PostgreSQL".to_string(),
             Progress::Ready => {

@@ -9,6 +9,7 @@
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use super::paths::Storage;
@@ -17,8 +18,16 @@ use super::{Error, RunAs, process};
 static PENDING: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
 
 /// Copies the tree at `from` to `to` (which must not exist), keeping modes,
-/// and gives every copied entry to `owner`.
-pub fn copy_tree(from: &Path, to: &Path, owner: &RunAs) -> Result<(), Error> {
+/// and gives every copied entry to `owner`. Stops early, with an error, once
+/// `cancel` is set.
+pub fn copy_tree(from: &Path, to: &Path, owner: &RunAs, cancel: &AtomicBool) -> Result<(), Error> {
+    if cancel.load(Ordering::Relaxed) {
+        return Err(Error::Io {
+            action: "copy",
+            path: to.into(),
+            source: std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled"),
+        });
+    }
     let meta = std::fs::symlink_metadata(from).map_err(Error::io("read", from))?;
     if meta.is_dir() {
         std::fs::DirBuilder::new()
@@ -31,7 +40,7 @@ pub fn copy_tree(from: &Path, to: &Path, owner: &RunAs) -> Result<(), Error> {
         owner.chown(to)?;
         for entry in std::fs::read_dir(from).map_err(Error::io("read", from))? {
             let entry = entry.map_err(Error::io("read", from))?;
-            copy_tree(&entry.path(), &to.join(entry.file_name()), owner)?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()), owner, cancel)?;
         }
     } else if meta.file_type().is_symlink() {
         let target = std::fs::read_link(from).map_err(Error::io("read", from))?;
@@ -151,13 +160,28 @@ mod tests {
 
         let dst = tempfile::tempdir().unwrap();
         let copy = dst.path().join("data");
-        copy_tree(&data, &copy, &me()).unwrap();
+        copy_tree(&data, &copy, &me(), &AtomicBool::new(false)).unwrap();
         assert_eq!(std::fs::read(copy.join("base/1")).unwrap(), b"page");
         assert_eq!(std::fs::metadata(&copy).unwrap().mode() & 0o777, 0o700);
         assert_eq!(
             std::fs::metadata(copy.join("PG_VERSION")).unwrap().mode() & 0o777,
             0o600
         );
+    }
+
+    #[test]
+    fn a_cancelled_copy_stops() {
+        let src = tempfile::tempdir().unwrap();
+        std::fs::write(src.path().join("f"), b"x").unwrap();
+        let dst = tempfile::tempdir().unwrap();
+        let err = copy_tree(
+            src.path(),
+            &dst.path().join("c"),
+            &me(),
+            &AtomicBool::new(true),
+        );
+        assert!(err.is_err());
+        assert!(!dst.path().join("c").exists());
     }
 
     #[test]

@@ -17,6 +17,8 @@
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::process::{Postmaster, StopPolicy};
@@ -108,21 +110,27 @@ impl LocalBackend {
             instance_dir: instance_dir.clone(),
             storage: self.dirs.storage,
             postmaster: None,
+            copy: Arc::new(CopyControl::default()),
         };
 
         progress(Progress::Copying);
         {
-            let (from, inst, data, sock, run_as) = (
+            let (from, inst, data, sock, run_as, copy) = (
                 template.data_dir.clone(),
                 instance_dir.clone(),
                 data_dir.clone(),
                 socket_dir.clone(),
                 self.run_as.clone(),
+                guard.copy.clone(),
             );
             tokio::task::spawn_blocking(move || -> Result<(), Error> {
+                // Held while copying: a cancelled provision's cleanup waits
+                // for it, so it cannot remove the directory mid-copy only to
+                // have the copy recreate part of it.
+                let _copying = copy.lock.lock().unwrap_or_else(|e| e.into_inner());
                 make_private_dir(&inst, &run_as)?;
                 make_private_dir(&sock, &run_as)?;
-                fsutil::copy_tree(&from, &data, &run_as)
+                fsutil::copy_tree(&from, &data, &run_as, &copy.cancel)
             })
             .await
             .expect("copy task does not panic")?;
@@ -240,6 +248,13 @@ fn is_port_clash(e: &Error) -> bool {
     text.contains("could not bind") || text.contains("Address already in use")
 }
 
+/// Coordinates the blocking template copy with a cancelled provision.
+#[derive(Debug, Default)]
+struct CopyControl {
+    cancel: AtomicBool,
+    lock: Mutex<()>,
+}
+
 /// Undoes a provision that did not finish (error or cancellation).
 struct Provisioning {
     registry: Registry,
@@ -247,6 +262,7 @@ struct Provisioning {
     instance_dir: PathBuf,
     storage: Storage,
     postmaster: Option<Postmaster>,
+    copy: Arc<CopyControl>,
 }
 
 impl Provisioning {
@@ -263,6 +279,9 @@ impl Drop for Provisioning {
         if let Some(mut postmaster) = self.postmaster.take() {
             postmaster.stop_blocking(StopPolicy::ABANDON);
         }
+        // Stop a copy still running on the blocking pool, and wait for it.
+        self.copy.cancel.store(true, Ordering::Relaxed);
+        let _copy_done = self.copy.lock.lock().unwrap_or_else(|e| e.into_inner());
         let _ = fsutil::dispose(&self.instance_dir, self.storage);
         self.registry.remove(&self.id);
     }

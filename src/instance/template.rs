@@ -19,13 +19,14 @@
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Dirs, Error, PgBinaries, Progress, RunAs, fsutil, paths, process};
 
 /// Bump when the template's contents change, so old caches are not reused.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Name of the application role.
 pub const APP_USER: &str = "pgdrill_app";
@@ -48,6 +49,9 @@ min_wal_size = 8MB
 max_wal_size = 256MB
 checkpoint_timeout = 30min
 unix_socket_permissions = 0700
+# Shared memory segments in the data directory (pg_dynshmem), not /dev/shm:
+# a server killed without its shutdown would otherwise leave them behind.
+dynamic_shared_memory_type = mmap
 timezone = 'UTC'
 log_timezone = 'UTC'
 lc_messages = 'C'
@@ -219,14 +223,12 @@ async fn build(
         ],
     )
     .await?;
-    single_user(
-        bins,
-        run_as,
-        &data,
-        DATABASE,
-        &[format!("ALTER SCHEMA public OWNER TO {APP_USER}")],
-    )
-    .await?;
+    // Since PostgreSQL 14 `public` belongs to pg_database_owner, i.e. to
+    // the database's owner; before that it must be handed over explicitly.
+    if bins.major < 14 {
+        let grant = format!("ALTER SCHEMA public OWNER TO {APP_USER}");
+        single_user(bins, run_as, &data, DATABASE, &[grant]).await?;
+    }
 
     let key = key(bins);
     let tmp = templates.join(format!("{key}.tmp-{}", std::process::id()));
@@ -236,7 +238,7 @@ async fn build(
         switched: false,
         ..run_as.clone()
     };
-    fsutil::copy_tree(&data, &tmp.join("data"), &me)?;
+    fsutil::copy_tree(&data, &tmp.join("data"), &me, &AtomicBool::new(false))?;
     let meta_path = tmp.join("template.json");
     write_private(
         &meta_path,

@@ -178,6 +178,11 @@ impl UpChild {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
     }
 
+    /// Takes the channel of stderr lines (read them after `wait`).
+    pub fn stderr_receiver(&mut self) -> mpsc::Receiver<String> {
+        std::mem::replace(&mut self.stderr, mpsc::channel().1)
+    }
+
     /// Waits for the child to exit and returns its exit status.
     pub fn wait(mut self, within: Duration) -> std::process::ExitStatus {
         let deadline = Instant::now() + within;
