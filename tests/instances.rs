@@ -67,22 +67,37 @@ fn five_concurrent_instances_are_isolated() {
     );
 }
 
+/// Asserts that nothing of an instance is left: no server process (its id is
+/// in every process title), no directory, no registry entry.
+fn assert_gone(env: &TestEnv, info: &pgdrill::instance::InstanceInfo) {
+    if let Some(pid) = info.pid {
+        assert!(
+            !pgdrill::instance::process::is_alive(pid, None),
+            "postmaster {pid} still alive"
+        );
+    }
+    assert_no_process_within(&info.id, Duration::from_secs(5));
+    pgdrill::instance::fsutil::flush_trash();
+    let instance_dir = info.data_dir.as_ref().unwrap().parent().unwrap();
+    assert!(
+        !instance_dir.exists(),
+        "{} left behind",
+        instance_dir.display()
+    );
+    assert!(
+        env.registry_entries().is_empty(),
+        "{:?}",
+        env.registry_entries()
+    );
+}
+
 #[test]
 fn shutdown_leaves_no_process_and_no_directory() {
     let env = TestEnv::new();
-    let backend = env.backend();
     let rt = runtime();
-    let instance = rt.block_on(backend.provision(&no_progress)).unwrap();
+    let instance = rt.block_on(env.backend().provision(&no_progress)).unwrap();
     let info = instance.info().clone();
-    let pid = info.pid.unwrap();
-    let instance_dir = info
-        .data_dir
-        .clone()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    assert!(instance_dir.is_dir());
+    assert!(info.data_dir.as_ref().unwrap().is_dir());
     assert!(!common::processes_mentioning(&info.id).is_empty());
     // The socket directory is private to the server user.
     let mode = std::os::unix::fs::PermissionsExt::mode(
@@ -93,44 +108,18 @@ fn shutdown_leaves_no_process_and_no_directory() {
     assert_eq!(mode & 0o777, 0o700);
 
     rt.block_on(instance.shutdown());
-    assert!(
-        !pgdrill::instance::process::is_alive(pid, None),
-        "postmaster {pid} still alive"
-    );
-    assert_no_process_within(&info.id, Duration::from_secs(5));
-    pgdrill::instance::fsutil::flush_trash();
-    assert!(
-        !instance_dir.exists(),
-        "{} left behind",
-        instance_dir.display()
-    );
-    assert!(env.registry_entries().is_empty());
+    assert_gone(&env, &info);
 }
 
 #[test]
 fn drop_leaves_no_process_and_no_directory() {
     let env = TestEnv::new();
-    let backend = env.backend();
-    let rt = runtime();
-    let instance = rt.block_on(backend.provision(&no_progress)).unwrap();
+    let instance = runtime()
+        .block_on(env.backend().provision(&no_progress))
+        .unwrap();
     let info = instance.info().clone();
-    let instance_dir = info
-        .data_dir
-        .clone()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .to_path_buf();
-
     drop(instance);
-    assert_no_process_within(&info.id, Duration::from_secs(5));
-    pgdrill::instance::fsutil::flush_trash();
-    assert!(
-        !instance_dir.exists(),
-        "{} left behind",
-        instance_dir.display()
-    );
-    assert!(env.registry_entries().is_empty());
+    assert_gone(&env, &info);
 }
 
 #[test]
