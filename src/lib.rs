@@ -10,7 +10,10 @@ pub mod bench;
 pub mod cli;
 mod error;
 pub mod instance;
+pub mod migrate;
+pub mod scenario;
 pub mod sqlfile;
+pub mod sqlstate;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

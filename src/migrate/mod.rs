@@ -1,0 +1,340 @@
+//! The migration runner: apply, revert and report a scenario's migrations
+//! against a real database, recorded in the scenario's tracking table.
+//!
+//! A transactional migration runs with its tracking row in one transaction:
+//! it is applied and recorded, or neither. A non-transactional one (CREATE
+//! INDEX CONCURRENTLY) is sent statement by statement and recorded only when
+//! every statement succeeded; a failure part-way leaves what PostgreSQL left
+//! (an INVALID index, say), exactly the situation a learner must clean up.
+//!
+//! Identifiers from the scenario (table and column names) are always quoted.
+
+pub mod split;
+
+use std::time::Duration;
+
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row};
+
+use crate::scenario::{Migration, MigrationKind, Tracking};
+
+/// Why a migration step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database refused a statement.
+    #[error(
+        "migration {id} ({direction}) failed: {message} (SQLSTATE {code})\n  statement: {statement}"
+    )]
+    Statement {
+        /// Migration id.
+        id: String,
+        /// `up` or `down`.
+        direction: Direction,
+        /// SQLSTATE, e.g. `55P03`.
+        code: String,
+        /// PostgreSQL's message.
+        message: String,
+        /// The statement that failed (the whole text for transactional ones).
+        statement: String,
+    },
+    /// The migration has no down step.
+    #[error(
+        "migration {id} has no down migration; use a corrective forward migration or a restore"
+    )]
+    NoDown {
+        /// Migration id.
+        id: String,
+    },
+    /// An id that the scenario does not declare.
+    #[error("no migration {id} in this scenario")]
+    Unknown {
+        /// The id asked for.
+        id: String,
+    },
+    /// Talking to the database failed outside a migration statement.
+    #[error("migration runner: {0}")]
+    Database(String),
+}
+
+impl Error {
+    /// The SQLSTATE of a refused statement.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Statement { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Applying or reverting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Applying.
+    Up,
+    /// Reverting.
+    Down,
+}
+
+impl std::fmt::Display for Direction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        })
+    }
+}
+
+/// One line of `migrate status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// Migration id.
+    pub id: String,
+    /// Declared classification.
+    pub kind: MigrationKind,
+    /// Whether it is recorded as applied.
+    pub applied: bool,
+    /// Whether a down step exists.
+    pub has_down: bool,
+}
+
+/// Options for a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// `SET LOCAL lock_timeout` for transactional steps (session-level and
+    /// reset afterwards for non-transactional ones). `None`: wait forever,
+    /// as a naive migration tool does.
+    pub lock_timeout: Option<Duration>,
+}
+
+/// Runs one scenario's migrations.
+#[derive(Debug, Clone, Copy)]
+pub struct Runner<'a> {
+    tracking: &'a Tracking,
+    migrations: &'a [Migration],
+}
+
+/// Quotes an identifier for SQL.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn db_error(e: sqlx::Error) -> Error {
+    Error::Database(e.to_string())
+}
+
+impl<'a> Runner<'a> {
+    /// A runner over these migrations, in declared order.
+    pub fn new(tracking: &'a Tracking, migrations: &'a [Migration]) -> Runner<'a> {
+        Runner {
+            tracking,
+            migrations,
+        }
+    }
+
+    fn table(&self) -> String {
+        quote_ident(&self.tracking.table)
+    }
+
+    /// Creates the tracking table if missing.
+    pub async fn ensure_table(&self, conn: &mut PgConnection) -> Result<(), Error> {
+        let sql = format!(
+            "CREATE TABLE IF NOT EXISTS {} ({} text PRIMARY KEY, {} timestamptz NOT NULL DEFAULT now())",
+            self.table(),
+            quote_ident(&self.tracking.id_column),
+            quote_ident(&self.tracking.applied_column),
+        );
+        conn.execute(sqlx::raw_sql(AssertSqlSafe(sql)))
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Ids recorded as applied, oldest first.
+    pub async fn applied(&self, conn: &mut PgConnection) -> Result<Vec<String>, Error> {
+        self.ensure_table(conn).await?;
+        let sql = format!(
+            "SELECT {id}::text FROM {t} ORDER BY {at}, {id}",
+            id = quote_ident(&self.tracking.id_column),
+            t = self.table(),
+            at = quote_ident(&self.tracking.applied_column),
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(conn)
+            .await
+            .map_err(db_error)?;
+        Ok(rows.iter().map(|r| r.get::<String, _>(0)).collect())
+    }
+
+    /// Every declared migration with whether it is applied.
+    pub async fn status(&self, conn: &mut PgConnection) -> Result<Vec<Status>, Error> {
+        let applied = self.applied(conn).await?;
+        Ok(self
+            .migrations
+            .iter()
+            .map(|m| Status {
+                id: m.id.clone(),
+                kind: m.kind,
+                applied: applied.contains(&m.id),
+                has_down: m.down.is_some(),
+            })
+            .collect())
+    }
+
+    /// Applies pending migrations in declared order (at most `count`).
+    /// Returns the ids applied; stops at the first failure.
+    pub async fn up(
+        &self,
+        conn: &mut PgConnection,
+        count: Option<usize>,
+        opts: RunOptions,
+    ) -> Result<Vec<String>, Error> {
+        let applied = self.applied(conn).await?;
+        let pending: Vec<&Migration> = self
+            .migrations
+            .iter()
+            .filter(|m| !applied.contains(&m.id))
+            .collect();
+        let mut done = Vec::new();
+        for m in pending.into_iter().take(count.unwrap_or(usize::MAX)) {
+            self.apply(conn, m, Direction::Up, opts).await?;
+            done.push(m.id.clone());
+        }
+        Ok(done)
+    }
+
+    /// Applies one named migration (pending or not: a re-run of a forward
+    /// fix is how idempotency is checked).
+    pub async fn up_one(
+        &self,
+        conn: &mut PgConnection,
+        id: &str,
+        opts: RunOptions,
+    ) -> Result<(), Error> {
+        let m = self.find(id)?;
+        self.ensure_table(conn).await?;
+        self.apply(conn, m, Direction::Up, opts).await
+    }
+
+    /// Reverts the `count` most recently applied migrations, newest first.
+    pub async fn down(
+        &self,
+        conn: &mut PgConnection,
+        count: usize,
+        opts: RunOptions,
+    ) -> Result<Vec<String>, Error> {
+        let applied = self.applied(conn).await?;
+        let mut done = Vec::new();
+        for id in applied.iter().rev().take(count) {
+            let m = self.find(id)?;
+            self.apply(conn, m, Direction::Down, opts).await?;
+            done.push(id.clone());
+        }
+        Ok(done)
+    }
+
+    fn find(&self, id: &str) -> Result<&'a Migration, Error> {
+        self.migrations
+            .iter()
+            .find(|m| m.id == id)
+            .ok_or_else(|| Error::Unknown { id: id.into() })
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        m: &Migration,
+        direction: Direction,
+        opts: RunOptions,
+    ) -> Result<(), Error> {
+        let sql = match direction {
+            Direction::Up => m.up.as_str(),
+            Direction::Down => m
+                .down
+                .as_deref()
+                .ok_or_else(|| Error::NoDown { id: m.id.clone() })?,
+        };
+        let record = match direction {
+            Direction::Up => format!(
+                "INSERT INTO {t} ({id}) VALUES ($1) ON CONFLICT ({id}) DO UPDATE SET {at} = now()",
+                t = self.table(),
+                id = quote_ident(&self.tracking.id_column),
+                at = quote_ident(&self.tracking.applied_column),
+            ),
+            Direction::Down => format!(
+                "DELETE FROM {} WHERE {} = $1",
+                self.table(),
+                quote_ident(&self.tracking.id_column)
+            ),
+        };
+        let refused = |statement: &str, e: sqlx::Error| match e {
+            sqlx::Error::Database(db) => Error::Statement {
+                id: m.id.clone(),
+                direction,
+                code: db.code().map(|c| c.into_owned()).unwrap_or_default(),
+                message: db.message().to_string(),
+                statement: statement.to_string(),
+            },
+            other => db_error(other),
+        };
+        let timeout = opts.lock_timeout.map(|t| format!("{}ms", t.as_millis()));
+
+        if m.transactional {
+            let mut tx = conn.begin().await.map_err(db_error)?;
+            if let Some(t) = &timeout {
+                let set = format!("SET LOCAL lock_timeout = '{t}'");
+                tx.execute(sqlx::raw_sql(AssertSqlSafe(set)))
+                    .await
+                    .map_err(db_error)?;
+            }
+            tx.execute(sqlx::raw_sql(AssertSqlSafe(sql.to_string())))
+                .await
+                .map_err(|e| refused(sql, e))?;
+            sqlx::query(AssertSqlSafe(record))
+                .bind(&m.id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            tx.commit().await.map_err(db_error)?;
+            return Ok(());
+        }
+
+        // Non-transactional: one statement at a time, session settings reset after.
+        if let Some(t) = &timeout {
+            let set = format!("SET lock_timeout = '{t}'");
+            conn.execute(sqlx::raw_sql(AssertSqlSafe(set)))
+                .await
+                .map_err(db_error)?;
+        }
+        let mut result = Ok(());
+        for statement in split::statements(sql) {
+            if let Err(e) = conn
+                .execute(sqlx::raw_sql(AssertSqlSafe(statement.clone())))
+                .await
+            {
+                result = Err(refused(&statement, e));
+                break;
+            }
+        }
+        if timeout.is_some() {
+            conn.execute("RESET lock_timeout").await.map_err(db_error)?;
+        }
+        result?;
+        sqlx::query(AssertSqlSafe(record))
+            .bind(&m.id)
+            .execute(conn)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident("schema_migrations"), "\"schema_migrations\"");
+        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
+    }
+}

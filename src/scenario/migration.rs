@@ -1,0 +1,70 @@
+//! Migrations as a scenario declares them, and the table that tracks them.
+
+use serde::{Deserialize, Serialize};
+
+/// Expand (additive: the old schema path stays valid) or contract
+/// (destructive: drops, renames, removed constraints).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MigrationKind {
+    /// Additive; safe while old and new app versions run side by side.
+    Expand,
+    /// Destructive; only after the compatibility window, with approval.
+    Contract,
+}
+
+impl std::fmt::Display for MigrationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MigrationKind::Expand => "expand",
+            MigrationKind::Contract => "contract",
+        })
+    }
+}
+
+/// One migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migration {
+    /// Version id, ordered as declared (e.g. `002_rename_name`).
+    pub id: String,
+    /// Declared classification.
+    pub kind: MigrationKind,
+    /// SQL that applies it.
+    pub up: String,
+    /// SQL that reverts it, if the authors wrote one.
+    #[serde(default)]
+    pub down: Option<String>,
+    /// False for steps that cannot run in a transaction (CREATE INDEX
+    /// CONCURRENTLY): each statement is then sent on its own.
+    #[serde(default = "yes")]
+    pub transactional: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The migration-tracking table: its name and columns are configurable so a
+/// scenario can mirror a real tool's (node-pg-migrate's
+/// `node_pgmigrations_schema_version (version, installed_on)`, say).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tracking {
+    /// Table name.
+    pub table: String,
+    /// Column holding the migration id.
+    pub id_column: String,
+    /// Column holding when it was applied.
+    pub applied_column: String,
+}
+
+impl Default for Tracking {
+    fn default() -> Tracking {
+        Tracking {
+            table: "schema_migrations".into(),
+            id_column: "version".into(),
+            applied_column: "applied_at".into(),
+        }
+    }
+}
