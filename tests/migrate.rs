@@ -30,14 +30,14 @@ fn node_pg_migrate() -> Tracking {
     }
 }
 
-async fn with_instance<F, Fut>(f: F)
-where
-    F: FnOnce(Instance) -> Fut,
-    Fut: std::future::Future<Output = Instance>,
-{
+/// Runs `body` against a fresh instance, then shuts the instance down.
+fn with_instance(body: impl AsyncFnOnce(&Instance)) {
     let env = TestEnv::new();
-    let instance = env.backend().provision(&no_progress).await.unwrap();
-    f(instance).await.shutdown().await;
+    runtime().block_on(async {
+        let instance = env.backend().provision(&no_progress).await.unwrap();
+        body(&instance).await;
+        instance.shutdown().await;
+    });
 }
 
 async fn code_of(conn: &mut PgConnection, sql: &'static str) -> Option<String> {
@@ -50,7 +50,7 @@ async fn code_of(conn: &mut PgConnection, sql: &'static str) -> Option<String> {
 
 #[test]
 fn up_status_down_with_a_custom_tracking_table() {
-    runtime().block_on(with_instance(|instance| async move {
+    with_instance(async |instance| {
         let tracking = node_pg_migrate();
         let migrations = vec![
             migration(
@@ -103,14 +103,12 @@ fn up_status_down_with_a_custom_tracking_table() {
             status.iter().map(|s| s.applied).collect::<Vec<_>>(),
             [true, false]
         );
-        drop(conn);
-        instance
-    }));
+    });
 }
 
 #[test]
 fn a_failed_transactional_migration_changes_nothing() {
-    runtime().block_on(with_instance(|instance| async move {
+    with_instance(async |instance| {
         let tracking = Tracking::default();
         let migrations = vec![
             migration(
@@ -151,14 +149,12 @@ fn a_failed_transactional_migration_changes_nothing() {
             .await
             .unwrap_err();
         assert!(matches!(no_down, Error::NoDown { .. }), "{no_down}");
-        drop(conn);
-        instance
-    }));
+    });
 }
 
 #[test]
 fn a_failed_concurrent_index_leaves_an_invalid_index_and_is_not_recorded() {
-    runtime().block_on(with_instance(|instance| async move {
+    with_instance(async |instance| {
         let tracking = Tracking::default();
         let mut cic = migration(
             "002_unique_email",
@@ -188,7 +184,10 @@ fn a_failed_concurrent_index_leaves_an_invalid_index_and_is_not_recorded() {
         cic.transactional = false;
         let migrations = [migrations[0].clone(), cic];
         let runner = Runner::new(&tracking, &migrations);
-        let err = runner.up(&mut conn, None, RunOptions::default()).await.unwrap_err();
+        let err = runner
+            .up(&mut conn, None, RunOptions::default())
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Some(sqlstate::UNIQUE_VIOLATION), "{err}");
         assert_eq!(runner.applied(&mut conn).await.unwrap(), ["001_init"]);
         let valid: bool = sqlx::query_scalar(
@@ -197,15 +196,16 @@ fn a_failed_concurrent_index_leaves_an_invalid_index_and_is_not_recorded() {
         .fetch_one(&mut conn)
         .await
         .unwrap();
-        assert!(!valid, "a failed CREATE INDEX CONCURRENTLY leaves an INVALID index");
-        drop(conn);
-        instance
-    }));
+        assert!(
+            !valid,
+            "a failed CREATE INDEX CONCURRENTLY leaves an INVALID index"
+        );
+    });
 }
 
 #[test]
 fn lock_timeout_stops_ddl_from_queueing_behind_a_long_transaction() {
-    runtime().block_on(with_instance(|instance| async move {
+    with_instance(async |instance| {
         let tracking = Tracking::default();
         let migrations = vec![
             migration(
@@ -250,7 +250,5 @@ fn lock_timeout_stops_ddl_from_queueing_behind_a_long_transaction() {
 
         report.execute("COMMIT").await.unwrap();
         assert_eq!(runner.up(&mut conn, None, opts).await.unwrap(), ["002"]);
-        drop((conn, report));
-        instance
-    }));
+    });
 }

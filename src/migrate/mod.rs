@@ -202,19 +202,6 @@ impl<'a> Runner<'a> {
         Ok(done)
     }
 
-    /// Applies one named migration (pending or not: a re-run of a forward
-    /// fix is how idempotency is checked).
-    pub async fn up_one(
-        &self,
-        conn: &mut PgConnection,
-        id: &str,
-        opts: RunOptions,
-    ) -> Result<(), Error> {
-        let m = self.find(id)?;
-        self.ensure_table(conn).await?;
-        self.apply(conn, m, Direction::Up, opts).await
-    }
-
     /// Reverts the `count` most recently applied migrations, newest first.
     pub async fn down(
         &self,
