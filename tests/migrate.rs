@@ -18,6 +18,7 @@ fn migration(id: &str, kind: MigrationKind, up: &str, down: Option<&str>) -> Mig
         up: up.into(),
         down: down.map(Into::into),
         transactional: true,
+        applied_at_start: false,
     }
 }
 

@@ -39,6 +39,9 @@ pub struct Migration {
     /// CONCURRENTLY): each statement is then sent on its own.
     #[serde(default = "yes")]
     pub transactional: bool,
+    /// Already applied when the drill starts (part of the fixture's history).
+    #[serde(default)]
+    pub applied_at_start: bool,
 }
 
 fn yes() -> bool {

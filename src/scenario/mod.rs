@@ -1,12 +1,404 @@
 //! Scenarios as pure data.
 //!
 //! A scenario file (`scenarios/*.toml`) describes a drill: its story, the
-//! fixture, migrations, app versions, fleet, timeline, SLO and rubric. This
-//! module holds the serde model; it does no I/O beyond loading, and has no
-//! tokio or sqlx in it, so scoring and validation stay pure.
+//! fixture, migrations, app versions, fleet, flags, timeline, SLO and rubric.
+//! This module holds the serde model ([`Scenario`]), loading ([`load`]: the
+//! only file reads) and validation ([`validate`]: every problem, with the
+//! place in the file it comes from). There is no tokio or sqlx here, so
+//! scoring and validation stay pure and a new scenario never needs code.
 //!
-//! Built so far: the migration part ([`migration`]).
+//! Every struct denies unknown keys: a typo is an error, not a silently
+//! ignored setting.
 
+pub mod diag;
+mod load;
 pub mod migration;
+mod validate;
+mod values;
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+pub use diag::{Diagnostic, Problem};
+pub use load::{LoadError, discover, load, parse, resolve};
 pub use migration::{Migration, MigrationKind, Tracking};
+pub use validate::validate;
+pub use values::{Dur, FlagValue, ParamGen, Patterns};
+
+/// One drill, as its file declares it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Stable id (`mixed-version-rename`); `pgdrill run ID` finds it.
+    pub id: String,
+    /// One-line title.
+    pub title: String,
+    /// Incident response or guided rollout.
+    pub kind: ScenarioKind,
+    /// How hard it is.
+    pub difficulty: Difficulty,
+    /// The course material it trains (runbook sections, chapters).
+    #[serde(default)]
+    pub trains: Vec<String>,
+    /// What the learner should be able to do afterwards.
+    pub objectives: Vec<String>,
+    /// The story the learner reads before the drill starts.
+    pub briefing: String,
+    /// Schema and demo data.
+    pub fixture: Fixture,
+    /// Migrations and their tracking table.
+    pub migrations: Migrations,
+    /// App versions.
+    pub app: App,
+    /// The pods that run the app.
+    pub fleet: Fleet,
+    /// Feature flags.
+    #[serde(default)]
+    pub flags: Vec<Flag>,
+    /// Scripted events (faults, releases).
+    #[serde(default)]
+    pub timeline: Vec<TimelineEvent>,
+    /// What healthy means.
+    pub slo: Slo,
+    /// How the response is scored.
+    pub rubric: Rubric,
+    /// Graded nudges, given one at a time by `hint` (each costs points).
+    #[serde(default)]
+    pub hints: Vec<String>,
+    /// Where it was loaded from and its text (set by [`load`]).
+    #[serde(skip)]
+    pub source: Source,
+}
+
+/// The files a scenario came from.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    /// The scenario file.
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+}
+
+/// What kind of drill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScenarioKind {
+    /// Something broke; recover.
+    Incident,
+    /// Perform a release safely.
+    Rollout,
+}
+
+/// How hard a drill is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Difficulty {
+    /// First contact.
+    Beginner,
+    /// Some practice.
+    Intermediate,
+    /// Several moving parts.
+    Advanced,
+}
+
+/// Schema and demo data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixture {
+    /// SQL file with the schema, relative to the scenario's directory (or its
+    /// parent, so `fixtures/users.sql` works from `scenarios/`).
+    pub sql: String,
+    /// Demo rows to generate per table, after the fixture and the start
+    /// migrations.
+    #[serde(default)]
+    pub rows: BTreeMap<String, u64>,
+    /// Per table, SQL expressions for generated columns over the row number
+    /// `i` (e.g. `email = "'user' || i || '@example.com'"`). Columns not named
+    /// here are inferred from their name and type, or left to their default.
+    #[serde(default)]
+    pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// The fixture SQL text (set by [`load`]).
+    #[serde(skip)]
+    pub sql_text: String,
+}
+
+/// Migrations and where they are recorded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migrations {
+    /// Tracking table name.
+    #[serde(default = "default_table")]
+    pub table: String,
+    /// Column holding the migration id.
+    #[serde(default = "default_id_column")]
+    pub id_column: String,
+    /// Column holding when it was applied.
+    #[serde(default = "default_applied_column")]
+    pub applied_column: String,
+    /// The migrations, in order.
+    #[serde(default)]
+    pub list: Vec<Migration>,
+}
+
+fn default_table() -> String {
+    Tracking::default().table
+}
+fn default_id_column() -> String {
+    Tracking::default().id_column
+}
+fn default_applied_column() -> String {
+    Tracking::default().applied_column
+}
+
+impl Migrations {
+    /// The tracking table.
+    pub fn tracking(&self) -> Tracking {
+        Tracking {
+            table: self.table.clone(),
+            id_column: self.id_column.clone(),
+            applied_column: self.applied_column.clone(),
+        }
+    }
+
+    /// The migration with this id.
+    pub fn get(&self, id: &str) -> Option<&Migration> {
+        self.list.iter().find(|m| m.id == id)
+    }
+}
+
+/// The application.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    /// Its versions.
+    pub versions: Vec<AppVersion>,
+}
+
+impl App {
+    /// The version with this name.
+    pub fn version(&self, name: &str) -> Option<&AppVersion> {
+        self.versions.iter().find(|v| v.name == name)
+    }
+}
+
+/// One app version: a weighted mix of endpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppVersion {
+    /// Its name (`v1`).
+    pub name: String,
+    /// What its pods serve.
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// One endpoint: a SQL statement with generated parameters.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// Name shown in metrics (`GET /profile`).
+    pub name: String,
+    /// Relative share of requests.
+    pub weight: u32,
+    /// The statement, with `$1`, `$2`... for the parameters.
+    pub sql: String,
+    /// One generator per parameter.
+    #[serde(default)]
+    pub params: Vec<ParamGen>,
+    /// Acknowledged writes are kept in the ledger (for RPO); a write's
+    /// statement should return the new row's key (`RETURNING id`).
+    #[serde(default)]
+    pub write: bool,
+    /// Served only to requests for which this flag is on.
+    #[serde(default)]
+    pub flag: Option<String>,
+    /// Served only to requests for which this flag is off.
+    #[serde(default)]
+    pub unless_flag: Option<String>,
+}
+
+/// The pods that run the app.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fleet {
+    /// How many pods.
+    pub pods: u32,
+    /// The version they run at the start.
+    pub version: String,
+    /// Requests per second each pod sends.
+    pub rps_per_pod: u32,
+    /// The API timeout, enforced as `statement_timeout` on the pods' sessions.
+    pub statement_timeout: Dur,
+    /// Connections per pod.
+    #[serde(default = "default_pool")]
+    pub pool_size: u32,
+    /// Time between two pods in a rolling deploy the learner starts.
+    #[serde(default = "default_step")]
+    pub rollout_step: Dur,
+}
+
+fn default_pool() -> u32 {
+    2
+}
+fn default_step() -> Dur {
+    Dur::from_secs(5)
+}
+
+/// A feature flag.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flag {
+    /// Its name.
+    pub name: String,
+    /// Its value at the start.
+    #[serde(default)]
+    pub default: FlagValue,
+    /// What it switches.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A scripted event.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineEvent {
+    /// Scenario time it happens at.
+    pub at: Dur,
+    /// What the learner is told, if anything.
+    #[serde(default)]
+    pub say: Option<String>,
+    /// A release: migrations, then a rolling deploy.
+    #[serde(default)]
+    pub release: Option<Release>,
+    /// A flag change.
+    #[serde(default)]
+    pub flag: Option<FlagChange>,
+    /// SQL run as the superuser in the background (a report job, a fault).
+    #[serde(default)]
+    pub sql: Option<String>,
+}
+
+/// A release: its migrations run first (as a migration job would), then pods
+/// move to the version one at a time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Release {
+    /// The version deployed.
+    pub version: String,
+    /// Migrations applied before the deploy.
+    #[serde(default)]
+    pub migrations: Vec<String>,
+    /// Time between pods.
+    #[serde(default = "default_step")]
+    pub step: Dur,
+    /// The rollout stalls after this many pods (a deploy half done).
+    #[serde(default)]
+    pub stop_after_pods: Option<u32>,
+}
+
+/// A flag change in the timeline.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagChange {
+    /// The flag.
+    pub name: String,
+    /// Its new value.
+    pub value: FlagValue,
+}
+
+/// What healthy means.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slo {
+    /// Highest error rate (0.01 = 1%) in a one-second window.
+    pub max_error_rate: f64,
+    /// Highest p99 latency in a window.
+    pub p99: Dur,
+    /// How long the SLO must hold to call the service recovered.
+    pub stable_for: Dur,
+}
+
+/// How a response is scored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rubric {
+    /// Recovery time objective, from the incident's start.
+    pub rto: Dur,
+    /// Points needed to pass (default: 70% of the steps' points).
+    #[serde(default)]
+    pub pass_mark: Option<u32>,
+    /// Points each hint costs.
+    #[serde(default = "default_hint_cost")]
+    pub hint_cost: u32,
+    /// Required steps.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+    /// Forbidden moves.
+    #[serde(default)]
+    pub forbid: Vec<Forbid>,
+}
+
+fn default_hint_cost() -> u32 {
+    5
+}
+
+impl Rubric {
+    /// Points of all steps.
+    pub fn max_points(&self) -> u32 {
+        self.steps.iter().map(|s| s.points).sum()
+    }
+
+    /// Points needed to pass.
+    pub fn pass_mark(&self) -> u32 {
+        self.pass_mark
+            .unwrap_or_else(|| (self.max_points() * 7).div_ceil(10))
+    }
+}
+
+/// A required step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Id other steps and rules refer to.
+    pub id: String,
+    /// Moves that count as this step (any of them).
+    #[serde(rename = "move")]
+    pub moves: Patterns,
+    /// Points for doing it in an allowed order.
+    pub points: u32,
+    /// Steps that must come first.
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// Steps it must come before.
+    #[serde(default)]
+    pub before: Vec<String>,
+    /// What the learner is told when it is missing or out of order: the
+    /// runbook rule it serves.
+    pub why: String,
+}
+
+/// A forbidden move: penalised when it succeeds while every condition holds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Forbid {
+    /// Moves this rule is about.
+    #[serde(rename = "move")]
+    pub moves: Patterns,
+    /// Only while pods of this version serve traffic.
+    #[serde(default)]
+    pub while_serving: Option<String>,
+    /// Only before these steps have been done.
+    #[serde(default)]
+    pub before: Vec<String>,
+    /// Only while the service is not (yet) recovered.
+    #[serde(default)]
+    pub while_unhealthy: bool,
+    /// Points taken off.
+    pub penalty: u32,
+    /// A hard stop: the drill fails whatever the points.
+    #[serde(default)]
+    pub fatal: bool,
+    /// Why, citing the runbook.
+    pub why: String,
+}

@@ -1,0 +1,448 @@
+//! Semantic checks of a parsed scenario: every reference resolves, every
+//! number makes sense. Pure: returns every problem, located by key path.
+
+use std::collections::{BTreeSet, HashSet};
+
+use super::{ParamGen, Problem, Scenario};
+
+/// The first words of the learner's moves, which rubric patterns may name.
+pub const MOVE_VERBS: &[&str] = &[
+    "status", "events", "flag", "app", "migrate", "snapshot", "sql", "note", "wait", "hint",
+    "resolve",
+];
+
+/// Every problem in the scenario; empty when it is valid.
+pub fn validate(s: &Scenario) -> Vec<Problem> {
+    let mut p = Vec::new();
+    check_metadata(s, &mut p);
+    check_migrations(s, &mut p);
+    check_app(s, &mut p);
+    check_fleet(s, &mut p);
+    check_timeline(s, &mut p);
+    check_slo(s, &mut p);
+    check_rubric(s, &mut p);
+    p
+}
+
+fn listing<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.into_iter().collect();
+    if names.is_empty() {
+        "none are declared".into()
+    } else {
+        format!("declared: {}", names.join(", "))
+    }
+}
+
+fn duplicates<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<(usize, &'a str)> {
+    let mut seen = HashSet::new();
+    names
+        .into_iter()
+        .enumerate()
+        .filter(|(_, n)| !seen.insert(*n))
+        .collect()
+}
+
+fn check_metadata(s: &Scenario, p: &mut Vec<Problem>) {
+    let ok = !s.id.is_empty()
+        && s.id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !ok {
+        p.push(
+            Problem::at("id", format!("`{}` is not a valid scenario id", s.id))
+                .hint("use lowercase letters, digits and dashes, like `mixed-version-rename`"),
+        );
+    }
+    if s.objectives.is_empty() {
+        p.push(
+            Problem::at(
+                "objectives",
+                "a scenario needs at least one learning objective",
+            )
+            .hint("say what the learner should be able to do afterwards"),
+        );
+    }
+    if s.briefing.trim().is_empty() {
+        p.push(Problem::at("briefing", "the briefing is empty").hint("tell the learner the story"));
+    }
+}
+
+fn check_migrations(s: &Scenario, p: &mut Vec<Problem>) {
+    let m = &s.migrations;
+    for (key, value) in [
+        ("table", &m.table),
+        ("id_column", &m.id_column),
+        ("applied_column", &m.applied_column),
+    ] {
+        if value.trim().is_empty() {
+            p.push(Problem::at(&format!("migrations.{key}"), "cannot be empty"));
+        }
+    }
+    for (i, id) in duplicates(m.list.iter().map(|m| m.id.as_str())) {
+        p.push(
+            Problem::at(
+                &format!("migrations.list.{i}.id"),
+                format!("migration `{id}` is declared twice"),
+            )
+            .hint("migration ids must be unique"),
+        );
+    }
+    let mut seen_pending = false;
+    for (i, mig) in m.list.iter().enumerate() {
+        if mig.up.trim().is_empty() {
+            p.push(Problem::at(
+                &format!("migrations.list.{i}.up"),
+                "the up SQL is empty",
+            ));
+        }
+        if mig.down.as_deref().is_some_and(|d| d.trim().is_empty()) {
+            p.push(
+                Problem::at(
+                    &format!("migrations.list.{i}.down"),
+                    "the down SQL is empty",
+                )
+                .hint("leave `down` out when a migration has none"),
+            );
+        }
+        if mig.applied_at_start && seen_pending {
+            p.push(
+                Problem::at(
+                    &format!("migrations.list.{i}.applied_at_start"),
+                    "a migration applied at the start comes after one that is not",
+                )
+                .hint("list the migrations applied at the start first, in the order they ran"),
+            );
+        }
+        seen_pending |= !mig.applied_at_start;
+    }
+}
+
+/// The highest `$N` placeholder in a statement.
+fn placeholders(sql: &str) -> usize {
+    let bytes = sql.as_bytes();
+    let mut max = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' {
+            let digits = bytes[i + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if digits > 0 {
+                let n: usize = sql[i + 1..i + 1 + digits].parse().unwrap_or(0);
+                max = max.max(n);
+            }
+            i += 1 + digits;
+        } else {
+            i += 1;
+        }
+    }
+    max
+}
+
+fn check_app(s: &Scenario, p: &mut Vec<Problem>) {
+    if s.app.versions.is_empty() {
+        p.push(
+            Problem::at("app.versions", "no app versions")
+                .hint("declare at least one [[app.versions]]"),
+        );
+    }
+    for (i, name) in duplicates(s.app.versions.iter().map(|v| v.name.as_str())) {
+        p.push(Problem::at(
+            &format!("app.versions.{i}.name"),
+            format!("version `{name}` is declared twice"),
+        ));
+    }
+    for (i, name) in duplicates(s.flags.iter().map(|f| f.name.as_str())) {
+        p.push(Problem::at(
+            &format!("flags.{i}.name"),
+            format!("flag `{name}` is declared twice"),
+        ));
+    }
+    let flags = || listing(s.flags.iter().map(|f| f.name.as_str()));
+    for (vi, version) in s.app.versions.iter().enumerate() {
+        if version.endpoints.is_empty() {
+            p.push(Problem::at(
+                &format!("app.versions.{vi}.endpoints"),
+                "a version needs at least one endpoint",
+            ));
+        }
+        for (ei, e) in version.endpoints.iter().enumerate() {
+            let at = |key: &str| format!("app.versions.{vi}.endpoints.{ei}.{key}");
+            if e.weight == 0 {
+                p.push(
+                    Problem::at(&at("weight"), "weight must be at least 1")
+                        .hint("remove the endpoint instead"),
+                );
+            }
+            let wanted = placeholders(&e.sql);
+            if wanted != e.params.len() {
+                p.push(
+                    Problem::at(
+                        &at("params"),
+                        format!(
+                            "`{}` uses {wanted} parameter(s) but {} generator(s) are given",
+                            e.name,
+                            e.params.len()
+                        ),
+                    )
+                    .hint(format!(
+                        "give one generator per $N placeholder; known: {}",
+                        ParamGen::KNOWN
+                    )),
+                );
+            }
+            for (pi, param) in e.params.iter().enumerate() {
+                if let ParamGen::ExistingId { table } = param
+                    && !s.fixture.rows.contains_key(table)
+                {
+                    p.push(
+                        Problem::at(
+                            &format!("app.versions.{vi}.endpoints.{ei}.params.{pi}"),
+                            format!("`{table}` has no generated rows to pick ids from"),
+                        )
+                        .hint(format!("add `{table} = N` to [fixture] rows")),
+                    );
+                }
+            }
+            for (key, flag) in [("flag", &e.flag), ("unless_flag", &e.unless_flag)] {
+                if let Some(flag) = flag
+                    && !s.flags.iter().any(|f| &f.name == flag)
+                {
+                    p.push(Problem::at(&at(key), format!("unknown flag `{flag}`")).hint(flags()));
+                }
+            }
+        }
+    }
+}
+
+fn check_fleet(s: &Scenario, p: &mut Vec<Problem>) {
+    let f = &s.fleet;
+    if !(1..=64).contains(&f.pods) {
+        p.push(Problem::at("fleet.pods", "pods must be between 1 and 64"));
+    }
+    if !(1..=1000).contains(&f.rps_per_pod) {
+        p.push(Problem::at(
+            "fleet.rps_per_pod",
+            "rps_per_pod must be between 1 and 1000",
+        ));
+    }
+    if !(1..=20).contains(&f.pool_size) {
+        p.push(Problem::at(
+            "fleet.pool_size",
+            "pool_size must be between 1 and 20",
+        ));
+    }
+    if f.statement_timeout.0.is_zero() {
+        p.push(Problem::at(
+            "fleet.statement_timeout",
+            "the API timeout must be above zero",
+        ));
+    }
+    if f.rollout_step.0.is_zero() {
+        p.push(Problem::at(
+            "fleet.rollout_step",
+            "the rollout step must be above zero",
+        ));
+    }
+    check_version(s, "fleet.version", &f.version, p);
+}
+
+fn check_version(s: &Scenario, at: &str, name: &str, p: &mut Vec<Problem>) {
+    if s.app.version(name).is_none() {
+        p.push(
+            Problem::at(at, format!("unknown app version `{name}`"))
+                .hint(listing(s.app.versions.iter().map(|v| v.name.as_str()))),
+        );
+    }
+}
+
+fn check_timeline(s: &Scenario, p: &mut Vec<Problem>) {
+    for (i, event) in s.timeline.iter().enumerate() {
+        let actions = [
+            event.release.is_some(),
+            event.flag.is_some(),
+            event.sql.is_some(),
+        ];
+        let count = actions.iter().filter(|a| **a).count();
+        if count > 1 {
+            p.push(
+                Problem::at(&format!("timeline.{i}"), "one event does one thing")
+                    .hint("split release, flag and sql into separate [[timeline]] entries at the same time"),
+            );
+        }
+        if count == 0 && event.say.is_none() {
+            p.push(
+                Problem::at(&format!("timeline.{i}"), "the event does nothing")
+                    .hint("give it `release`, `flag`, `sql` or `say`"),
+            );
+        }
+        if let Some(release) = &event.release {
+            check_version(
+                s,
+                &format!("timeline.{i}.release.version"),
+                &release.version,
+                p,
+            );
+            for (mi, id) in release.migrations.iter().enumerate() {
+                let at = format!("timeline.{i}.release.migrations.{mi}");
+                match s.migrations.get(id) {
+                    None => p.push(
+                        Problem::at(&at, format!("unknown migration `{id}`"))
+                            .hint(listing(s.migrations.list.iter().map(|m| m.id.as_str()))),
+                    ),
+                    Some(m) if m.applied_at_start => p.push(
+                        Problem::at(&at, format!("`{id}` is already applied at the start"))
+                            .hint("a release ships migrations that are not yet applied"),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            if let Some(n) = release.stop_after_pods
+                && (n == 0 || n > s.fleet.pods)
+            {
+                p.push(Problem::at(
+                    &format!("timeline.{i}.release.stop_after_pods"),
+                    format!("must be between 1 and the fleet's {} pods", s.fleet.pods),
+                ));
+            }
+        }
+        if let Some(change) = &event.flag
+            && !s.flags.iter().any(|f| f.name == change.name)
+        {
+            p.push(
+                Problem::at(
+                    &format!("timeline.{i}.flag.name"),
+                    format!("unknown flag `{}`", change.name),
+                )
+                .hint(listing(s.flags.iter().map(|f| f.name.as_str()))),
+            );
+        }
+    }
+}
+
+fn check_slo(s: &Scenario, p: &mut Vec<Problem>) {
+    if !(0.0..1.0).contains(&s.slo.max_error_rate) {
+        p.push(
+            Problem::at(
+                "slo.max_error_rate",
+                "must be a fraction from 0 up to (not including) 1",
+            )
+            .hint("0.01 means 1% of requests may fail"),
+        );
+    }
+    if s.slo.p99.0.is_zero() {
+        p.push(Problem::at("slo.p99", "must be above zero"));
+    }
+    if s.slo.stable_for.0.as_secs() < 1 {
+        p.push(Problem::at(
+            "slo.stable_for",
+            "must be at least 1s (metrics come in one-second windows)",
+        ));
+    }
+}
+
+fn check_rubric(s: &Scenario, p: &mut Vec<Problem>) {
+    let r = &s.rubric;
+    if r.rto.0.is_zero() {
+        p.push(Problem::at("rubric.rto", "must be above zero"));
+    }
+    for (i, id) in duplicates(r.steps.iter().map(|s| s.id.as_str())) {
+        p.push(Problem::at(
+            &format!("rubric.steps.{i}.id"),
+            format!("step `{id}` is declared twice"),
+        ));
+    }
+    let ids: BTreeSet<&str> = r.steps.iter().map(|s| s.id.as_str()).collect();
+    let step_ref = |at: String, id: &str, own: Option<&str>, p: &mut Vec<Problem>| {
+        if Some(id) == own {
+            p.push(Problem::at(&at, format!("step `{id}` refers to itself")));
+        } else if !ids.contains(id) {
+            p.push(
+                Problem::at(&at, format!("unknown step `{id}`")).hint(listing(ids.iter().copied())),
+            );
+        }
+    };
+    let check_patterns = |at: String, patterns: &super::Patterns, p: &mut Vec<Problem>| {
+        for (k, pattern) in patterns.0.iter().enumerate() {
+            let verb = pattern.split_whitespace().next().unwrap_or("");
+            if !MOVE_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb)) {
+                let at = if patterns.0.len() > 1 {
+                    format!("{at}.{k}")
+                } else {
+                    at.clone()
+                };
+                p.push(
+                    Problem::at(&at, format!("`{pattern}` is not a move")).hint(format!(
+                        "moves start with one of: {}",
+                        MOVE_VERBS.join(", ")
+                    )),
+                );
+            }
+        }
+    };
+    for (i, step) in r.steps.iter().enumerate() {
+        check_patterns(format!("rubric.steps.{i}.move"), &step.moves, p);
+        if step.points == 0 {
+            p.push(Problem::at(
+                &format!("rubric.steps.{i}.points"),
+                "a step is worth at least 1 point",
+            ));
+        }
+        for (k, id) in step.after.iter().enumerate() {
+            step_ref(format!("rubric.steps.{i}.after.{k}"), id, Some(&step.id), p);
+        }
+        for (k, id) in step.before.iter().enumerate() {
+            step_ref(
+                format!("rubric.steps.{i}.before.{k}"),
+                id,
+                Some(&step.id),
+                p,
+            );
+        }
+    }
+    for (i, rule) in r.forbid.iter().enumerate() {
+        check_patterns(format!("rubric.forbid.{i}.move"), &rule.moves, p);
+        if let Some(version) = &rule.while_serving {
+            check_version(s, &format!("rubric.forbid.{i}.while_serving"), version, p);
+        }
+        for (k, id) in rule.before.iter().enumerate() {
+            step_ref(format!("rubric.forbid.{i}.before.{k}"), id, None, p);
+        }
+        if rule.why.trim().is_empty() {
+            p.push(
+                Problem::at(
+                    &format!("rubric.forbid.{i}.why"),
+                    "say why the move is forbidden",
+                )
+                .hint("cite the runbook rule it breaks; the learner reads this sentence"),
+            );
+        }
+    }
+    if let Some(mark) = r.pass_mark
+        && mark > r.max_points()
+    {
+        p.push(
+            Problem::at(
+                "rubric.pass_mark",
+                format!(
+                    "{mark} is more than the {} points the steps give",
+                    r.max_points()
+                ),
+            )
+            .hint("lower the pass mark or add steps"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_placeholders() {
+        assert_eq!(placeholders("SELECT 1"), 0);
+        assert_eq!(placeholders("SELECT $1, $2, $1"), 2);
+        assert_eq!(placeholders("DO $$ BEGIN END $$; SELECT $10"), 10);
+    }
+}
