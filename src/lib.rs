@@ -12,8 +12,10 @@ mod error;
 pub mod instance;
 pub mod migrate;
 pub mod scenario;
+pub mod score;
 pub mod sqlfile;
 pub mod sqlstate;
+pub mod transcript;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -1,0 +1,332 @@
+//! The transcript: the append-only log of one drill, and its file format.
+//!
+//! Everything that happens is an [`Event`] stamped with scenario time:
+//! timeline events, the learner's moves with their results and the world
+//! state they met, observations (the SLO broken, held again), one metrics
+//! window per second, hints and the end. The log is the truth: scoring and
+//! reports read only this and the scenario, never a database.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// The file format version this build writes and reads.
+pub const FORMAT: u32 = 1;
+
+/// One drill's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transcript {
+    /// File format version ([`FORMAT`]).
+    pub format: u32,
+    /// The pgdrill that wrote it.
+    pub pgdrill_version: String,
+    /// The scenario's id.
+    pub scenario: String,
+    /// The workload's random seed.
+    pub seed: u64,
+    /// Scenario seconds per real second.
+    pub time_scale: f64,
+    /// When the drill started (Unix seconds).
+    pub started_at: u64,
+    /// What happened, in order.
+    pub events: Vec<Event>,
+    /// The score as shown at the end; informational only: `pgdrill score`
+    /// recomputes it from the events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<serde_json::Value>,
+}
+
+/// Something that happened at a scenario time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Scenario time in milliseconds since the drill started.
+    pub t_ms: u64,
+    /// What.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// The kinds of events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The drill started: traffic is flowing.
+    Started {
+        /// What was set up.
+        message: String,
+    },
+    /// A scripted timeline event took place.
+    Timeline {
+        /// What happened.
+        message: String,
+    },
+    /// A learner's move and its result.
+    Move(Move),
+    /// Something the engine noticed (the SLO broken, held again).
+    Observation {
+        /// How important.
+        level: Level,
+        /// What.
+        message: String,
+    },
+    /// One metrics window.
+    Window(Window),
+    /// A hint was given.
+    Hint {
+        /// 1-based hint number.
+        n: usize,
+        /// Its text.
+        text: String,
+    },
+    /// The drill ended.
+    Ended {
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+/// How important an observation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// For the record.
+    Info,
+    /// Something broke.
+    Alert,
+    /// Something recovered.
+    Recovered,
+}
+
+/// Why a drill ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The learner declared the incident resolved.
+    Resolved,
+    /// The time limit passed.
+    TimeUp,
+    /// The script ran out of moves without `resolve`.
+    ScriptEnded,
+    /// Ctrl-C or the prompt was closed.
+    Interrupted,
+}
+
+/// A learner's move.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Move {
+    /// As typed.
+    pub input: String,
+    /// Normalised, with what it actually did (`migrate down 002_rename_name`);
+    /// rubric patterns match this.
+    pub canonical: String,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// Its result, in a line or a few.
+    pub result: String,
+    /// The world as the move met it.
+    pub state: State,
+}
+
+/// The world state at a moment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Pods per app version.
+    pub pods: BTreeMap<String, u32>,
+    /// Flag values.
+    pub flags: BTreeMap<String, String>,
+    /// Applied migrations.
+    pub applied: Vec<String>,
+    /// Snapshots taken so far.
+    pub snapshots: u32,
+}
+
+impl State {
+    /// Whether pods of this version serve traffic.
+    pub fn serving(&self, version: &str) -> bool {
+        self.pods.get(version).is_some_and(|n| *n > 0)
+    }
+}
+
+/// Metrics of one window (about one real second).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    /// Scenario time the window starts at.
+    pub start_ms: u64,
+    /// Scenario time it ends at.
+    pub end_ms: u64,
+    /// Requests completed.
+    pub requests: u64,
+    /// Of which failed.
+    pub errors: u64,
+    /// Median latency in milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile latency in milliseconds.
+    pub p99_ms: f64,
+    /// Acknowledged writes.
+    pub writes: u64,
+    /// Per version and endpoint.
+    pub series: Vec<Series>,
+}
+
+impl Window {
+    /// Errors per request, 0 when there were none.
+    pub fn error_rate(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.requests as f64
+        }
+    }
+
+    /// The most frequent error code and its count.
+    pub fn top_error(&self) -> Option<(String, u64)> {
+        let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
+        for s in &self.series {
+            for (code, n) in &s.errors {
+                *totals.entry(code).or_default() += n;
+            }
+        }
+        totals
+            .into_iter()
+            .max_by_key(|(_, n)| *n)
+            .map(|(c, n)| (c.to_string(), n))
+    }
+}
+
+/// Metrics of one (version, endpoint) in a window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// App version.
+    pub version: String,
+    /// Endpoint name.
+    pub endpoint: String,
+    /// Requests completed.
+    pub requests: u64,
+    /// Failures by SQLSTATE (or `pool_timeout`, `connection`, `overload`).
+    pub errors: BTreeMap<String, u64>,
+    /// Median latency in milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile latency in milliseconds.
+    pub p99_ms: f64,
+}
+
+impl Series {
+    /// Failed requests.
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+impl Transcript {
+    /// An empty transcript.
+    pub fn new(scenario: &str, seed: u64, time_scale: f64, started_at: u64) -> Transcript {
+        Transcript {
+            format: FORMAT,
+            pgdrill_version: env!("CARGO_PKG_VERSION").to_string(),
+            scenario: scenario.to_string(),
+            seed,
+            time_scale,
+            started_at,
+            events: Vec::new(),
+            score: None,
+        }
+    }
+
+    /// The metrics windows, in order.
+    pub fn windows(&self) -> impl Iterator<Item = &Window> {
+        self.events.iter().filter_map(|e| match &e.kind {
+            EventKind::Window(w) => Some(w),
+            _ => None,
+        })
+    }
+
+    /// The learner's moves with their times, in order.
+    pub fn moves(&self) -> impl Iterator<Item = (u64, &Move)> {
+        self.events.iter().filter_map(|e| match &e.kind {
+            EventKind::Move(m) => Some((e.t_ms, m)),
+            _ => None,
+        })
+    }
+
+    /// How many hints were taken.
+    pub fn hints(&self) -> usize {
+        self.events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Hint { .. }))
+            .count()
+    }
+
+    /// Why the drill ended, if it did.
+    pub fn end(&self) -> Option<(u64, EndReason)> {
+        self.events.iter().rev().find_map(|e| match e.kind {
+            EventKind::Ended { reason } => Some((e.t_ms, reason)),
+            _ => None,
+        })
+    }
+
+    /// Writes the transcript as pretty JSON.
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let json = serde_json::to_string_pretty(self).map_err(|e| Error::Json {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(path, json + "\n").map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Reads a transcript file, refusing other format versions.
+    pub fn load(path: &Path) -> Result<Transcript, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Json {
+            path: path.to_path_buf(),
+            message: format!("line {} column {}: {e}", e.line(), e.column()),
+        })?;
+        let format = value.get("format").and_then(|f| f.as_u64());
+        if format != Some(u64::from(FORMAT)) {
+            return Err(Error::Format {
+                path: path.to_path_buf(),
+                found: format,
+            });
+        }
+        serde_json::from_value(value).map_err(|e| Error::Json {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Why a transcript could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file system refused.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a transcript.
+    #[error("{}: not a pgdrill transcript: {message}", path.display())]
+    Json {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// Another format version.
+    #[error("{}: transcript format {} is not supported (this pgdrill reads format {FORMAT})", path.display(), found.map_or("missing".to_string(), |f| f.to_string()))]
+    Format {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What it declares.
+        found: Option<u64>,
+    },
+}
