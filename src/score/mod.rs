@@ -124,7 +124,7 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
                 let t = matches[0];
                 let mut order = Vec::new();
                 for a in &step.after {
-                    if !first(a).is_some_and(|ta| ta < t) {
+                    if first(a).is_none_or(|ta| ta >= t) {
                         order.push(format!("before `{a}`"));
                     }
                 }

@@ -15,6 +15,9 @@ fn scenario() -> Scenario {
     .unwrap()
 }
 
+/// A move at a second, with the pods per version it met.
+type Played<'a> = (u64, &'a str, &'a [(&'a str, u32)]);
+
 /// A transcript builder: healthy traffic, broken from `broken.0` to `broken.1`.
 struct Drill {
     t: Transcript,
@@ -41,7 +44,7 @@ impl Drill {
         Drill { t }
     }
 
-    fn play(mut self, moves: &[(u64, &str, &[(&str, u32)])]) -> Drill {
+    fn play(mut self, moves: &[Played]) -> Drill {
         for (sec, canonical, pods) in moves {
             self.t.events.push(Event {
                 t_ms: sec * 1000,
