@@ -16,6 +16,7 @@ pub mod score;
 pub mod sqlfile;
 pub mod sqlstate;
 pub mod transcript;
+pub mod workload;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -1,0 +1,339 @@
+//! The fleet: simulated app pods running their version's endpoint mix
+//! against a real database.
+//!
+//! Each pod is a tokio task with its own sqlx pool (its sessions carry the
+//! API timeout as `statement_timeout` and the pod's name as
+//! `application_name`, so `pg_stat_activity` shows them). A pod fires
+//! requests at its rate whether or not earlier ones finished, as real
+//! traffic does: when the database stalls, requests pile up, wait for a
+//! connection and time out. Every finished request becomes a [`Sample`] on a
+//! channel; the engine folds them into windows. Which version a pod runs is
+//! an atomic the engine flips during a rollout; flags are evaluated per
+//! request.
+
+pub mod flags;
+pub mod metrics;
+pub mod params;
+pub mod rollout;
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use rand::RngExt;
+use rand::SeedableRng;
+use rand::rngs::ChaCha8Rng;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, PgPool, Row};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::scenario::{AppVersion, Endpoint, Scenario};
+
+pub use flags::Flags;
+pub use metrics::{Outcome, Sample, WindowBuilder};
+pub use rollout::{Phase, Rollout};
+
+/// Requests a pod lets wait at once before it sheds load (HTTP 503).
+const MAX_IN_FLIGHT: usize = 64;
+
+/// Why the fleet could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database URL was not usable.
+    #[error("the fleet could not use the database URL: {0}")]
+    Url(String),
+}
+
+struct Version {
+    name: Arc<str>,
+    endpoints: Vec<(Arc<str>, Endpoint)>,
+    total_weight: u32,
+}
+
+/// The running pods.
+pub struct Fleet {
+    versions: Arc<Vec<Version>>,
+    pods: Vec<Arc<AtomicUsize>>,
+    pools: Vec<PgPool>,
+    flags: Flags,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Fleet {
+    /// Starts the fleet the scenario declares, against `url`, with
+    /// randomness from `seed`. Samples go to `samples`.
+    pub fn start(
+        scenario: &Scenario,
+        url: &str,
+        seed: u64,
+        flags: Flags,
+        samples: mpsc::UnboundedSender<Sample>,
+    ) -> Result<Fleet, Error> {
+        let versions: Arc<Vec<Version>> =
+            Arc::new(scenario.app.versions.iter().map(version).collect());
+        let start = versions
+            .iter()
+            .position(|v| &*v.name == scenario.fleet.version)
+            .unwrap_or(0);
+        let fleet = &scenario.fleet;
+        let timeout_ms = fleet.statement_timeout.as_millis();
+        let base = PgConnectOptions::from_str(url).map_err(|e| Error::Url(e.to_string()))?;
+        let (stop, _) = watch::channel(false);
+        let mut me = Fleet {
+            versions,
+            pods: Vec::new(),
+            pools: Vec::new(),
+            flags,
+            stop,
+            tasks: JoinSet::new(),
+        };
+        for pod in 0..fleet.pods as usize {
+            let options = base
+                .clone()
+                .application_name(&format!("pgdrill-pod-{}", pod + 1))
+                .options([("statement_timeout", format!("{timeout_ms}ms"))]);
+            let pool = PgPoolOptions::new()
+                .max_connections(fleet.pool_size)
+                .min_connections(0)
+                .acquire_timeout(fleet.statement_timeout.0)
+                .connect_lazy_with(options);
+            let current = Arc::new(AtomicUsize::new(start));
+            let worker = Pod {
+                index: pod,
+                pool: pool.clone(),
+                version: current.clone(),
+                versions: me.versions.clone(),
+                flags: me.flags.clone(),
+                rng: ChaCha8Rng::seed_from_u64(
+                    seed.wrapping_add(pod as u64)
+                        .wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                ),
+                params: params::Generator::new(pod, scenario.fixture.rows.clone()),
+                samples: samples.clone(),
+                interval: Duration::from_secs_f64(1.0 / f64::from(fleet.rps_per_pod)),
+            };
+            me.tasks.spawn(worker.run(me.stop.subscribe()));
+            me.pods.push(current);
+            me.pools.push(pool);
+        }
+        Ok(me)
+    }
+
+    /// The version each pod runs.
+    pub fn pod_versions(&self) -> Vec<String> {
+        self.pods
+            .iter()
+            .map(|p| self.versions[p.load(Ordering::Relaxed)].name.to_string())
+            .collect()
+    }
+
+    /// Pods per version (every version listed, even with no pods).
+    pub fn counts(&self) -> BTreeMap<String, u32> {
+        let mut counts: BTreeMap<String, u32> = self
+            .versions
+            .iter()
+            .map(|v| (v.name.to_string(), 0))
+            .collect();
+        for v in self.pod_versions() {
+            *counts.entry(v).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Moves a pod to a version; false when there is no such version.
+    pub fn set_pod_version(&self, pod: usize, version: &str) -> bool {
+        match (
+            self.pods.get(pod),
+            self.versions.iter().position(|v| &*v.name == version),
+        ) {
+            (Some(p), Some(v)) => {
+                p.store(v, Ordering::Relaxed);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The flags the pods evaluate.
+    pub fn flags(&self) -> &Flags {
+        &self.flags
+    }
+
+    /// Stops every pod, waits for their requests, and closes the pools.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        for pool in &self.pools {
+            pool.close().await;
+        }
+    }
+}
+
+fn version(v: &AppVersion) -> Version {
+    Version {
+        name: v.name.as_str().into(),
+        endpoints: v
+            .endpoints
+            .iter()
+            .map(|e| (e.name.as_str().into(), e.clone()))
+            .collect(),
+        total_weight: v.endpoints.iter().map(|e| e.weight).sum(),
+    }
+}
+
+struct Pod {
+    index: usize,
+    pool: PgPool,
+    version: Arc<AtomicUsize>,
+    versions: Arc<Vec<Version>>,
+    flags: Flags,
+    rng: ChaCha8Rng,
+    params: params::Generator,
+    samples: mpsc::UnboundedSender<Sample>,
+    interval: Duration,
+}
+
+/// A request ready to send.
+struct Request {
+    version: Arc<str>,
+    endpoint: Arc<str>,
+    sql: String,
+    write: bool,
+    params: Vec<params::Value>,
+}
+
+impl Pod {
+    async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+        let mut requests = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stop.changed() => break,
+            }
+            while requests.try_join_next().is_some() {}
+            let Some(request) = self.next_request() else {
+                continue;
+            };
+            let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+                let _ = self.samples.send(Sample {
+                    pod: self.index,
+                    version: request.version,
+                    endpoint: request.endpoint,
+                    latency: Duration::ZERO,
+                    outcome: Outcome::Failed("overload".into()),
+                });
+                continue;
+            };
+            let pool = self.pool.clone();
+            let samples = self.samples.clone();
+            let pod = self.index;
+            requests.spawn(async move {
+                let started = Instant::now();
+                let outcome = send(&pool, &request).await;
+                let _ = samples.send(Sample {
+                    pod,
+                    version: request.version,
+                    endpoint: request.endpoint,
+                    latency: started.elapsed(),
+                    outcome,
+                });
+                drop(permit);
+            });
+        }
+        // Requests in flight end by their statement timeout at the latest.
+        while requests.join_next().await.is_some() {}
+    }
+
+    /// Picks an endpoint of the pod's version, by weight, among those the
+    /// request's flags allow, and draws its parameters.
+    fn next_request(&mut self) -> Option<Request> {
+        let version = &self.versions[self.version.load(Ordering::Relaxed)];
+        let mut flag_cache: BTreeMap<String, bool> = BTreeMap::new();
+        let flags = &self.flags;
+        let rng = &mut self.rng;
+        let mut on = |name: &str, rng: &mut ChaCha8Rng| -> bool {
+            // Drawn once per request, so two endpoints gated by the same
+            // flag agree within one request.
+            if let Some(v) = flag_cache.get(name) {
+                return *v;
+            }
+            let v = flags.on_for(name, rng);
+            flag_cache.insert(name.to_string(), v);
+            v
+        };
+        let mut eligible: Vec<&(Arc<str>, Endpoint)> = Vec::with_capacity(version.endpoints.len());
+        for e in &version.endpoints {
+            let allowed = e.1.flag.as_deref().is_none_or(|f| on(f, rng))
+                && e.1.unless_flag.as_deref().is_none_or(|f| !on(f, rng));
+            if allowed {
+                eligible.push(e);
+            }
+        }
+        let total: u32 = eligible.iter().map(|e| e.1.weight).sum();
+        if total == 0 {
+            return None;
+        }
+        debug_assert!(total <= version.total_weight);
+        let mut pick = rng.random_range(0..total);
+        let (name, endpoint) = eligible.into_iter().find(|e| {
+            if pick < e.1.weight {
+                true
+            } else {
+                pick -= e.1.weight;
+                false
+            }
+        })?;
+        let params = endpoint
+            .params
+            .iter()
+            .map(|p| self.params.value(p, rng))
+            .collect();
+        Some(Request {
+            version: version.name.clone(),
+            endpoint: name.clone(),
+            sql: endpoint.sql.clone(),
+            write: endpoint.write,
+            params,
+        })
+    }
+}
+
+async fn send(pool: &PgPool, r: &Request) -> Outcome {
+    let mut query = sqlx::query(AssertSqlSafe(r.sql.as_str()));
+    for p in &r.params {
+        query = match p {
+            params::Value::Int(i) => query.bind(*i),
+            params::Value::Text(t) => query.bind(t.clone()),
+        };
+    }
+    match query.fetch_optional(pool).await {
+        Ok(row) => Outcome::Ok {
+            written: if r.write {
+                row.and_then(|row| row.try_get::<i64, _>(0).ok())
+            } else {
+                None
+            },
+            write: r.write,
+        },
+        Err(e) => Outcome::Failed(error_code(&e)),
+    }
+}
+
+/// A failed request's code: its SQLSTATE, or what went wrong before the
+/// database could answer.
+pub fn error_code(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .map_or_else(|| "db".to_string(), |c| c.into_owned()),
+        sqlx::Error::PoolTimedOut => "pool_timeout".to_string(),
+        _ => "connection".to_string(),
+    }
+}
