@@ -6,6 +6,7 @@
 //! nothing of the terminal: [`instance`] provisions disposable PostgreSQL
 //! servers, [`bench`] measures them. See ARCHITECTURE.md for the map.
 
+pub mod action;
 pub mod bench;
 pub mod cli;
 mod error;

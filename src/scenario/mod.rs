@@ -13,7 +13,7 @@
 pub mod diag;
 mod load;
 pub mod migration;
-mod validate;
+pub mod validate;
 mod values;
 
 use std::collections::BTreeMap;

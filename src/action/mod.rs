@@ -1,0 +1,582 @@
+//! The learner's command language: parsing and help. Pure; the engine
+//! applies parsed [`Action`]s.
+//!
+//! A line is a verb and its arguments (`flag set login_v2 off`,
+//! `migrate down --count 1`). `sql` and `note` take the rest of the line,
+//! quoted or not. Scripts add an optional scenario time in front
+//! (`at 1m30s: app rollback`), see [`parse_script`].
+
+use std::time::Duration;
+
+use crate::scenario::{Dur, FlagValue};
+
+/// One move.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Help on everything or one command.
+    Help(Option<String>),
+    /// The health table.
+    Status,
+    /// What has happened so far.
+    Events,
+    /// Set a flag for all, none or a share of requests.
+    FlagSet {
+        /// Flag name.
+        name: String,
+        /// New value.
+        value: FlagValue,
+    },
+    /// List the flags.
+    FlagList,
+    /// Pods, versions and the rollout.
+    AppStatus,
+    /// Roll the fleet to a version.
+    AppDeploy {
+        /// The version.
+        version: String,
+    },
+    /// Roll the fleet back to the version before the last deploy.
+    AppRollback,
+    /// Pause the rollout in progress.
+    AppPause,
+    /// Resume a paused rollout.
+    AppResume,
+    /// Migrations and whether they are applied.
+    MigrateStatus,
+    /// Apply pending migrations.
+    MigrateUp {
+        /// At most this many.
+        count: Option<usize>,
+        /// `lock_timeout` for the run.
+        lock_timeout: Option<Duration>,
+    },
+    /// Revert applied migrations, newest first.
+    MigrateDown {
+        /// How many (default 1).
+        count: usize,
+        /// Revert exactly down to and including this id.
+        target: Option<String>,
+        /// `lock_timeout` for the run.
+        lock_timeout: Option<Duration>,
+    },
+    /// Take a snapshot of the database as it is now.
+    SnapshotCreate {
+        /// Its name (default: snap-N).
+        name: Option<String>,
+    },
+    /// List snapshots.
+    SnapshotList,
+    /// Run SQL as the app's role.
+    Sql(String),
+    /// Add a note to the incident timeline.
+    Note(String),
+    /// Let scenario time pass.
+    Wait(Dur),
+    /// A nudge (costs points).
+    Hint,
+    /// Declare the incident resolved and end the drill.
+    Resolve,
+}
+
+/// A line that is not a move.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ParseError {
+    /// What is wrong.
+    pub message: String,
+    /// The usage line of the command, when the verb was known.
+    pub usage: Option<&'static str>,
+}
+
+fn err(message: impl Into<String>, usage: Option<&'static str>) -> ParseError {
+    ParseError {
+        message: message.into(),
+        usage,
+    }
+}
+
+/// A command's help: usage, one line, and the detail.
+pub struct Help {
+    /// Verb (and sub-verb) it documents.
+    pub name: &'static str,
+    /// Usage line.
+    pub usage: &'static str,
+    /// One-line summary.
+    pub summary: &'static str,
+    /// Longer explanation.
+    pub detail: &'static str,
+}
+
+/// Every command's help, in the order `help` lists them.
+pub const HELP: &[Help] = &[
+    Help {
+        name: "status",
+        usage: "status",
+        summary: "health per app version: pods, rps, error %, p50, p99, top error; flags; schema",
+        detail: "The numbers are from the last complete one-second window. Errors are counted by SQLSTATE: 42703 undefined_column, 57014 statement timeout (the API timeout), 55P03 lock_not_available.",
+    },
+    Help {
+        name: "events",
+        usage: "events",
+        summary: "what has happened so far: timeline, alerts, your moves",
+        detail: "Times are scenario time since the drill started.",
+    },
+    Help {
+        name: "flag",
+        usage: "flag set NAME on|off|N%   |   flag list",
+        summary: "switch a feature flag for all, none or a share of requests",
+        detail: "Flags are evaluated per request, so `flag set login_v2 10%` sends about one request in ten down the new path. Disabling the flag is the fastest mitigation after expand + deploy (runbook 000, rollback order).",
+    },
+    Help {
+        name: "app",
+        usage: "app status | app deploy VERSION | app rollback | app pause | app resume",
+        summary: "pods and rollouts: deploy, roll back, pause",
+        detail: "Deploys and rollbacks are rolling: one pod moves per step, so old and new versions serve side by side for a while. `app pause` stops a rollout where it is; `app rollback` rolls every pod back to the version before the last deploy.",
+    },
+    Help {
+        name: "migrate",
+        usage: "migrate status | migrate up [--count N] [--lock-timeout 2s] | migrate down [--count N | ID] [--lock-timeout 2s]",
+        summary: "the migration runner and its tracking table",
+        detail: "`migrate down` reverts the newest applied migration (or down to and including ID) using its down SQL, in a transaction when the migration is transactional. Use a down only when it is tested and non-destructive (runbook 003, option A). `--lock-timeout` makes DDL give up instead of queueing behind a long transaction.",
+    },
+    Help {
+        name: "snapshot",
+        usage: "snapshot create [NAME] | snapshot list",
+        summary: "a consistent copy of the database as it is now",
+        detail: "Take one before any corrective action (runbook 003: take an additional backup before performing corrective actions). The snapshot is taken with pg_dump while traffic runs.",
+    },
+    Help {
+        name: "sql",
+        usage: "sql \"SELECT ...\"",
+        summary: "run SQL as the app's role and show the result",
+        detail: "Prints up to 20 rows. For longer sessions use psql with the URL printed at the start.",
+    },
+    Help {
+        name: "note",
+        usage: "note \"TEXT\"",
+        summary: "add evidence to the incident timeline",
+        detail: "Record what you saw and why you acted: the SQLSTATE, the error rate, the migration id, the snapshot id.",
+    },
+    Help {
+        name: "wait",
+        usage: "wait DURATION",
+        summary: "let scenario time pass (e.g. `wait 30s`)",
+        detail: "Traffic keeps running while you wait; alerts are shown as they happen.",
+    },
+    Help {
+        name: "hint",
+        usage: "hint",
+        summary: "a nudge towards the next step (costs points)",
+        detail: "Hints come in order, from a gentle one to the answer.",
+    },
+    Help {
+        name: "resolve",
+        usage: "resolve",
+        summary: "declare the incident resolved and see your score",
+        detail: "Resolve only after verifying that the SLO holds again.",
+    },
+    Help {
+        name: "help",
+        usage: "help [COMMAND]",
+        summary: "this list, or one command in detail",
+        detail: "",
+    },
+];
+
+/// The help of a verb.
+pub fn help(name: &str) -> Option<&'static Help> {
+    HELP.iter().find(|h| h.name.eq_ignore_ascii_case(name))
+}
+
+fn usage(verb: &str) -> Option<&'static str> {
+    help(verb).map(|h| h.usage)
+}
+
+/// Splits on whitespace, keeping quoted strings together.
+fn words(line: &str) -> Result<Vec<String>, ParseError> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut started = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                started = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if started {
+                    out.push(std::mem::take(&mut cur));
+                    started = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                started = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(err("unclosed quote", None));
+    }
+    if started {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+/// The rest of a line after its verb, without surrounding quotes.
+fn rest_of_line(line: &str) -> String {
+    let rest = line.trim_start();
+    let rest = rest[rest.find(char::is_whitespace).unwrap_or(rest.len())..].trim();
+    for q in ['"', '\''] {
+        if rest.len() >= 2 && rest.starts_with(q) && rest.ends_with(q) {
+            return rest[1..rest.len() - 1].to_string();
+        }
+    }
+    rest.to_string()
+}
+
+fn parse_duration(text: &str, verb: &str) -> Result<Duration, ParseError> {
+    Dur::parse(text)
+        .map(|d| d.0)
+        .map_err(|e| err(e, usage(verb)))
+}
+
+/// Parses one line.
+pub fn parse(line: &str) -> Result<Action, ParseError> {
+    let w = words(line)?;
+    let Some(verb) = w.first().map(|v| v.to_ascii_lowercase()) else {
+        return Err(err("empty line", None));
+    };
+    let sub = w.get(1).map(|s| s.to_ascii_lowercase());
+    let u = usage(&verb);
+    let extra = |n: usize| {
+        if w.len() > n {
+            Err(err(format!("unexpected `{}`", w[n]), u))
+        } else {
+            Ok(())
+        }
+    };
+    let action = match (verb.as_str(), sub.as_deref()) {
+        ("help" | "?", _) => {
+            extra(2)?;
+            Action::Help(w.get(1).cloned())
+        }
+        ("status", _) => {
+            extra(1)?;
+            Action::Status
+        }
+        ("events", _) => {
+            extra(1)?;
+            Action::Events
+        }
+        ("flag", Some("set")) => {
+            extra(4)?;
+            let (Some(name), Some(value)) = (w.get(2), w.get(3)) else {
+                return Err(err("say which flag and its value", u));
+            };
+            let value = FlagValue::parse(value).map_err(|e| err(e, u))?;
+            Action::FlagSet {
+                name: name.clone(),
+                value,
+            }
+        }
+        ("flag", Some("list")) | ("flags", None) => Action::FlagList,
+        ("app", Some("status")) => Action::AppStatus,
+        ("app", Some("deploy")) => {
+            extra(3)?;
+            let version = w
+                .get(2)
+                .ok_or_else(|| err("say which version to deploy", u))?;
+            Action::AppDeploy {
+                version: version.clone(),
+            }
+        }
+        ("app", Some("rollback")) => {
+            extra(2)?;
+            Action::AppRollback
+        }
+        ("app", Some("pause")) => {
+            extra(2)?;
+            Action::AppPause
+        }
+        ("app", Some("resume")) => {
+            extra(2)?;
+            Action::AppResume
+        }
+        ("migrate", Some("status")) => Action::MigrateStatus,
+        ("migrate", Some(dir @ ("up" | "down"))) => {
+            let mut count = None;
+            let mut target = None;
+            let mut lock_timeout = None;
+            let mut i = 2;
+            while i < w.len() {
+                match w[i].as_str() {
+                    "--count" | "-n" => {
+                        let n = w
+                            .get(i + 1)
+                            .and_then(|n| n.parse::<usize>().ok())
+                            .filter(|n| *n > 0);
+                        count = Some(n.ok_or_else(|| err("--count takes a number above 0", u))?);
+                        i += 2;
+                    }
+                    "--lock-timeout" => {
+                        let d = w
+                            .get(i + 1)
+                            .ok_or_else(|| err("--lock-timeout takes a duration", u))?;
+                        lock_timeout = Some(parse_duration(d, "migrate")?);
+                        i += 2;
+                    }
+                    id if !id.starts_with('-') && dir == "down" && target.is_none() => {
+                        target = Some(id.to_string());
+                        i += 1;
+                    }
+                    other => return Err(err(format!("unexpected `{other}`"), u)),
+                }
+            }
+            if dir == "up" {
+                Action::MigrateUp {
+                    count,
+                    lock_timeout,
+                }
+            } else {
+                if count.is_some() && target.is_some() {
+                    return Err(err("give --count or a migration id, not both", u));
+                }
+                Action::MigrateDown {
+                    count: count.unwrap_or(1),
+                    target,
+                    lock_timeout,
+                }
+            }
+        }
+        ("snapshot", Some("create")) => {
+            extra(3)?;
+            Action::SnapshotCreate {
+                name: w.get(2).cloned(),
+            }
+        }
+        ("snapshot", Some("list")) | ("snapshots", None) => Action::SnapshotList,
+        ("sql", _) => {
+            let text = rest_of_line(line);
+            if text.is_empty() {
+                return Err(err("give the SQL to run", u));
+            }
+            Action::Sql(text)
+        }
+        ("note", _) => {
+            let text = rest_of_line(line);
+            if text.is_empty() {
+                return Err(err("give the note's text", u));
+            }
+            Action::Note(text)
+        }
+        ("wait", _) => {
+            extra(2)?;
+            let d = w
+                .get(1)
+                .ok_or_else(|| err("say how long, e.g. `wait 30s`", u))?;
+            Action::Wait(Dur(parse_duration(d, "wait")?))
+        }
+        ("hint", _) => Action::Hint,
+        ("resolve", _) => {
+            extra(1)?;
+            Action::Resolve
+        }
+        (v, _) if help(v).is_some() => {
+            return Err(err(
+                format!("`{}` is not a `{v}` command", w[1..].join(" ")),
+                u,
+            ));
+        }
+        (v, _) => {
+            return Err(err(
+                format!("unknown command `{v}`; type `help` for the list"),
+                None,
+            ));
+        }
+    };
+    Ok(action)
+}
+
+/// One line of a script: a move and, optionally, the scenario time to wait for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptLine {
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// Play no earlier than this scenario time.
+    pub at: Option<Duration>,
+    /// The move, as written.
+    pub text: String,
+    /// The move, parsed.
+    pub action: Action,
+}
+
+/// Parses a script: one move per line, `#` comments, blank lines ignored,
+/// `at DURATION: MOVE` to wait for a scenario time. Every bad line is
+/// reported as `LINE: message`.
+pub fn parse_script(text: &str) -> Result<Vec<ScriptLine>, Vec<(usize, String)>> {
+    let mut lines = Vec::new();
+    let mut problems = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = strip_comment(raw).trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (at, body) = match line.strip_prefix("at ").and_then(|r| r.split_once(':')) {
+            Some((when, body)) => match Dur::parse(when.trim()) {
+                Ok(d) => (Some(d.0), body.trim()),
+                Err(e) => {
+                    problems.push((n, e));
+                    continue;
+                }
+            },
+            None => (None, line),
+        };
+        match parse(body) {
+            Ok(action) => lines.push(ScriptLine {
+                line: n,
+                at,
+                text: body.to_string(),
+                action,
+            }),
+            Err(e) => problems.push((
+                n,
+                match e.usage {
+                    Some(u) => format!("{}; usage: {u}", e.message),
+                    None => e.message,
+                },
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(lines)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Drops a `#` comment that is not inside quotes.
+fn strip_comment(line: &str) -> &str {
+    let mut quote = None;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_command() {
+        assert_eq!(parse("status").unwrap(), Action::Status);
+        assert_eq!(
+            parse("flag set login_v2 25%").unwrap(),
+            Action::FlagSet {
+                name: "login_v2".into(),
+                value: FlagValue::Percent(25)
+            }
+        );
+        assert_eq!(
+            parse("app deploy v2").unwrap(),
+            Action::AppDeploy {
+                version: "v2".into()
+            }
+        );
+        assert_eq!(parse("APP Rollback").unwrap(), Action::AppRollback);
+        assert_eq!(
+            parse("migrate down").unwrap(),
+            Action::MigrateDown {
+                count: 1,
+                target: None,
+                lock_timeout: None
+            }
+        );
+        assert_eq!(
+            parse("migrate down 002_rename_name --lock-timeout 2s").unwrap(),
+            Action::MigrateDown {
+                count: 1,
+                target: Some("002_rename_name".into()),
+                lock_timeout: Some(Duration::from_secs(2))
+            }
+        );
+        assert_eq!(
+            parse("migrate up --count 2").unwrap(),
+            Action::MigrateUp {
+                count: Some(2),
+                lock_timeout: None
+            }
+        );
+        assert_eq!(
+            parse("snapshot create before-fix").unwrap(),
+            Action::SnapshotCreate {
+                name: Some("before-fix".into())
+            }
+        );
+        assert_eq!(
+            parse(r#"sql "SELECT 'a b'""#).unwrap(),
+            Action::Sql("SELECT 'a b'".into())
+        );
+        assert_eq!(
+            parse("sql SELECT count(*) FROM users").unwrap(),
+            Action::Sql("SELECT count(*) FROM users".into())
+        );
+        assert_eq!(
+            parse("note 'v1 fails with 42703'").unwrap(),
+            Action::Note("v1 fails with 42703".into())
+        );
+        assert_eq!(parse("wait 1m").unwrap(), Action::Wait(Dur::from_secs(60)));
+    }
+
+    #[test]
+    fn errors_say_what_to_type() {
+        let e = parse("flag set login_v2 maybe").unwrap_err();
+        assert!(e.message.contains("25%"), "{e}");
+        assert_eq!(e.usage, help("flag").map(|h| h.usage));
+        assert!(
+            parse("app explode")
+                .unwrap_err()
+                .message
+                .contains("not a `app` command")
+        );
+        assert!(parse("dance").unwrap_err().message.contains("type `help`"));
+        assert!(parse("migrate down --count 0").is_err());
+        assert!(parse("migrate down 002 --count 2").is_err());
+        assert!(parse("note").is_err());
+        assert!(parse("sql \"unclosed").is_err());
+    }
+
+    #[test]
+    fn every_command_verb_is_a_rubric_move_verb() {
+        for h in HELP.iter().filter(|h| h.name != "help") {
+            assert!(
+                crate::scenario::validate::MOVE_VERBS.contains(&h.name),
+                "{}",
+                h.name
+            );
+        }
+    }
+
+    #[test]
+    fn scripts_have_times_comments_and_line_numbers() {
+        let script = "# reference\nat 35s: app pause   # stop it\n\nnote \"a # in quotes\"\nat soon: status\nfly\n";
+        let problems = parse_script(script).unwrap_err();
+        assert_eq!(problems.iter().map(|p| p.0).collect::<Vec<_>>(), vec![5, 6]);
+        let ok = parse_script("at 35s: app pause # x\nnote \"a # b\"\n").unwrap();
+        assert_eq!(ok[0].at, Some(Duration::from_secs(35)));
+        assert_eq!(ok[0].action, Action::AppPause);
+        assert_eq!(ok[1].action, Action::Note("a # b".into()));
+        assert_eq!(ok[1].line, 2);
+    }
+}
