@@ -3,11 +3,11 @@
 //! | code | meaning |
 //! | ---- | ------- |
 //! | 0    | success |
-//! | 1    | a check failed (reserved for failed drills and quizzes) |
+//! | 1    | a check failed: the drill (or re-scored transcript) did not pass |
 //! | 2    | bad command line |
 //! | 3    | this machine cannot run instances (binaries, users, directories) |
 //! | 4    | an instance failed to start, or its server died |
-//! | 5    | an input file is wrong (e.g. SQL given to `up --sql`) |
+//! | 5    | an input file is wrong: scenario, script, transcript, SQL |
 //! | 130  | interrupted (Ctrl-C, SIGTERM, SIGHUP); instances were cleaned up |
 
 use std::path::PathBuf;
@@ -48,6 +48,35 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A scenario file is missing or invalid.
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::LoadError),
+
+    /// Some of the files given to `validate` are invalid (already reported).
+    #[error("{0} of the files have problems (see above)")]
+    Invalid(usize),
+
+    /// A script file is invalid.
+    #[error("{}", script_problems(path, problems))]
+    Script {
+        /// The script.
+        path: PathBuf,
+        /// (line, message) pairs.
+        problems: Vec<(usize, String)>,
+    },
+
+    /// A transcript and a scenario that do not belong together.
+    #[error("{0}")]
+    Mismatch(String),
+
+    /// A transcript could not be read or written.
+    #[error(transparent)]
+    Transcript(#[from] crate::transcript::Error),
+
+    /// The drill could not run.
+    #[error(transparent)]
+    Drill(#[from] crate::drill::Error),
+
     /// The server of a running instance died.
     #[error("the PostgreSQL server stopped unexpectedly; the end of its log:\n{log_tail}")]
     ServerDied {
@@ -78,8 +107,22 @@ impl Error {
             Error::NotReady => 3,
             Error::ServerDied { .. } => 4,
             Error::SqlFile { .. } | Error::ReadInput { .. } => 5,
+            Error::Scenario(_)
+            | Error::Invalid(_)
+            | Error::Script { .. }
+            | Error::Transcript(_)
+            | Error::Mismatch(_) => 5,
+            Error::Drill(_) => 4,
             Error::Interrupted => 130,
             Error::Internal(_) => 1,
         }
     }
+}
+
+fn script_problems(path: &std::path::Path, problems: &[(usize, String)]) -> String {
+    problems
+        .iter()
+        .map(|(line, message)| format!("{}:{line}: {message}", path.display()))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -9,9 +9,11 @@
 pub mod action;
 pub mod bench;
 pub mod cli;
+pub mod drill;
 mod error;
 pub mod instance;
 pub mod migrate;
+pub mod report;
 pub mod scenario;
 pub mod score;
 pub mod sqlfile;

@@ -14,3 +14,20 @@ pub const ACTIVE_SQL_TRANSACTION: &str = "25001";
 pub const UNIQUE_VIOLATION: &str = "23505";
 /// not_null_violation.
 pub const NOT_NULL_VIOLATION: &str = "23502";
+
+/// A code with its name, e.g. `42703 undefined_column`.
+pub fn describe(code: &str) -> String {
+    let name = match code {
+        UNDEFINED_COLUMN => "undefined_column",
+        UNDEFINED_TABLE => "undefined_table",
+        QUERY_CANCELED => "query_canceled (timeout)",
+        LOCK_NOT_AVAILABLE => "lock_not_available",
+        ACTIVE_SQL_TRANSACTION => "active_sql_transaction",
+        UNIQUE_VIOLATION => "unique_violation",
+        NOT_NULL_VIOLATION => "not_null_violation",
+        "40P01" => "deadlock_detected",
+        "57P01" => "admin_shutdown",
+        _ => return code.to_string(),
+    };
+    format!("{code} {name}")
+}

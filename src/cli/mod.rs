@@ -9,6 +9,9 @@ mod bench;
 mod doctor;
 mod instances;
 mod progress;
+mod run;
+mod scenarios;
+mod score;
 mod signals;
 mod up;
 
@@ -34,6 +37,7 @@ Environment:
   PGDRILL_CACHE_DIR    template clusters (default: ~/.cache/pgdrill)
   PGDRILL_STATE_DIR    registry of live instances (default: ~/.local/state/pgdrill)
   PGDRILL_RUNTIME_DIR  where instance data lives (default: /dev/shm when it has room)
+  PGDRILL_SCENARIOS    scenario folder (same as --scenarios; default: ./scenarios)
   RUST_LOG             log filter, e.g. RUST_LOG=pgdrill=debug
 
 Exit codes: 0 ok, 1 check failed, 2 bad usage, 3 machine not ready (run `pgdrill doctor`),
@@ -45,6 +49,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub pg_bin: Option<PathBuf>,
 
+    /// Folder of scenario files (scenarios are named by id or by path).
+    #[arg(long, global = true, value_name = "DIR", env = "PGDRILL_SCENARIOS")]
+    pub scenarios: Option<PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -53,6 +61,70 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Play a drill: an incident on a real, disposable PostgreSQL with live traffic.
+    ///
+    /// Shows the briefing, starts and seeds a server, starts the app's pods,
+    /// then gives you a prompt (type `help`). The timeline injects the fault;
+    /// you respond with moves; `resolve` ends the drill and shows your score.
+    /// With --script the moves come from a file instead (one per line,
+    /// optionally `at 1m30s: MOVE`; `#` starts a comment).
+    ///
+    /// Exit code: 0 passed, 1 failed, 130 interrupted.
+    #[command(after_help = "Examples:
+  pgdrill run mixed-version-rename
+  pgdrill run mixed-version-rename --script scenarios/solutions/mixed-version-rename.reference.txt --time-scale 10 --transcript run.json
+  pgdrill score run.json")]
+    Run {
+        /// Scenario id (see `pgdrill list`) or path to a .toml file.
+        scenario: String,
+        /// Play the moves in this file instead of prompting.
+        #[arg(long, value_name = "FILE")]
+        script: Option<PathBuf>,
+        /// Write the transcript (every event, move and metrics window) as JSON.
+        /// Interactive drills are also kept under the state directory.
+        #[arg(long, value_name = "FILE")]
+        transcript: Option<PathBuf>,
+        /// Seed for the workload's random choices (same seed, same requests).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Scenario seconds per real second: 10 plays a 5-minute drill in 30 s.
+        /// Requests and latencies stay real.
+        #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
+        time_scale: f64,
+        /// Print the score as JSON (and nothing else on stdout).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the scenarios.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a scenario's briefing: story, objectives, SLO, RTO and moves.
+    Show {
+        /// Scenario id or path.
+        scenario: String,
+    },
+    /// Check scenario files and report every problem with file:line:col.
+    Validate {
+        /// Files or folders (default: the scenario folder).
+        paths: Vec<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-score a saved transcript, without a database.
+    Score {
+        /// The transcript (JSON, from `run --transcript`).
+        transcript: PathBuf,
+        /// The scenario file to score against (default: the one the transcript names).
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check that this machine can run pgdrill, and say how to fix what is missing.
     Doctor {
         /// Print the checks as JSON.
@@ -115,6 +187,13 @@ pub enum BenchCommand {
     },
 }
 
+fn parse_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if (0.1..=1000.0).contains(&x) => Ok(x),
+        _ => Err(format!("`{text}` is not a time scale between 0.1 and 1000")),
+    }
+}
+
 /// Parses arguments (stage one).
 pub fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
 where
@@ -127,7 +206,9 @@ where
 /// Sets up `tracing` to stderr, filtered by `RUST_LOG` (default: warnings).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // PostgreSQL's NOTICEs (e.g. "relation already exists, skipping")
+        // belong to the drill's output, not to pgdrill's log.
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx::postgres::notice=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -143,6 +224,8 @@ pub struct Context {
     pub run_as: Option<String>,
     /// Directories.
     pub dirs: Dirs,
+    /// The scenario folder.
+    pub scenarios: PathBuf,
 }
 
 impl Context {
@@ -161,10 +244,22 @@ impl Context {
         let run_as = std::env::var("PGDRILL_RUN_AS")
             .ok()
             .filter(|s| !s.is_empty());
+        let scenarios = cli.scenarios.clone().unwrap_or_else(|| {
+            // The working directory's `scenarios/`, else the one beside the
+            // sources this binary was built from (so `cargo run` works from
+            // anywhere in a checkout).
+            let local = PathBuf::from("scenarios");
+            if local.is_dir() {
+                local
+            } else {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+            }
+        });
         Context {
             requested_bin,
             run_as,
             dirs: Dirs::from_env(),
+            scenarios,
         }
     }
 
@@ -182,8 +277,40 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
     // Installed before any server starts, so that Ctrl-C, SIGTERM and SIGHUP
     // always reach pgdrill's cleanup instead of killing it outright.
     let interrupt = Interrupt::install()?;
-    let mut out = std::io::stdout().lock();
+    // Not locked for the whole command: a drill prints from several tasks.
+    let mut out = std::io::stdout();
     match cli.command {
+        Command::Run {
+            scenario,
+            script,
+            transcript,
+            seed,
+            time_scale,
+            json,
+        } => {
+            let args = run::RunArgs {
+                scenario: crate::scenario::resolve(&scenario, &ctx.scenarios)?,
+                script,
+                transcript,
+                seed,
+                time_scale,
+                json,
+            };
+            run::run(&ctx, args, &interrupt, &mut out).await
+        }
+        Command::List { json } => scenarios::list(&ctx.scenarios, json, &mut out),
+        Command::Show { scenario } => scenarios::show(
+            &crate::scenario::resolve(&scenario, &ctx.scenarios)?,
+            &mut out,
+        ),
+        Command::Validate { paths, json } => {
+            scenarios::validate(&paths, &ctx.scenarios, json, &mut out)
+        }
+        Command::Score {
+            transcript,
+            scenario,
+            json,
+        } => score::run(&transcript, scenario, &ctx.scenarios, json, &mut out),
         Command::Doctor { json } => doctor::run(&ctx, json, &mut out).await,
         Command::Up { sql, json } => up::run(&ctx, sql, json, &interrupt, &mut out).await,
         Command::Instances(InstancesCommand::List { json }) => {

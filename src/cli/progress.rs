@@ -46,6 +46,12 @@ impl Spinner {
         self.bar.set_message(msg);
     }
 
+    /// Shows a free-form stage.
+    pub fn message(&self, msg: &str) {
+        self.bar.enable_steady_tick(Duration::from_millis(100));
+        self.bar.set_message(msg.to_string());
+    }
+
     /// Removes the spinner (e.g. on error).
     pub fn clear(&self) {
         self.bar.finish_and_clear();

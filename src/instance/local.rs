@@ -200,6 +200,7 @@ impl LocalBackend {
             socket_dir: Some(socket_dir),
             storage: Some(self.dirs.storage),
             pid: Some(pid),
+            bin_dir: Some(self.bins.bindir.clone()),
         };
         let server = LocalServer {
             postmaster,

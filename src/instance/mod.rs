@@ -20,6 +20,7 @@ pub mod paths;
 pub mod privilege;
 pub mod process;
 pub mod registry;
+pub mod snapshot;
 pub mod template;
 
 use std::fmt;
@@ -95,6 +96,8 @@ pub struct InstanceInfo {
     pub storage: Option<Storage>,
     /// Postmaster pid, when local.
     pub pid: Option<u32>,
+    /// Directory of the client tools (`pg_dump`, `psql`) matching the server.
+    pub bin_dir: Option<PathBuf>,
 }
 
 impl InstanceInfo {

@@ -77,7 +77,7 @@ impl Fleet {
             Arc::new(scenario.app.versions.iter().map(version).collect());
         let start = versions
             .iter()
-            .position(|v| &*v.name == scenario.fleet.version)
+            .position(|v| *v.name == scenario.fleet.version)
             .unwrap_or(0);
         let fleet = &scenario.fleet;
         let timeout_ms = fleet.statement_timeout.as_millis();

@@ -1,0 +1,396 @@
+//! `pgdrill run SCENARIO`: play a drill, at a prompt or from a script.
+//!
+//! The engine runs as its own task; this file only feeds it moves and
+//! prints what it reports. Interactive play uses rustyline, whose external
+//! printer shows alerts above the prompt while the learner types.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Context, Interrupt, progress::Spinner, say};
+use crate::Error;
+use crate::action::{self, Action};
+use crate::drill::{self, Command, Drill, Options, Reply, Target, View};
+use crate::instance::Backend;
+use crate::transcript::{EndReason, Event, EventKind, Transcript};
+
+/// Settings of `pgdrill run`.
+pub struct RunArgs {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// Moves to play instead of a prompt.
+    pub script: Option<PathBuf>,
+    /// Where to write the transcript.
+    pub transcript: Option<PathBuf>,
+    /// Workload seed.
+    pub seed: u64,
+    /// Scenario seconds per real second.
+    pub time_scale: f64,
+    /// Print the score as JSON at the end.
+    pub json: bool,
+}
+
+/// Runs a drill.
+pub async fn run(
+    ctx: &Context,
+    args: RunArgs,
+    interrupt: &Interrupt,
+    out: &mut impl Write,
+) -> Result<ExitCode, Error> {
+    let scenario = Arc::new(crate::scenario::load(&args.scenario)?);
+    let script = match &args.script {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| Error::ReadInput {
+                path: path.clone(),
+                source,
+            })?;
+            Some(
+                action::parse_script(&text).map_err(|problems| Error::Script {
+                    path: path.clone(),
+                    problems,
+                })?,
+            )
+        }
+        None => None,
+    };
+    if !args.json {
+        say!(out, "{}", super::scenarios::briefing(&scenario));
+    }
+    let _ = out.flush();
+
+    let backend = ctx.local_backend()?;
+    let spinner = Spinner::new();
+    let provisioned = interrupt
+        .guard(backend.provision(&|e| spinner.show(e)))
+        .await;
+    let instance = match provisioned {
+        Ok(i) => i?,
+        Err(e) => {
+            spinner.clear();
+            return Err(e);
+        }
+    };
+    let prepared = interrupt
+        .guard(async {
+            let mut conn = instance.connect_app().await?;
+            drill::prepare(&scenario, &mut conn, &|stage| spinner.message(stage))
+                .await
+                .map_err(Error::from)
+        })
+        .await;
+    spinner.clear();
+    if let Err(e) = prepared.and_then(|r| r) {
+        instance.shutdown().await;
+        return Err(e);
+    }
+
+    let target = Target {
+        info: instance.info().clone(),
+        app_url: instance.url(),
+        superuser_url: instance.superuser_url(),
+    };
+    if !args.json {
+        say!(
+            out,
+            "Your database ({}): psql '{}'",
+            target.info.version.split(" (").next().unwrap_or_default(),
+            target.app_url
+        );
+        let scale = if args.time_scale != 1.0 {
+            format!(" (time runs {}x)", args.time_scale)
+        } else {
+            String::new()
+        };
+        say!(
+            out,
+            "The drill starts now{scale}. Type `help` for moves, `status` to look around.\n"
+        );
+    }
+    let _ = out.flush();
+
+    let options = Options {
+        seed: args.seed,
+        time_scale: args.time_scale,
+    };
+    let drill = Drill::new(
+        scenario.clone(),
+        target,
+        options,
+        crate::instance::now_unix(),
+    );
+    let clock = drill.clock();
+    let (commands, commands_rx) = mpsc::channel(16);
+    let (notices_tx, notices) = mpsc::unbounded_channel();
+    let mut engine = tokio::spawn(drill.run(commands_rx, notices_tx));
+
+    let ended = Arc::new(AtomicBool::new(false));
+    let prompt_done = match script {
+        Some(lines) => {
+            tokio::spawn(play_script(
+                lines,
+                clock,
+                commands.clone(),
+                notices,
+                args.json,
+            ));
+            None
+        }
+        None => Some(prompt(commands.clone(), notices, ended.clone())),
+    };
+    let mut interrupted = false;
+    let finished = tokio::select! {
+        r = &mut engine => r,
+        signal = interrupt.wait() => {
+            tracing::debug!("{signal}: ending the drill");
+            interrupted = true;
+            let _ = commands.send(Command::End(EndReason::Interrupted)).await;
+            (&mut engine).await
+        }
+    };
+    drop(commands);
+    ended.store(true, Ordering::SeqCst);
+    if let Some(done) = prompt_done {
+        // The prompt thread ends at its next line (Enter) or right away if
+        // the learner ended the drill from it.
+        let _ = done.await;
+    }
+    instance.shutdown().await;
+
+    let (mut transcript, _ledger) = match finished {
+        Ok(result) => result?,
+        Err(e) => return Err(Error::Internal(format!("the drill engine failed: {e}"))),
+    };
+    let score = crate::score::score(&scenario, &transcript);
+    transcript.score = serde_json::to_value(&score).ok();
+    let saved = save(ctx, &args, &transcript)?;
+    if args.json {
+        say!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&score).unwrap_or_default()
+        );
+    } else {
+        say!(out, "\n{}", crate::report::score(&score));
+        if let Some(path) = &saved {
+            say!(
+                out,
+                "\ntranscript: {} (re-score with `pgdrill score {}`)",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    if interrupted {
+        return Err(Error::Interrupted);
+    }
+    Ok(if score.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Writes the transcript where asked; interactive drills are always kept
+/// (in the state directory) so that nothing a learner did is lost.
+fn save(ctx: &Context, args: &RunArgs, transcript: &Transcript) -> Result<Option<PathBuf>, Error> {
+    let path = match (&args.transcript, &args.script) {
+        (Some(p), _) => p.clone(),
+        (None, Some(_)) => return Ok(None),
+        (None, None) => {
+            let dir = ctx.dirs.state.join("transcripts");
+            std::fs::create_dir_all(&dir).map_err(|source| Error::ReadInput {
+                path: dir.clone(),
+                source,
+            })?;
+            dir.join(format!(
+                "{}-{}.json",
+                transcript.scenario, transcript.started_at
+            ))
+        }
+    };
+    transcript.save(&path)?;
+    Ok(Some(path))
+}
+
+/// Renders a reply for the terminal.
+fn render(reply: &Reply) -> String {
+    let mut text = if reply.ok {
+        reply.text.clone()
+    } else {
+        format!("failed: {}", reply.text)
+    };
+    match &reply.view {
+        Some(View::Status(s)) => text = crate::report::status(s),
+        Some(View::Rows { columns, rows }) => {
+            text = format!("{}\n{}", crate::report::rows(columns, rows), text)
+        }
+        Some(View::Events(events)) => text = crate::report::events(events),
+        None => {}
+    }
+    text
+}
+
+/// Sends one move and waits for its answer (None when the drill is over).
+async fn send(commands: &mpsc::Sender<Command>, input: String, action: Action) -> Option<Reply> {
+    let (reply, answer) = oneshot::channel();
+    commands
+        .send(Command::Act {
+            input,
+            action,
+            reply,
+        })
+        .await
+        .ok()?;
+    answer.await.ok()
+}
+
+/// Plays a script: each move at its time (if given), answers printed.
+async fn play_script(
+    lines: Vec<action::ScriptLine>,
+    clock: drill::Clock,
+    commands: mpsc::Sender<Command>,
+    mut notices: mpsc::UnboundedReceiver<Event>,
+    quiet: bool,
+) {
+    let printer = tokio::spawn(async move {
+        while let Some(e) = notices.recv().await {
+            if !quiet
+                && !matches!(e.kind, EventKind::Move(_))
+                && let Some(line) = crate::report::event_line(&e)
+            {
+                println!("{line}");
+            }
+        }
+    });
+    for line in lines {
+        if let Some(at) = line.at {
+            tokio::time::sleep(clock.real_until(at.as_millis() as u64)).await;
+        }
+        let resolve = matches!(line.action, Action::Resolve);
+        if !quiet {
+            println!(
+                "[{:>6}] > {}",
+                crate::score::clock(clock.now_ms()),
+                line.text
+            );
+        }
+        let Some(reply) = send(&commands, line.text.clone(), line.action).await else {
+            break;
+        };
+        if !quiet {
+            println!("         {}", render(&reply).replace('\n', "\n         "));
+        }
+        if resolve {
+            break;
+        }
+    }
+    let _ = commands.send(Command::End(EndReason::ScriptEnded)).await;
+    drop(commands);
+    let _ = printer.await;
+}
+
+/// The interactive prompt, on its own thread (line editing blocks). Alerts
+/// are printed above the prompt as they happen. Resolves when the prompt
+/// has closed.
+fn prompt(
+    commands: mpsc::Sender<Command>,
+    mut notices: mpsc::UnboundedReceiver<Event>,
+    ended: Arc<AtomicBool>,
+) -> oneshot::Receiver<()> {
+    let (done_tx, done) = oneshot::channel();
+    let mut editor = match rustyline::DefaultEditor::new() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("cannot open the prompt: {e}");
+            let _ = done_tx.send(());
+            return done;
+        }
+    };
+    let printer = editor.create_external_printer().ok();
+    let ended_for_notices = ended.clone();
+    tokio::spawn(async move {
+        let mut printer = printer;
+        while let Some(e) = notices.recv().await {
+            if matches!(e.kind, EventKind::Move(_)) {
+                continue;
+            }
+            let Some(mut line) = crate::report::event_line(&e) else {
+                continue;
+            };
+            if matches!(
+                e.kind,
+                EventKind::Ended {
+                    reason: EndReason::TimeUp
+                }
+            ) {
+                line.push_str("\npress Enter to see your score");
+            }
+            match printer.as_mut() {
+                Some(p) => {
+                    use rustyline::ExternalPrinter as _;
+                    let _ = p.print(format!("{line}\n"));
+                }
+                None => println!("{line}"),
+            }
+        }
+        drop(ended_for_notices);
+    });
+    let handle = tokio::runtime::Handle::current();
+    std::thread::spawn(move || {
+        loop {
+            if ended.load(Ordering::SeqCst) {
+                break;
+            }
+            let line = match editor.readline("pgdrill> ") {
+                Ok(line) => line,
+                Err(rustyline::error::ReadlineError::Interrupted) => {
+                    println!(
+                        "(Ctrl-C clears the line; Ctrl-D or `quit` ends the drill without resolving)"
+                    );
+                    continue;
+                }
+                Err(_) => {
+                    let _ = commands.blocking_send(Command::End(EndReason::Interrupted));
+                    break;
+                }
+            };
+            if ended.load(Ordering::SeqCst) {
+                break;
+            }
+            let trimmed = line.trim();
+            if trimmed.is_empty() {
+                continue;
+            }
+            let _ = editor.add_history_entry(trimmed);
+            if matches!(trimmed, "quit" | "exit") {
+                let _ = commands.blocking_send(Command::End(EndReason::Interrupted));
+                break;
+            }
+            let action = match action::parse(trimmed) {
+                Ok(a) => a,
+                Err(e) => {
+                    match e.usage {
+                        Some(u) => println!("{}\nusage: {u}", e.message),
+                        None => println!("{}", e.message),
+                    }
+                    continue;
+                }
+            };
+            let resolve = matches!(action, Action::Resolve);
+            match handle.block_on(send(&commands, trimmed.to_string(), action)) {
+                Some(reply) => println!("{}", render(&reply)),
+                None => break,
+            }
+            if resolve {
+                break;
+            }
+        }
+        let _ = done_tx.send(());
+    });
+    done
+}

@@ -1,0 +1,166 @@
+//! `pgdrill list`, `show` and `validate`: the scenario catalogue.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::say;
+use crate::Error;
+use crate::scenario::{self, LoadError, Scenario};
+
+/// `pgdrill list`.
+pub fn list(dir: &Path, json: bool, out: &mut impl Write) -> Result<ExitCode, Error> {
+    let mut found = Vec::new();
+    let mut broken = 0;
+    for path in scenario::discover(dir)? {
+        match scenario::load(&path) {
+            Ok(s) => found.push(s),
+            Err(e) => {
+                broken += 1;
+                eprintln!(
+                    "{}: invalid, skipped (run `pgdrill validate {}`): {}",
+                    path.display(),
+                    path.display(),
+                    first_line(&e)
+                );
+            }
+        }
+    }
+    if json {
+        let items: Vec<_> = found
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "id": s.id, "title": s.title, "kind": s.kind, "difficulty": s.difficulty,
+                    "rto": s.rubric.rto.to_string(), "path": s.source.path,
+                })
+            })
+            .collect();
+        say!(out, "{}", serde_json::Value::Array(items));
+    } else if found.is_empty() {
+        say!(out, "no scenarios in {}", dir.display());
+    } else {
+        let width = found.iter().map(|s| s.id.len()).max().unwrap_or(0);
+        for s in &found {
+            say!(
+                out,
+                "{:<width$}  {:<9} {:<12} {}",
+                s.id,
+                format!("{:?}", s.kind).to_lowercase(),
+                format!("{:?}", s.difficulty).to_lowercase(),
+                s.title
+            );
+        }
+        say!(out);
+        say!(
+            out,
+            "Play one with `pgdrill run ID`; read its briefing with `pgdrill show ID`."
+        );
+    }
+    Ok(if broken > 0 {
+        ExitCode::from(5)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn first_line(e: &LoadError) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
+}
+
+/// The briefing: story, objectives, SLO, RTO and the moves.
+pub fn briefing(s: &Scenario) -> String {
+    let mut out = format!("{}\n{}\n", s.title, "=".repeat(s.title.chars().count()));
+    out.push_str(&format!(
+        "{} · {} · scenario `{}`\n\n",
+        format!("{:?}", s.kind).to_lowercase(),
+        format!("{:?}", s.difficulty).to_lowercase(),
+        s.id
+    ));
+    out.push_str(s.briefing.trim());
+    out.push_str("\n\nObjectives:\n");
+    for o in &s.objectives {
+        out.push_str(&format!("  - {o}\n"));
+    }
+    if !s.trains.is_empty() {
+        out.push_str("Trains:\n");
+        for t in &s.trains {
+            out.push_str(&format!("  - {t}\n"));
+        }
+    }
+    out.push_str(&format!(
+        "\nHealthy means: error rate ≤ {}% and p99 ≤ {}, held for {}.\nRTO: {} from the incident's start. Pass mark: {} of {} points; hints cost {} each.\n",
+        s.slo.max_error_rate * 100.0,
+        s.slo.p99,
+        s.slo.stable_for,
+        s.rubric.rto,
+        s.rubric.pass_mark(),
+        s.rubric.max_points(),
+        s.rubric.hint_cost,
+    ));
+    out.push_str("\nWhat you can do (type `help` during the drill):\n");
+    for h in crate::action::HELP {
+        out.push_str(&format!("  {:<10} {}\n", h.name, h.summary));
+    }
+    out
+}
+
+/// `pgdrill show SCENARIO`.
+pub fn show(path: &Path, out: &mut impl Write) -> Result<ExitCode, Error> {
+    let s = scenario::load(path)?;
+    say!(out, "{}", briefing(&s));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pgdrill validate [PATH...]`: every file, every problem.
+pub fn validate(
+    paths: &[PathBuf],
+    dir: &Path,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<ExitCode, Error> {
+    let mut files = Vec::new();
+    if paths.is_empty() {
+        files = scenario::discover(dir)?;
+    }
+    for p in paths {
+        if p.is_dir() {
+            files.extend(scenario::discover(p)?);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut bad = 0;
+    let mut report = Vec::new();
+    for file in &files {
+        match scenario::load(file) {
+            Ok(_) => {
+                report.push(serde_json::json!({ "file": file, "ok": true, "problems": [] }));
+                if !json {
+                    say!(out, "ok    {}", file.display());
+                }
+            }
+            Err(e) => {
+                bad += 1;
+                let problems = match &e {
+                    LoadError::Invalid(diags) => serde_json::to_value(diags).unwrap_or_default(),
+                    other => serde_json::json!([{ "message": other.to_string() }]),
+                };
+                report.push(serde_json::json!({ "file": file, "ok": false, "problems": problems }));
+                if !json {
+                    say!(out, "FAIL  {}\n{e}\n", file.display());
+                }
+            }
+        }
+    }
+    if json {
+        say!(out, "{}", serde_json::Value::Array(report));
+    } else {
+        say!(out, "{} file(s) checked, {bad} with problems", files.len());
+    }
+    if bad > 0 {
+        Err(Error::Invalid(bad))
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}

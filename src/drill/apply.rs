@@ -1,0 +1,625 @@
+//! Applying the learner's moves. Moves on the engine's own state (app,
+//! flags, notes, waits) apply at once; moves that talk to the database run
+//! as tasks and complete through [`Drill::complete`].
+
+use std::sync::Arc;
+
+use sqlx::{AssertSqlSafe, Column, Row};
+use tokio::sync::oneshot;
+
+use super::{Drill, Finished, Pending, Reply, View};
+use crate::action::{Action, HELP};
+use crate::instance::snapshot::{self, Snapshot};
+use crate::migrate::{Direction, RunOptions, Runner};
+use crate::scenario::Scenario;
+use crate::score::clock;
+use crate::transcript::{EndReason, Event, EventKind, Move};
+
+/// The result of a move.
+pub(super) struct Done {
+    pub ok: bool,
+    pub canonical: String,
+    pub text: String,
+    pub view: Option<View>,
+    pub effect: Effect,
+}
+
+/// What a finished move changes in the engine.
+pub(super) enum Effect {
+    None,
+    Applied(Vec<String>),
+    Snapshot(Snapshot),
+}
+
+impl Done {
+    fn ok(canonical: impl Into<String>, text: impl Into<String>) -> Done {
+        Done {
+            ok: true,
+            canonical: canonical.into(),
+            text: text.into(),
+            view: None,
+            effect: Effect::None,
+        }
+    }
+    fn fail(canonical: impl Into<String>, text: impl Into<String>) -> Done {
+        Done {
+            ok: false,
+            canonical: canonical.into(),
+            text: text.into(),
+            view: None,
+            effect: Effect::None,
+        }
+    }
+    fn view(mut self, view: View) -> Done {
+        self.view = Some(view);
+        self
+    }
+}
+
+fn rows(columns: &[&str], rows: Vec<Vec<String>>) -> View {
+    View::Rows {
+        columns: columns.iter().map(|c| c.to_string()).collect(),
+        rows,
+    }
+}
+
+impl Drill {
+    /// Plays one move.
+    pub(super) fn act(&mut self, input: String, action: Action, reply: oneshot::Sender<Reply>) {
+        let pending = Pending {
+            t_ms: self.clock.now_ms(),
+            input,
+            state: self.state(),
+            reply,
+        };
+        let done = match action {
+            Action::Help(topic) => {
+                let _ = pending.reply.send(Reply::ok(help_text(topic.as_deref())));
+                return;
+            }
+            Action::Status => {
+                Done::ok("status", "status shown").view(View::Status(Box::new(self.status())))
+            }
+            Action::Events => {
+                let events: Vec<Event> = self
+                    .transcript
+                    .events
+                    .iter()
+                    .filter(|e| !matches!(e.kind, EventKind::Window(_)))
+                    .cloned()
+                    .collect();
+                Done::ok("events", format!("{} events", events.len())).view(View::Events(events))
+            }
+            Action::FlagSet { name, value } => {
+                if self.flags.set(&name, value) {
+                    Done::ok(
+                        format!("flag set {name} {value}"),
+                        format!("flag {name} is now {value}"),
+                    )
+                } else {
+                    let known: Vec<String> = self.flags.values().into_keys().collect();
+                    Done::fail(
+                        format!("flag set {name} {value}"),
+                        format!("no flag `{name}` (flags: {})", list_or_none(&known)),
+                    )
+                }
+            }
+            Action::FlagList => {
+                let table = self
+                    .flags
+                    .values()
+                    .into_iter()
+                    .map(|(k, v)| vec![k, v.to_string()])
+                    .collect();
+                Done::ok("flag list", "flags shown").view(rows(&["flag", "value"], table))
+            }
+            Action::AppStatus => {
+                let versions = self
+                    .fleet
+                    .as_ref()
+                    .map(|f| f.pod_versions())
+                    .unwrap_or_default();
+                let table = versions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| vec![format!("pod-{}", i + 1), v.clone()])
+                    .collect();
+                let text = self
+                    .rollout_text()
+                    .unwrap_or_else(|| "no rollout in progress".into());
+                Done::ok("app status", text).view(rows(&["pod", "version"], table))
+            }
+            Action::AppDeploy { version } => self.deploy(&version),
+            Action::AppRollback => self.rollback(),
+            Action::AppPause | Action::AppResume => {
+                let pause = matches!(action, Action::AppPause);
+                let word = if pause { "pause" } else { "resume" };
+                let pods = self
+                    .fleet
+                    .as_ref()
+                    .map(|f| f.pod_versions())
+                    .unwrap_or_default();
+                match &mut self.rollout {
+                    Some(r) if r.phase(&pods) != crate::workload::Phase::Done => {
+                        r.paused = pause;
+                        let target = r.target.clone();
+                        if !pause {
+                            r.next_at_ms = r.next_at_ms.max(pending.t_ms);
+                        }
+                        Done::ok(
+                            format!("app {word}"),
+                            format!("rollout to {target} {word}d"),
+                        )
+                    }
+                    _ => Done::fail(
+                        format!("app {word}"),
+                        format!("no rollout in progress to {word}"),
+                    ),
+                }
+            }
+            Action::Note(text) => Done::ok(format!("note {text}"), "noted"),
+            Action::Wait(d) => {
+                let until = pending.t_ms + d.as_millis();
+                let t = pending.t_ms;
+                self.record_move(
+                    t,
+                    &pending.input,
+                    format!("wait {d}"),
+                    true,
+                    format!("waited {d}"),
+                    pending.state.clone(),
+                );
+                self.waits.push((until, pending));
+                return;
+            }
+            Action::Hint => {
+                let given = self.transcript.hints();
+                let done = match self.scenario.hints.get(given) {
+                    Some(text) => {
+                        let text = text.clone();
+                        self.push(EventKind::Hint {
+                            n: given + 1,
+                            text: text.clone(),
+                        });
+                        Reply::ok(format!(
+                            "hint {} of {} (costs {} points): {text}",
+                            given + 1,
+                            self.scenario.hints.len(),
+                            self.scenario.rubric.hint_cost
+                        ))
+                    }
+                    None => Reply::fail("no more hints"),
+                };
+                let _ = pending.reply.send(done);
+                return;
+            }
+            Action::Resolve => {
+                self.ended = Some(EndReason::Resolved);
+                Done::ok("resolve", "incident declared resolved")
+            }
+            Action::MigrateStatus | Action::MigrateUp { .. } | Action::MigrateDown { .. } => {
+                let job = migrate(self.scenario.clone(), self.target.app_url.clone(), action);
+                self.tasks
+                    .spawn(async move { Finished::Move(pending, job.await) });
+                return;
+            }
+            Action::Sql(text) => {
+                let url = self.target.app_url.clone();
+                self.tasks
+                    .spawn(async move { Finished::Move(pending, sql(url, text).await) });
+                return;
+            }
+            Action::SnapshotCreate { name } => {
+                let name = name.unwrap_or_else(|| format!("snap-{}", self.snapshots.len() + 1));
+                let (info, url) = (self.target.info.clone(), self.target.superuser_url.clone());
+                self.tasks.spawn(async move {
+                    let done = match snapshot::create(&info, &url, &name).await {
+                        Ok(s) => Done {
+                            ok: true,
+                            canonical: format!("snapshot create {name}"),
+                            text: format!(
+                                "snapshot {name} taken: {} KiB in {} ms",
+                                s.bytes / 1024,
+                                s.took.as_millis()
+                            ),
+                            view: None,
+                            effect: Effect::Snapshot(s),
+                        },
+                        Err(e) => Done::fail(format!("snapshot create {name}"), e.to_string()),
+                    };
+                    Finished::Move(pending, done)
+                });
+                return;
+            }
+            Action::SnapshotList => {
+                let table = self
+                    .snapshots
+                    .iter()
+                    .map(|(t, s)| {
+                        vec![s.name.clone(), clock(*t), format!("{} KiB", s.bytes / 1024)]
+                    })
+                    .collect();
+                Done::ok(
+                    "snapshot list",
+                    format!("{} snapshots", self.snapshots.len()),
+                )
+                .view(rows(&["snapshot", "taken at", "size"], table))
+            }
+        };
+        self.complete(pending, done);
+    }
+
+    /// Records a finished move, applies its effect and answers.
+    pub(super) fn complete(&mut self, pending: Pending, done: Done) {
+        match done.effect {
+            Effect::None => {}
+            Effect::Applied(applied) => self.applied = applied,
+            Effect::Snapshot(s) => self.snapshots.push((pending.t_ms, s)),
+        }
+        self.record_move(
+            pending.t_ms,
+            &pending.input,
+            done.canonical,
+            done.ok,
+            done.text.clone(),
+            pending.state,
+        );
+        let _ = pending.reply.send(Reply {
+            ok: done.ok,
+            text: done.text,
+            view: done.view,
+        });
+    }
+
+    /// Appends a move at its time, keeping the transcript in time order.
+    fn record_move(
+        &mut self,
+        t_ms: u64,
+        input: &str,
+        canonical: String,
+        ok: bool,
+        result: String,
+        state: crate::transcript::State,
+    ) {
+        let event = Event {
+            t_ms,
+            kind: EventKind::Move(Move {
+                input: input.trim().to_string(),
+                canonical,
+                ok,
+                result,
+                state,
+            }),
+        };
+        if let Some(n) = &self.notices {
+            let _ = n.send(event.clone());
+        }
+        let events = &mut self.transcript.events;
+        let at = events
+            .iter()
+            .rposition(|e| e.t_ms <= t_ms)
+            .map_or(0, |i| i + 1);
+        events.insert(at, event);
+    }
+
+    fn deploy(&mut self, version: &str) -> Done {
+        let canonical = format!("app deploy {version}");
+        if self.scenario.app.version(version).is_none() {
+            let known: Vec<String> = self
+                .scenario
+                .app
+                .versions
+                .iter()
+                .map(|v| v.name.clone())
+                .collect();
+            return Done::fail(
+                canonical,
+                format!("no version `{version}` (versions: {})", known.join(", ")),
+            );
+        }
+        if self
+            .fleet
+            .as_ref()
+            .is_some_and(|f| f.pod_versions().iter().all(|v| v == version))
+        {
+            return Done::fail(canonical, format!("every pod already runs {version}"));
+        }
+        let step = self.scenario.fleet.rollout_step;
+        self.start_rollout(version, step.as_millis(), None);
+        Done::ok(
+            canonical,
+            format!("rolling deploy to {version} started: one pod every {step}"),
+        )
+    }
+
+    fn rollback(&mut self) -> Done {
+        let Some(previous) = self.previous_version.clone() else {
+            return Done::fail(
+                "app rollback",
+                "nothing to roll back to: no deploy has happened",
+            );
+        };
+        let step = self.scenario.fleet.rollout_step;
+        self.start_rollout(&previous, step.as_millis(), None);
+        self.previous_version = None;
+        Done::ok(
+            format!("app rollback {previous}"),
+            format!("rolling back to {previous}: one pod every {step}"),
+        )
+    }
+
+    fn rollout_text(&self) -> Option<String> {
+        let r = self.rollout.as_ref()?;
+        let pods = self.fleet.as_ref()?.pod_versions();
+        let on = pods.iter().filter(|p| **p == r.target).count();
+        let phase = match r.phase(&pods) {
+            crate::workload::Phase::Rolling => "rolling",
+            crate::workload::Phase::Paused => "paused",
+            crate::workload::Phase::Stalled => "stalled",
+            crate::workload::Phase::Done => "complete",
+        };
+        Some(format!(
+            "rollout to {}: {phase}, {on} of {} pods",
+            r.target,
+            pods.len()
+        ))
+    }
+
+    pub(super) fn status(&self) -> super::StatusView {
+        let window = self.transcript.windows().last().cloned();
+        let applied = self.applied.clone();
+        let pending = self
+            .scenario
+            .migrations
+            .list
+            .iter()
+            .filter(|m| !applied.contains(&m.id))
+            .map(|m| m.id.clone())
+            .collect();
+        let slo = &self.scenario.slo;
+        super::StatusView {
+            t_ms: self.clock.now_ms(),
+            window_real_secs: window.as_ref().map_or(1.0, |w| {
+                ((w.end_ms - w.start_ms) as f64 / 1000.0 / self.clock.scale()).max(0.001)
+            }),
+            window,
+            pods: self.fleet.as_ref().map(|f| f.counts()).unwrap_or_default(),
+            rollout: self.rollout_text(),
+            flags: self
+                .flags
+                .values()
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect(),
+            applied,
+            pending,
+            recovery: self.recovery,
+            slo: format!(
+                "error rate ≤ {}%, p99 ≤ {}, held for {}",
+                slo.max_error_rate * 100.0,
+                slo.p99,
+                slo.stable_for
+            ),
+        }
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn help_text(topic: Option<&str>) -> String {
+    if let Some(topic) = topic {
+        return match crate::action::help(topic) {
+            Some(h) => format!("{}\n  {}\n\n{}", h.usage, h.summary, h.detail)
+                .trim_end()
+                .to_string(),
+            None => format!("no command `{topic}`; type `help` for the list"),
+        };
+    }
+    let mut out = String::from("Moves (type `help COMMAND` for details):\n");
+    for h in HELP {
+        out.push_str(&format!("  {:<10} {}\n", h.name, h.summary));
+    }
+    out.trim_end().to_string()
+}
+
+/// Applies the given migrations (a release's migration job).
+pub(super) async fn migrate_ids(
+    scenario: Arc<Scenario>,
+    url: String,
+    ids: Vec<String>,
+) -> Result<Vec<String>, String> {
+    let mut conn = crate::instance::connect(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let tracking = scenario.migrations.tracking();
+    let list: Vec<_> = scenario
+        .migrations
+        .list
+        .iter()
+        .filter(|m| m.applied_at_start || ids.contains(&m.id))
+        .cloned()
+        .collect();
+    let runner = Runner::new(&tracking, &list);
+    runner
+        .up(&mut conn, None, RunOptions::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    Runner::new(&tracking, &scenario.migrations.list)
+        .applied(&mut conn)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
+    let mut conn = match crate::instance::connect(&url).await {
+        Ok(c) => c,
+        Err(e) => return Done::fail("migrate", e.to_string()),
+    };
+    let tracking = scenario.migrations.tracking();
+    let runner = Runner::new(&tracking, &scenario.migrations.list);
+    let (direction, result) = match action {
+        Action::MigrateStatus => {
+            return match runner.status(&mut conn).await {
+                Ok(status) => {
+                    let table = status
+                        .iter()
+                        .map(|s| {
+                            vec![
+                                s.id.clone(),
+                                s.kind.to_string(),
+                                if s.applied { "applied" } else { "pending" }.into(),
+                                if s.has_down { "yes" } else { "no" }.into(),
+                            ]
+                        })
+                        .collect();
+                    Done::ok(
+                        "migrate status",
+                        format!("tracking table {}", tracking.table),
+                    )
+                    .view(rows(&["migration", "kind", "state", "down"], table))
+                }
+                Err(e) => Done::fail("migrate status", e.to_string()),
+            };
+        }
+        Action::MigrateUp {
+            count,
+            lock_timeout,
+        } => (
+            Direction::Up,
+            runner
+                .up(&mut conn, count, RunOptions { lock_timeout })
+                .await,
+        ),
+        Action::MigrateDown {
+            count,
+            target,
+            lock_timeout,
+        } => {
+            let count = match target {
+                None => count,
+                Some(id) => match runner.applied(&mut conn).await {
+                    Ok(applied) => match applied.iter().rposition(|a| *a == id) {
+                        Some(i) => applied.len() - i,
+                        None => {
+                            return Done::fail(
+                                format!("migrate down {id}"),
+                                format!("{id} is not applied (see `migrate status`)"),
+                            );
+                        }
+                    },
+                    Err(e) => return Done::fail(format!("migrate down {id}"), e.to_string()),
+                },
+            };
+            (
+                Direction::Down,
+                runner
+                    .down(&mut conn, count, RunOptions { lock_timeout })
+                    .await,
+            )
+        }
+        _ => unreachable!("only migrate actions are sent here"),
+    };
+    let applied_now = runner.applied(&mut conn).await.ok();
+    let effect = applied_now.map_or(Effect::None, Effect::Applied);
+    match result {
+        Ok(ids) if ids.is_empty() => Done {
+            effect,
+            ..Done::fail(
+                format!("migrate {direction}"),
+                format!(
+                    "nothing to {}",
+                    if direction == Direction::Up {
+                        "apply"
+                    } else {
+                        "revert"
+                    }
+                ),
+            )
+        },
+        Ok(ids) => Done {
+            effect,
+            ..Done::ok(
+                format!("migrate {direction} {}", ids.join(" ")),
+                format!(
+                    "{} {}",
+                    if direction == Direction::Up {
+                        "applied"
+                    } else {
+                        "reverted"
+                    },
+                    ids.join(", ")
+                ),
+            )
+        },
+        Err(e) => {
+            let id = match &e {
+                crate::migrate::Error::Statement { id, .. }
+                | crate::migrate::Error::NoDown { id } => format!(" {id}"),
+                _ => String::new(),
+            };
+            Done {
+                effect,
+                ..Done::fail(format!("migrate {direction}{id}"), e.to_string())
+            }
+        }
+    }
+}
+
+async fn sql(url: String, text: String) -> Done {
+    let canonical = format!("sql {text}");
+    let mut conn = match crate::instance::connect(&url).await {
+        Ok(c) => c,
+        Err(e) => return Done::fail(canonical, e.to_string()),
+    };
+    match sqlx::raw_sql(AssertSqlSafe(text.clone()))
+        .fetch_all(&mut conn)
+        .await
+    {
+        Ok(result) if result.is_empty() => Done::ok(canonical, "OK"),
+        Ok(result) => {
+            let columns: Vec<String> = result[0]
+                .columns()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect();
+            let shown: Vec<Vec<String>> = result
+                .iter()
+                .take(20)
+                .map(|row| {
+                    (0..row.len())
+                        .map(|i| {
+                            row.try_get_unchecked::<Option<String>, _>(i)
+                                .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                                .unwrap_or_else(|_| "?".into())
+                        })
+                        .collect()
+                })
+                .collect();
+            let more = if result.len() > 20 {
+                format!(" (first 20 of {})", result.len())
+            } else {
+                String::new()
+            };
+            let text = format!("{} row(s){more}", result.len());
+            Done::ok(canonical, text).view(View::Rows {
+                columns,
+                rows: shown,
+            })
+        }
+        Err(sqlx::Error::Database(db)) => Done::fail(
+            canonical,
+            format!(
+                "ERROR: {} (SQLSTATE {})",
+                db.message(),
+                db.code().unwrap_or_default()
+            ),
+        ),
+        Err(e) => Done::fail(canonical, e.to_string()),
+    }
+}

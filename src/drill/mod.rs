@@ -1,0 +1,601 @@
+//! The drill engine: one event loop that owns the drill's state.
+//!
+//! The loop owns the scenario clock, the fleet, the rollout, the metrics
+//! windows, the timeline and the transcript. Three things feed it: request
+//! samples from the pods, a 100 ms tick (timeline, rollout steps, window
+//! boundaries, waits, the time limit) and the learner's commands. Moves that
+//! talk to the database (migrations, SQL, snapshots) run as tasks that report
+//! back, so a migration stuck behind a lock never freezes the clock or the
+//! metrics. Everything that happens is appended to the transcript and, apart
+//! from the metrics windows, sent to whoever listens (the terminal UI, a
+//! script runner). The engine never prints.
+
+mod apply;
+pub mod clock;
+mod prepare;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+
+use crate::action::Action;
+use crate::instance::InstanceInfo;
+use crate::instance::snapshot::Snapshot;
+use crate::scenario::{Release, Scenario};
+use crate::score::{self, Recovery};
+use crate::transcript::{EndReason, Event, EventKind, Level, State, Transcript, Window};
+use crate::workload::{Flags, Fleet, Outcome, Phase, Rollout, Sample, WindowBuilder};
+
+pub use clock::Clock;
+pub use prepare::prepare;
+pub use status::StatusView;
+
+/// How often the loop looks at the clock.
+const TICK: Duration = Duration::from_millis(100);
+/// Real length of a metrics window.
+const WINDOW: Duration = Duration::from_secs(1);
+
+/// Why a drill could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Setting up the database failed.
+    #[error("setting up the drill failed: {0}")]
+    Setup(String),
+    /// The fleet could not start.
+    #[error(transparent)]
+    Fleet(#[from] crate::workload::Error),
+}
+
+/// Settings of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Seed for the workload's random choices.
+    pub seed: u64,
+    /// Scenario seconds per real second.
+    pub time_scale: f64,
+}
+
+/// Where the drill runs.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Connection details.
+    pub info: InstanceInfo,
+    /// URL of the app role.
+    pub app_url: String,
+    /// URL of the superuser.
+    pub superuser_url: String,
+}
+
+/// A request to the engine.
+#[derive(Debug)]
+pub enum Command {
+    /// Play a move.
+    Act {
+        /// The line as typed.
+        input: String,
+        /// The parsed move.
+        action: Action,
+        /// Where the answer goes.
+        reply: oneshot::Sender<Reply>,
+    },
+    /// Stop the drill.
+    End(EndReason),
+}
+
+/// The answer to a move.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// What happened, in words.
+    pub text: String,
+    /// Structured output for the UI to render.
+    pub view: Option<View>,
+}
+
+impl Reply {
+    fn ok(text: impl Into<String>) -> Reply {
+        Reply {
+            ok: true,
+            text: text.into(),
+            view: None,
+        }
+    }
+    fn fail(text: impl Into<String>) -> Reply {
+        Reply {
+            ok: false,
+            text: text.into(),
+            view: None,
+        }
+    }
+}
+
+/// Structured output of a move.
+#[derive(Debug, Clone)]
+pub enum View {
+    /// The health table.
+    Status(Box<StatusView>),
+    /// Rows of a table (SQL results, migration status, snapshots, pods).
+    Rows {
+        /// Column names.
+        columns: Vec<String>,
+        /// Values as text.
+        rows: Vec<Vec<String>>,
+    },
+    /// Events so far.
+    Events(Vec<Event>),
+}
+
+/// An acknowledged write (for RPO checks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// Scenario time it was acknowledged.
+    pub t_ms: u64,
+    /// App version that made it.
+    pub version: String,
+    /// Endpoint.
+    pub endpoint: String,
+    /// The key it returned.
+    pub key: Option<i64>,
+}
+
+/// A move whose work runs in a task.
+struct Pending {
+    t_ms: u64,
+    input: String,
+    state: State,
+    reply: oneshot::Sender<Reply>,
+}
+
+/// What a background task finished with.
+enum Finished {
+    /// A move.
+    Move(Pending, apply::Done),
+    /// A release's migration job.
+    Release(Release, Result<Vec<String>, String>),
+}
+
+/// One drill in progress.
+pub struct Drill {
+    scenario: Arc<Scenario>,
+    target: Target,
+    options: Options,
+    clock: Clock,
+    transcript: Transcript,
+    notices: Option<mpsc::UnboundedSender<Event>>,
+    fleet: Option<Fleet>,
+    flags: Flags,
+    builder: WindowBuilder,
+    window_started: (Instant, u64),
+    recovery: Recovery,
+    last_healthy: Option<bool>,
+    rollout: Option<Rollout>,
+    rollout_phase: Option<Phase>,
+    previous_version: Option<String>,
+    applied: Vec<String>,
+    snapshots: Vec<(u64, Snapshot)>,
+    timeline: Vec<(u64, usize)>,
+    next_event: usize,
+    waits: Vec<(u64, Pending)>,
+    tasks: JoinSet<Finished>,
+    background: JoinSet<()>,
+    ledger: Vec<Write>,
+    end_at_ms: u64,
+    ended: Option<EndReason>,
+}
+
+impl Drill {
+    /// A drill ready to run; the clock starts now.
+    pub fn new(
+        scenario: Arc<Scenario>,
+        target: Target,
+        options: Options,
+        started_at: u64,
+    ) -> Drill {
+        let mut timeline: Vec<(u64, usize)> = scenario
+            .timeline
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.at.as_millis(), i))
+            .collect();
+        timeline.sort();
+        let last = timeline.last().map_or(0, |t| t.0);
+        let end_at_ms =
+            last + 2 * scenario.rubric.rto.as_millis() + scenario.slo.stable_for.as_millis();
+        let flags = Flags::new(scenario.flags.iter().map(|f| (f.name.clone(), f.default)));
+        let applied = scenario
+            .migrations
+            .list
+            .iter()
+            .filter(|m| m.applied_at_start)
+            .map(|m| m.id.clone())
+            .collect();
+        Drill {
+            transcript: Transcript::new(&scenario.id, options.seed, options.time_scale, started_at),
+            clock: Clock::start(options.time_scale),
+            scenario,
+            target,
+            options,
+            notices: None,
+            fleet: None,
+            flags,
+            builder: WindowBuilder::default(),
+            window_started: (Instant::now(), 0),
+            recovery: Recovery::default(),
+            last_healthy: None,
+            rollout: None,
+            rollout_phase: None,
+            previous_version: None,
+            applied,
+            snapshots: Vec::new(),
+            timeline,
+            next_event: 0,
+            waits: Vec::new(),
+            tasks: JoinSet::new(),
+            background: JoinSet::new(),
+            ledger: Vec::new(),
+            end_at_ms,
+            ended: None,
+        }
+    }
+
+    /// The scenario clock (for script runners that wait for a time).
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// When the drill ends by itself, in scenario time.
+    pub fn time_limit_ms(&self) -> u64 {
+        self.end_at_ms
+    }
+
+    /// Runs the drill until it is resolved, runs out of time, or is told to
+    /// end. Events go to `notices` as they happen. Returns the transcript.
+    pub async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        notices: mpsc::UnboundedSender<Event>,
+    ) -> Result<(Transcript, Vec<Write>), Error> {
+        self.notices = Some(notices);
+        let (samples_tx, mut samples) = mpsc::unbounded_channel();
+        self.fleet = Some(Fleet::start(
+            &self.scenario,
+            &self.target.app_url,
+            self.options.seed,
+            self.flags.clone(),
+            samples_tx,
+        )?);
+        self.window_started = (Instant::now(), self.clock.now_ms());
+        let f = &self.scenario.fleet;
+        let message = format!(
+            "traffic started: {} pods on {}, {} requests/s each, API timeout {}",
+            f.pods, f.version, f.rps_per_pod, f.statement_timeout
+        );
+        self.push(EventKind::Started { message });
+
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        while self.ended.is_none() {
+            tokio::select! {
+                Some(sample) = samples.recv() => self.record(sample),
+                _ = tick.tick() => self.on_tick(),
+                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    if let Ok(done) = done {
+                        self.on_finished(done);
+                    }
+                }
+                command = commands.recv() => match command {
+                    Some(Command::Act { input, action, reply }) => self.act(input, action, reply),
+                    Some(Command::End(reason)) => self.ended = Some(reason),
+                    None => self.ended = Some(EndReason::Interrupted),
+                },
+            }
+        }
+        if let Some(fleet) = self.fleet.take() {
+            fleet.shutdown().await;
+        }
+        while let Ok(sample) = samples.try_recv() {
+            self.record(sample);
+        }
+        Ok(self.finish())
+    }
+
+    fn finish(mut self) -> (Transcript, Vec<Write>) {
+        let reason = self.ended.unwrap_or(EndReason::Interrupted);
+        self.tasks.abort_all();
+        self.background.abort_all();
+        // Samples that arrived after the last full window still count.
+        let now = self.clock.now_ms();
+        if now > self.window_started.1 {
+            self.close_window(now);
+        }
+        self.push(EventKind::Ended { reason });
+        (self.transcript, self.ledger)
+    }
+
+    /// Appends an event to the transcript and tells the listener.
+    fn push(&mut self, kind: EventKind) {
+        let event = Event {
+            t_ms: self.clock.now_ms(),
+            kind,
+        };
+        if !matches!(event.kind, EventKind::Window(_))
+            && let Some(n) = &self.notices
+        {
+            let _ = n.send(event.clone());
+        }
+        self.transcript.events.push(event);
+    }
+
+    fn observe(&mut self, level: Level, message: String) {
+        self.push(EventKind::Observation { level, message });
+    }
+
+    fn record(&mut self, sample: Sample) {
+        self.builder.record(&sample);
+        if let Outcome::Ok {
+            write: true,
+            written,
+        } = sample.outcome
+        {
+            self.ledger.push(Write {
+                t_ms: self.clock.now_ms(),
+                version: sample.version.to_string(),
+                endpoint: sample.endpoint.to_string(),
+                key: written,
+            });
+        }
+    }
+
+    /// The world as a move meets it.
+    fn state(&self) -> State {
+        State {
+            pods: self.fleet.as_ref().map(|f| f.counts()).unwrap_or_default(),
+            flags: self
+                .flags
+                .values()
+                .into_iter()
+                .map(|(k, v)| (k, v.to_string()))
+                .collect(),
+            applied: self.applied.clone(),
+            snapshots: self.snapshots.len() as u32,
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = self.clock.now_ms();
+        if self.window_started.0.elapsed() >= WINDOW {
+            self.close_window(now);
+        }
+        while let Some(&(at, index)) = self.timeline.get(self.next_event)
+            && at <= now
+        {
+            self.next_event += 1;
+            self.fire(index);
+        }
+        self.step_rollout(now);
+        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waits)
+            .into_iter()
+            .partition(|(until, _)| *until <= now);
+        self.waits = waiting;
+        for (_, pending) in due {
+            let _ = pending
+                .reply
+                .send(Reply::ok(format!("waited until {}", score::clock(now))));
+        }
+        if now >= self.end_at_ms {
+            self.observe(
+                Level::Alert,
+                format!("time is up ({}): the drill ends", score::clock(now)),
+            );
+            self.ended = Some(EndReason::TimeUp);
+        }
+    }
+
+    fn close_window(&mut self, now: u64) {
+        let window: Window = self.builder.finish(self.window_started.1, now);
+        self.window_started = (Instant::now(), now);
+        let healthy = score::recovery::healthy(&self.scenario.slo, &window);
+        let summary = describe(&window);
+        self.push(EventKind::Window(window));
+        let before = self.recovery;
+        self.recovery = score::recovery::analyze(&self.scenario.slo, self.transcript.windows());
+        if before.incident_start_ms.is_none() && self.recovery.incident_start_ms.is_some() {
+            self.observe(Level::Alert, format!("SLO broken: {summary}"));
+        } else if self.recovery.incident_start_ms.is_some()
+            && self.recovery.confirmed_ms.is_none()
+            && self.last_healthy.is_some_and(|h| h != healthy)
+        {
+            let level = if healthy { Level::Info } else { Level::Alert };
+            let what = if healthy {
+                "within the SLO again"
+            } else {
+                "SLO broken again"
+            };
+            self.observe(level, format!("{what}: {summary}"));
+        }
+        if before.confirmed_ms.is_none()
+            && let (Some(rto), Some(_)) = (self.recovery.rto_ms(), self.recovery.confirmed_ms)
+        {
+            self.observe(
+                Level::Recovered,
+                format!(
+                    "recovered: the SLO has held for {} since {} (RTO {}, target {})",
+                    self.scenario.slo.stable_for,
+                    score::clock(self.recovery.recovered_ms.unwrap_or_default()),
+                    score::clock(rto),
+                    self.scenario.rubric.rto
+                ),
+            );
+        }
+        self.last_healthy = Some(healthy);
+    }
+
+    fn fire(&mut self, index: usize) {
+        let event = self.scenario.timeline[index].clone();
+        if let Some(say) = &event.say {
+            self.push(EventKind::Timeline {
+                message: say.clone(),
+            });
+        }
+        if let Some(release) = event.release {
+            let message = if release.migrations.is_empty() {
+                format!("release {}: rolling deploy starts", release.version)
+            } else {
+                format!(
+                    "release {}: the migration job applies {}",
+                    release.version,
+                    release.migrations.join(", ")
+                )
+            };
+            self.push(EventKind::Timeline { message });
+            let job = apply::migrate_ids(
+                self.scenario.clone(),
+                self.target.app_url.clone(),
+                release.migrations.clone(),
+            );
+            self.tasks
+                .spawn(async move { Finished::Release(release, job.await) });
+        }
+        if let Some(change) = event.flag {
+            self.flags.set(&change.name, change.value);
+            self.push(EventKind::Timeline {
+                message: format!("flag {} set to {}", change.name, change.value),
+            });
+        }
+        if let Some(sql) = event.sql {
+            let url = self.target.superuser_url.clone();
+            self.push(EventKind::Timeline {
+                message: format!("background job started: {}", one_line(&sql)),
+            });
+            self.background.spawn(async move {
+                if let Ok(mut conn) = crate::instance::connect(&url).await {
+                    let _ =
+                        sqlx::Executor::execute(&mut conn, sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
+                            .await;
+                }
+            });
+        }
+    }
+
+    /// Starts a rollout to `version`, remembering what ran before.
+    fn start_rollout(&mut self, version: &str, step_ms: u64, limit: Option<u32>) {
+        if let Some(fleet) = &self.fleet {
+            let counts = fleet.counts();
+            let current = counts
+                .iter()
+                .filter(|(v, _)| v.as_str() != version)
+                .max_by_key(|(_, n)| **n);
+            if let Some((v, n)) = current
+                && *n > 0
+            {
+                self.previous_version = Some(v.clone());
+            }
+        }
+        self.rollout = Some(Rollout::new(version, self.clock.now_ms(), step_ms, limit));
+        self.rollout_phase = Some(Phase::Rolling);
+    }
+
+    fn step_rollout(&mut self, now: u64) {
+        let (Some(rollout), Some(fleet)) = (&mut self.rollout, &self.fleet) else {
+            return;
+        };
+        let mut pods = fleet.pod_versions();
+        let mut notes = Vec::new();
+        if let Some(pod) = rollout.due(now, &pods) {
+            fleet.set_pod_version(pod, &rollout.target);
+            pods[pod] = rollout.target.clone();
+            let on = pods.iter().filter(|p| **p == rollout.target).count();
+            notes.push((
+                Level::Info,
+                format!(
+                    "pod-{} now runs {} ({on} of {} pods)",
+                    pod + 1,
+                    rollout.target,
+                    pods.len()
+                ),
+            ));
+        }
+        let phase = rollout.phase(&pods);
+        if Some(phase) != self.rollout_phase {
+            match phase {
+                Phase::Done => notes.push((Level::Info, format!("rollout to {} complete", rollout.target))),
+                Phase::Stalled => notes.push((
+                    Level::Alert,
+                    format!("rollout to {} stalled after {} pods: the new pods fail their health checks", rollout.target, rollout.moved),
+                )),
+                Phase::Paused | Phase::Rolling => {}
+            }
+            self.rollout_phase = Some(phase);
+        }
+        for (level, message) in notes {
+            self.observe(level, message);
+        }
+    }
+
+    fn on_finished(&mut self, done: Finished) {
+        match done {
+            Finished::Release(release, Ok(applied)) => {
+                self.applied = applied;
+                self.push(EventKind::Timeline {
+                    message: format!(
+                        "release {}: migrations done; pods roll to {} one every {}",
+                        release.version, release.version, release.step
+                    ),
+                });
+                self.start_rollout(
+                    &release.version,
+                    release.step.as_millis(),
+                    release.stop_after_pods,
+                );
+            }
+            Finished::Release(release, Err(e)) => {
+                self.push(EventKind::Timeline {
+                    message: format!(
+                        "release {} failed in its migration job: {e}",
+                        release.version
+                    ),
+                });
+            }
+            Finished::Move(pending, done) => self.complete(pending, done),
+        }
+    }
+}
+
+/// A window in a line: error rate, top error, p99.
+fn describe(w: &Window) -> String {
+    let top = w
+        .top_error()
+        .map(|(code, n)| {
+            let culprit = w
+                .series
+                .iter()
+                .filter(|s| s.errors.contains_key(&code))
+                .max_by_key(|s| s.errors[&code])
+                .map(|s| format!(" on {} {}", s.version, s.endpoint))
+                .unwrap_or_default();
+            format!(
+                ", top error {} ×{n}{culprit}",
+                crate::sqlstate::describe(&code)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "error rate {:.1}% of {} requests{top}, p99 {:.0}ms",
+        w.error_rate() * 100.0,
+        w.requests,
+        w.p99_ms
+    )
+}
+
+fn one_line(sql: &str) -> String {
+    let flat = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > 80 {
+        format!("{}...", flat.chars().take(77).collect::<String>())
+    } else {
+        flat
+    }
+}

@@ -1,0 +1,190 @@
+//! Setting the stage: the fixture schema, the migrations applied at the
+//! start, and generated demo rows.
+
+use sqlx::{AssertSqlSafe, Executor, PgConnection, Row};
+
+use crate::migrate::{RunOptions, Runner, quote_ident};
+use crate::scenario::Scenario;
+
+use super::Error;
+
+/// Loads the fixture, applies the start migrations and generates rows.
+/// `progress` hears each stage.
+pub async fn prepare(
+    scenario: &Scenario,
+    conn: &mut PgConnection,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), Error> {
+    progress("loading the fixture schema");
+    conn.execute(sqlx::raw_sql(AssertSqlSafe(
+        scenario.fixture.sql_text.clone(),
+    )))
+    .await
+    .map_err(|e| {
+        Error::Setup(format!(
+            "the fixture {} failed: {}",
+            scenario.fixture.sql,
+            message(&e)
+        ))
+    })?;
+
+    let tracking = scenario.migrations.tracking();
+    let runner = Runner::new(&tracking, &scenario.migrations.list);
+    let at_start = scenario
+        .migrations
+        .list
+        .iter()
+        .filter(|m| m.applied_at_start)
+        .count();
+    if at_start > 0 {
+        progress("applying the migrations already in production");
+        runner
+            .up(conn, Some(at_start), RunOptions::default())
+            .await
+            .map_err(|e| Error::Setup(e.to_string()))?;
+    } else {
+        runner
+            .ensure_table(conn)
+            .await
+            .map_err(|e| Error::Setup(e.to_string()))?;
+    }
+
+    for (table, rows) in &scenario.fixture.rows {
+        progress(&format!("generating {rows} rows in {table}"));
+        let insert = insert_rows(conn, scenario, table, *rows).await?;
+        conn.execute(sqlx::raw_sql(AssertSqlSafe(insert.clone())))
+            .await
+            .map_err(|e| {
+                Error::Setup(format!(
+                    "generating rows for {table} failed: {}\n  statement: {insert}",
+                    message(&e)
+                ))
+            })?;
+    }
+    for table in scenario.fixture.rows.keys() {
+        let analyze = format!("ANALYZE {}", quote_ident(table));
+        conn.execute(sqlx::raw_sql(AssertSqlSafe(analyze)))
+            .await
+            .map_err(|e| Error::Setup(message(&e)))?;
+    }
+    Ok(())
+}
+
+fn message(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => format!(
+            "{} (SQLSTATE {})",
+            db.message(),
+            db.code().unwrap_or_default()
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// The `INSERT ... SELECT ... FROM generate_series` that fills a table:
+/// columns named in the scenario use its expressions; the others are
+/// inferred from their name and type, or left to their default.
+async fn insert_rows(
+    conn: &mut PgConnection,
+    scenario: &Scenario,
+    table: &str,
+    rows: u64,
+) -> Result<String, Error> {
+    let columns = sqlx::query(
+        "SELECT column_name::text, data_type::text, is_nullable = 'YES', \
+                (column_default IS NOT NULL OR is_identity = 'YES' OR is_generated <> 'NEVER') \
+         FROM information_schema.columns \
+         WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+    )
+    .bind(table)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| Error::Setup(message(&e)))?;
+    if columns.is_empty() {
+        return Err(Error::Setup(format!(
+            "[fixture] rows names table `{table}`, which the fixture does not create"
+        )));
+    }
+    let overrides = scenario.fixture.values.get(table);
+    let mut names = Vec::new();
+    let mut exprs = Vec::new();
+    for row in &columns {
+        let name: String = row.get(0);
+        let data_type: String = row.get(1);
+        let nullable: bool = row.get(2);
+        let has_default: bool = row.get(3);
+        let expr = match overrides.and_then(|o| o.get(&name)) {
+            Some(e) => Some(e.clone()),
+            None if has_default => None,
+            None => infer(&name, &data_type, nullable),
+        };
+        match expr {
+            Some(e) => {
+                names.push(quote_ident(&name));
+                exprs.push(e);
+            }
+            None if !nullable && !has_default => {
+                return Err(Error::Setup(format!(
+                    "cannot generate {table}.{name} ({data_type}); add `{name} = \"SQL over i\"` under [fixture.values.{table}]"
+                )));
+            }
+            None => {}
+        }
+    }
+    Ok(format!(
+        "INSERT INTO {} ({}) SELECT {} FROM generate_series(1, {rows}) AS g(i)",
+        quote_ident(table),
+        names.join(", "),
+        exprs.join(", ")
+    ))
+}
+
+/// A value for column `name` of row `i`, from its name or type.
+fn infer(name: &str, data_type: &str, nullable: bool) -> Option<String> {
+    let n = name.to_ascii_lowercase();
+    let texty = matches!(data_type, "text" | "character varying" | "character");
+    if texty && n.contains("email") {
+        return Some("'user' || i || '@example.com'".into());
+    }
+    if texty && (n == "name" || n.ends_with("_name") || n.ends_with("name")) {
+        return Some("'User ' || i".into());
+    }
+    if texty && n.contains("phone") {
+        return Some("'+1-555-' || lpad((i % 10000)::text, 4, '0')".into());
+    }
+    if nullable {
+        return None;
+    }
+    Some(
+        match data_type {
+            "text" | "character varying" | "character" => "'value ' || i",
+            "integer" | "bigint" | "smallint" | "numeric" => "i",
+            "boolean" => "(i % 2 = 0)",
+            "timestamp with time zone" | "timestamp without time zone" => {
+                "now() - i * interval '1 minute'"
+            }
+            "date" => "current_date - (i % 365)",
+            "uuid" => "md5(i::text)::uuid",
+            _ => return None,
+        }
+        .into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infers_lab_columns() {
+        assert_eq!(
+            infer("email", "text", false).unwrap(),
+            "'user' || i || '@example.com'"
+        );
+        assert_eq!(infer("full_name", "text", false).unwrap(), "'User ' || i");
+        assert!(infer("phone", "text", true).unwrap().contains("555"));
+        assert_eq!(infer("notes", "text", true), None);
+        assert_eq!(infer("n", "integer", false).unwrap(), "i");
+        assert_eq!(infer("shape", "polygon", false), None);
+    }
+}

@@ -1,0 +1,32 @@
+//! What `status` shows: the last window per version and endpoint, the pods,
+//! the rollout, flags, schema version and where the incident stands.
+
+use std::collections::BTreeMap;
+
+use crate::score::Recovery;
+use crate::transcript::Window;
+
+/// The health of the drill at a moment.
+#[derive(Debug, Clone)]
+pub struct StatusView {
+    /// Scenario time.
+    pub t_ms: u64,
+    /// The last complete window, if any.
+    pub window: Option<Window>,
+    /// Real seconds the window covered (for requests per second).
+    pub window_real_secs: f64,
+    /// Pods per version.
+    pub pods: BTreeMap<String, u32>,
+    /// The rollout, in words.
+    pub rollout: Option<String>,
+    /// Flags and values.
+    pub flags: Vec<(String, String)>,
+    /// Applied migrations, oldest first.
+    pub applied: Vec<String>,
+    /// Declared migrations not applied.
+    pub pending: Vec<String>,
+    /// The incident so far.
+    pub recovery: Recovery,
+    /// The SLO, in words.
+    pub slo: String,
+}

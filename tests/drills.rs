@@ -1,0 +1,339 @@
+//! Every scenario, played on real PostgreSQL: its reference solution must
+//! pass within the RTO, and every unsafe response beside it must fail with
+//! the feedback its `# expect:` lines name. Scripts live in
+//! `scenarios/solutions/<id>.<name>.txt`; `reference` is the one that passes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::TestEnv;
+use serde_json::Value;
+
+const TIME_SCALE: &str = "10";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scenario_ids() -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn solutions(id: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("scenarios/solutions"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with(&format!("{id}.")) && name.ends_with(".txt")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn expectations(script: &Path) -> Vec<String> {
+    std::fs::read_to_string(script)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("# expect:").map(|e| e.trim().to_string()))
+        .collect()
+}
+
+struct Played {
+    output: Output,
+    score: Value,
+    transcript: PathBuf,
+}
+
+fn play(env: &TestEnv, id: &str, script: &Path, dir: &Path) -> Played {
+    let transcript = dir.join(format!(
+        "{}.json",
+        script.file_stem().unwrap().to_string_lossy()
+    ));
+    let output = env
+        .pgdrill()
+        .current_dir(root())
+        .args(["run", id, "--time-scale", TIME_SCALE, "--json", "--script"])
+        .arg(script)
+        .arg("--transcript")
+        .arg(&transcript)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let score: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "{}: no JSON score ({e})\nstdout:\n{stdout}\nstderr:\n{}",
+            script.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    Played {
+        output,
+        score,
+        transcript,
+    }
+}
+
+/// Every line of the score's feedback, to search for expected sentences.
+fn feedback(score: &Value) -> String {
+    let mut lines: Vec<String> = score["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["detail"].as_str().unwrap().to_string())
+        .collect();
+    lines.extend(
+        score["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_string()),
+    );
+    lines.join("\n")
+}
+
+#[test]
+fn every_scenario_file_validates() {
+    let env = TestEnv::new();
+    let out = env
+        .pgdrill()
+        .current_dir(root())
+        .args(["validate", "--json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report.as_array().unwrap().len(), scenario_ids().len());
+}
+
+#[test]
+fn every_scenario_ships_a_reference_and_an_unsafe_response() {
+    for id in scenario_ids() {
+        let scripts = solutions(&id);
+        let names: Vec<String> = scripts
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.contains(&format!("{id}.reference.txt")),
+            "{id}: no reference solution in {names:?}"
+        );
+        let unsafe_ones: Vec<&PathBuf> = scripts
+            .iter()
+            .filter(|p| !p.ends_with(format!("{id}.reference.txt")))
+            .collect();
+        assert!(!unsafe_ones.is_empty(), "{id}: no unsafe response");
+        for u in unsafe_ones {
+            assert!(
+                !expectations(u).is_empty(),
+                "{}: say what feedback it must get with `# expect:` lines",
+                u.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_solution_script_scores_as_its_author_said() {
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    for id in scenario_ids() {
+        for script in solutions(&id) {
+            let played = play(&env, &id, &script, dir.path());
+            let reference = script.ends_with(format!("{id}.reference.txt"));
+            let shown = serde_json::to_string_pretty(&played.score).unwrap();
+            let passed = played.score["passed"].as_bool().unwrap();
+            if reference {
+                assert!(
+                    passed,
+                    "{}: the reference must pass:\n{shown}",
+                    script.display()
+                );
+                assert_eq!(played.output.status.code(), Some(0));
+                let rto = played.score["recovery"]["incident_start_ms"]
+                    .as_u64()
+                    .map(|start| {
+                        played.score["recovery"]["recovered_ms"].as_u64().unwrap() - start
+                    });
+                assert!(rto.unwrap() <= played.score["rto_target_ms"].as_u64().unwrap());
+            } else {
+                assert!(
+                    !passed,
+                    "{}: an unsafe response must fail:\n{shown}",
+                    script.display()
+                );
+                assert_eq!(played.output.status.code(), Some(1));
+                let said = feedback(&played.score);
+                for expected in expectations(&script) {
+                    assert!(
+                        said.contains(&expected),
+                        "{}: feedback lacks {expected:?}:\n{said}",
+                        script.display()
+                    );
+                }
+            }
+            // The saved transcript re-scores to the same result without a database.
+            let rescored = env
+                .pgdrill()
+                .current_dir(root())
+                .arg("score")
+                .arg(&played.transcript)
+                .arg("--json")
+                .output()
+                .unwrap();
+            let again: Value = serde_json::from_slice(&rescored.stdout).unwrap();
+            assert_eq!(
+                again,
+                played.score,
+                "{}: re-scoring differs",
+                script.display()
+            );
+            assert_eq!(rescored.status.code(), played.output.status.code());
+        }
+    }
+    assert!(
+        env.registry_entries().is_empty(),
+        "instances left: {:?}",
+        env.registry_entries()
+    );
+}
+
+#[test]
+fn old_pods_really_fail_with_undefined_column_during_the_rollout() {
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("watch.txt");
+    std::fs::write(&script, "at 50s: status\nresolve\n").unwrap();
+    let played = play(&env, "mixed-version-rename", &script, dir.path());
+    let transcript: Value =
+        serde_json::from_slice(&std::fs::read(&played.transcript).unwrap()).unwrap();
+    let mut v1_undefined = 0;
+    let mut v2_ok = 0;
+    for e in transcript["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "window")
+    {
+        for s in e["series"].as_array().unwrap() {
+            if s["version"] == "v1" {
+                v1_undefined += s["errors"]["42703"].as_u64().unwrap_or(0);
+            }
+            if s["version"] == "v2" && s["errors"].as_object().unwrap().is_empty() {
+                v2_ok += s["requests"].as_u64().unwrap();
+            }
+        }
+    }
+    assert!(
+        v1_undefined > 10,
+        "v1 pods should fail with 42703: {v1_undefined}"
+    );
+    assert!(v2_ok > 10, "v2 pods should serve: {v2_ok}");
+}
+
+#[test]
+fn validation_reports_every_problem_with_its_place() {
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(root().join("scenarios/mixed-version-rename.toml")).unwrap();
+    let bad = good
+        .replace(
+            "version = \"v1\"\nrps_per_pod",
+            "version = \"v9\"\nrps_per_pod",
+        )
+        .replace(
+            "stable_for = \"30s\"",
+            "stable_for = \"30s\"\nstable_forr = \"1m\"",
+        );
+    let path = dir.path().join("mixed-version-rename.toml");
+    std::fs::write(&path, &bad).unwrap();
+    std::fs::create_dir(dir.path().join("fixtures")).unwrap();
+    std::fs::copy(
+        root().join("fixtures/users.sql"),
+        dir.path().join("fixtures/users.sql"),
+    )
+    .unwrap();
+    let out = env.pgdrill().arg("validate").arg(&path).output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = bad
+        .lines()
+        .position(|l| l.starts_with("stable_forr"))
+        .unwrap()
+        + 1;
+    assert!(
+        stdout.contains(&format!("mixed-version-rename.toml:{line}:1")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("unknown field `stable_forr`"), "{stdout}");
+
+    // With the typo fixed, the semantic problem shows, with a hint.
+    std::fs::write(&path, bad.replace("stable_forr = \"1m\"\n", "")).unwrap();
+    let out = env.pgdrill().arg("validate").arg(&path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("unknown app version `v9`"), "{stdout}");
+    assert!(stdout.contains("hint: declared: v1, v2"), "{stdout}");
+    assert!(
+        stdout.contains("version = \"v9\"\n") && stdout.contains("^^^^"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn show_prints_the_briefing_and_bad_scripts_are_refused_before_any_server_starts() {
+    let env = TestEnv::new();
+    let out = env
+        .pgdrill()
+        .current_dir(root())
+        .args(["show", "mixed-version-rename"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        stdout.contains("RTO: 5m") && stdout.contains("Objectives:") && stdout.contains("migrate"),
+        "{stdout}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("bad.txt");
+    std::fs::write(&script, "status\nat soon: app pause\nteleport\n").unwrap();
+    let out = env
+        .pgdrill()
+        .current_dir(root())
+        .args(["run", "mixed-version-rename", "--script"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.txt:2:") && stderr.contains("bad.txt:3: unknown command `teleport`"),
+        "{stderr}"
+    );
+    assert!(env.registry_entries().is_empty());
+
+    let out = env
+        .pgdrill()
+        .current_dir(root())
+        .args(["run", "no-such-drill"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("available: mixed-version-rename"));
+}
