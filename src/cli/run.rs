@@ -316,7 +316,7 @@ fn prompt(
     tokio::spawn(async move {
         let mut printer = printer;
         while let Some(e) = notices.recv().await {
-            if matches!(e.kind, EventKind::Move(_)) {
+            if matches!(e.kind, EventKind::Move(_) | EventKind::Hint { .. }) {
                 continue;
             }
             let Some(mut line) = crate::report::event_line(&e) else {
