@@ -367,13 +367,13 @@ impl Drill {
 
     pub(super) fn status(&self) -> super::StatusView {
         let window = self.transcript.windows().last().cloned();
-        let applied = self.applied.clone();
+        let state = self.state();
         let pending = self
             .scenario
             .migrations
             .list
             .iter()
-            .filter(|m| !applied.contains(&m.id))
+            .filter(|m| !state.applied.contains(&m.id))
             .map(|m| m.id.clone())
             .collect();
         let slo = &self.scenario.slo;
@@ -383,15 +383,10 @@ impl Drill {
                 ((w.end_ms - w.start_ms) as f64 / 1000.0 / self.clock.scale()).max(0.001)
             }),
             window,
-            pods: self.fleet.as_ref().map(|f| f.counts()).unwrap_or_default(),
+            pods: state.pods,
             rollout: self.rollout_text(),
-            flags: self
-                .flags
-                .values()
-                .into_iter()
-                .map(|(k, v)| (k, v.to_string()))
-                .collect(),
-            applied,
+            flags: state.flags.into_iter().collect(),
+            applied: state.applied,
             pending,
             recovery: self.recovery,
             slo: format!(
