@@ -128,6 +128,11 @@ impl LocalBackend {
                 // for it, so it cannot remove the directory mid-copy only to
                 // have the copy recreate part of it.
                 let _copying = copy.lock.lock().unwrap_or_else(|e| e.into_inner());
+                // The cleanup sets the flag before it takes the lock: if it
+                // ran before this task even started, create nothing.
+                if copy.cancel.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
                 make_private_dir(&inst, &run_as)?;
                 make_private_dir(&sock, &run_as)?;
                 fsutil::copy_tree(&from, &data, &run_as, &copy.cancel)
