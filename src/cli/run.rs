@@ -312,7 +312,6 @@ fn prompt(
         }
     };
     let printer = editor.create_external_printer().ok();
-    let ended_for_notices = ended.clone();
     tokio::spawn(async move {
         let mut printer = printer;
         while let Some(e) = notices.recv().await {
@@ -338,7 +337,6 @@ fn prompt(
                 None => println!("{line}"),
             }
         }
-        drop(ended_for_notices);
     });
     let handle = tokio::runtime::Handle::current();
     std::thread::spawn(move || {

@@ -247,11 +247,6 @@ impl Drill {
         self.clock
     }
 
-    /// When the drill ends by itself, in scenario time.
-    pub fn time_limit_ms(&self) -> u64 {
-        self.end_at_ms
-    }
-
     /// Runs the drill until it is resolved, runs out of time, or is told to
     /// end. Events go to `notices` as they happen. Returns the transcript.
     pub async fn run(

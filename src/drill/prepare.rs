@@ -146,7 +146,7 @@ fn infer(name: &str, data_type: &str, nullable: bool) -> Option<String> {
     if texty && n.contains("email") {
         return Some("'user' || i || '@example.com'".into());
     }
-    if texty && (n == "name" || n.ends_with("_name") || n.ends_with("name")) {
+    if texty && n.ends_with("name") {
         return Some("'User ' || i".into());
     }
     if texty && n.contains("phone") {

@@ -49,8 +49,8 @@ pub enum Error {
 
 struct Version {
     name: Arc<str>,
-    endpoints: Vec<(Arc<str>, Endpoint)>,
-    total_weight: u32,
+    /// Each endpoint with its name shared by the samples it produces.
+    endpoints: Vec<(Arc<str>, Arc<Endpoint>)>,
 }
 
 /// The running pods.
@@ -179,9 +179,8 @@ fn version(v: &AppVersion) -> Version {
         endpoints: v
             .endpoints
             .iter()
-            .map(|e| (e.name.as_str().into(), e.clone()))
+            .map(|e| (e.name.as_str().into(), Arc::new(e.clone())))
             .collect(),
-        total_weight: v.endpoints.iter().map(|e| e.weight).sum(),
     }
 }
 
@@ -201,8 +200,7 @@ struct Pod {
 struct Request {
     version: Arc<str>,
     endpoint: Arc<str>,
-    sql: String,
-    write: bool,
+    spec: Arc<Endpoint>,
     params: Vec<params::Value>,
 }
 
@@ -255,23 +253,18 @@ impl Pod {
     /// request's flags allow, and draws its parameters.
     fn next_request(&mut self) -> Option<Request> {
         let version = &self.versions[self.version.load(Ordering::Relaxed)];
-        let mut flag_cache: BTreeMap<String, bool> = BTreeMap::new();
-        let flags = &self.flags;
         let rng = &mut self.rng;
-        let mut on = |name: &str, rng: &mut ChaCha8Rng| -> bool {
-            // Drawn once per request, so two endpoints gated by the same
-            // flag agree within one request.
-            if let Some(v) = flag_cache.get(name) {
-                return *v;
-            }
-            let v = flags.on_for(name, rng);
-            flag_cache.insert(name.to_string(), v);
-            v
-        };
-        let mut eligible: Vec<&(Arc<str>, Endpoint)> = Vec::with_capacity(version.endpoints.len());
+        let mut drawn = Vec::new();
+        let mut eligible = Vec::with_capacity(version.endpoints.len());
         for e in &version.endpoints {
-            let allowed = e.1.flag.as_deref().is_none_or(|f| on(f, rng))
-                && e.1.unless_flag.as_deref().is_none_or(|f| !on(f, rng));
+            let allowed =
+                e.1.flag
+                    .as_deref()
+                    .is_none_or(|f| flag_on(&mut drawn, &self.flags, f, rng))
+                    && e.1
+                        .unless_flag
+                        .as_deref()
+                        .is_none_or(|f| !flag_on(&mut drawn, &self.flags, f, rng));
             if allowed {
                 eligible.push(e);
             }
@@ -280,9 +273,8 @@ impl Pod {
         if total == 0 {
             return None;
         }
-        debug_assert!(total <= version.total_weight);
         let mut pick = rng.random_range(0..total);
-        let (name, endpoint) = eligible.into_iter().find(|e| {
+        let (name, spec) = eligible.into_iter().find(|e| {
             if pick < e.1.weight {
                 true
             } else {
@@ -290,7 +282,7 @@ impl Pod {
                 false
             }
         })?;
-        let params = endpoint
+        let params = spec
             .params
             .iter()
             .map(|p| self.params.value(p, rng))
@@ -298,15 +290,30 @@ impl Pod {
         Some(Request {
             version: version.name.clone(),
             endpoint: name.clone(),
-            sql: endpoint.sql.clone(),
-            write: endpoint.write,
+            spec: spec.clone(),
             params,
         })
     }
 }
 
+/// Whether a flag is on for this request: drawn once per request, so two
+/// endpoints gated by the same flag agree within one request.
+fn flag_on<'a>(
+    drawn: &mut Vec<(&'a str, bool)>,
+    flags: &Flags,
+    name: &'a str,
+    rng: &mut ChaCha8Rng,
+) -> bool {
+    if let Some((_, on)) = drawn.iter().find(|(n, _)| *n == name) {
+        return *on;
+    }
+    let on = flags.on_for(name, rng);
+    drawn.push((name, on));
+    on
+}
+
 async fn send(pool: &PgPool, r: &Request) -> Outcome {
-    let mut query = sqlx::query(AssertSqlSafe(r.sql.as_str()));
+    let mut query = sqlx::query(AssertSqlSafe(r.spec.sql.as_str()));
     for p in &r.params {
         query = match p {
             params::Value::Int(i) => query.bind(*i),
@@ -315,12 +322,12 @@ async fn send(pool: &PgPool, r: &Request) -> Outcome {
     }
     match query.fetch_optional(pool).await {
         Ok(row) => Outcome::Ok {
-            written: if r.write {
+            written: if r.spec.write {
                 row.and_then(|row| row.try_get::<i64, _>(0).ok())
             } else {
                 None
             },
-            write: r.write,
+            write: r.spec.write,
         },
         Err(e) => Outcome::Failed(error_code(&e)),
     }
