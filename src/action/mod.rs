@@ -49,6 +49,16 @@ pub enum Action {
         count: Option<usize>,
         /// `lock_timeout` for the run.
         lock_timeout: Option<Duration>,
+        /// Attempts after a lock timeout (with a short pause between).
+        retries: u32,
+    },
+    /// Apply a corrective forward migration from a SQL file (its name
+    /// without `.sql` is its version).
+    MigrateApply {
+        /// The file.
+        file: String,
+        /// `lock_timeout` for the run.
+        lock_timeout: Option<Duration>,
     },
     /// Revert applied migrations, newest first.
     MigrateDown {
@@ -66,6 +76,60 @@ pub enum Action {
     },
     /// List snapshots.
     SnapshotList,
+    /// Restore a snapshot to a new instance, or over the current one.
+    Restore {
+        /// The snapshot.
+        snapshot: String,
+        /// Over the database the app uses instead of a new instance.
+        in_place: bool,
+        /// Name of the new instance.
+        name: Option<String>,
+    },
+    /// Point the app's pools at another instance.
+    Cutover {
+        /// The instance.
+        instance: String,
+    },
+    /// Copy the writes acknowledged since a snapshot from the instance it
+    /// was taken of into the one the app uses.
+    Replay {
+        /// The snapshot.
+        since: String,
+    },
+    /// Copy column values from another instance, row by row by primary key.
+    Repair {
+        /// Table.
+        table: String,
+        /// Columns.
+        columns: Vec<String>,
+        /// Instance to copy from.
+        from: String,
+    },
+    /// The instances of this drill.
+    Instances,
+    /// The blocking tree: who waits for whom.
+    Locks,
+    /// Cancel (or terminate) backends by pid or application name.
+    Kill {
+        /// A pid or an application name (a job's name).
+        target: String,
+        /// Terminate the session instead of cancelling its query.
+        terminate: bool,
+    },
+    /// Declare an incident with a severity.
+    IncidentDeclare {
+        /// `sev1`, `sev2`...
+        severity: String,
+    },
+    /// Send a status update to stakeholders.
+    Comms(String),
+    /// Record an approval.
+    Approve {
+        /// What is approved (a migration id, `restore`...).
+        what: String,
+        /// Who approves.
+        by: String,
+    },
     /// Run SQL as the app's role.
     Sql(String),
     /// Add a note to the incident timeline.
@@ -135,15 +199,75 @@ pub const HELP: &[Help] = &[
     },
     Help {
         name: "migrate",
-        usage: "migrate status | migrate up [--count N] [--lock-timeout 2s] | migrate down [--count N | ID] [--lock-timeout 2s]",
+        usage: "migrate status | migrate up [--count N] [--lock-timeout 2s] [--retries N] | migrate down [--count N | ID] [--lock-timeout 2s] | migrate apply FILE.sql",
         summary: "the migration runner and its tracking table",
-        detail: "`migrate down` reverts the newest applied migration (or down to and including ID) using its down SQL, in a transaction when the migration is transactional. Use a down only when it is tested and non-destructive (runbook 003, option A). `--lock-timeout` makes DDL give up instead of queueing behind a long transaction.",
+        detail: "`migrate down` reverts the newest applied migration (or down to and including ID) using its down SQL, in a transaction when the migration is transactional. Use a down only when it is tested and non-destructive (runbook 003, option A). `--lock-timeout` makes DDL give up instead of queueing behind a long transaction; `--retries N` tries again after a short pause. `migrate apply FILE.sql` applies a corrective forward migration: its file name is its version, which must sort after every applied one, and pgdrill runs it twice to check that it is idempotent (runbook 004, option B).",
     },
     Help {
         name: "snapshot",
         usage: "snapshot create [NAME] | snapshot list",
         summary: "a consistent copy of the database as it is now",
         detail: "Take one before any corrective action (runbook 003: take an additional backup before performing corrective actions). The snapshot is taken with pg_dump while traffic runs.",
+    },
+    Help {
+        name: "restore",
+        usage: "restore SNAPSHOT [--to new|in-place] [--as NAME]",
+        summary: "restore a snapshot to a NEW instance (default) or over the current one",
+        detail: "Restore to a new instance and validate it before any cutover; never overwrite production in place (runbook 003, restore flow). The new instance's sequences are moved past the live instance's values, so writes replayed later keep their ids. `restore ... --to in-place` overwrites the database the app uses.",
+    },
+    Help {
+        name: "cutover",
+        usage: "cutover INSTANCE",
+        summary: "point the app's connection pools at another instance",
+        detail: "In-flight requests finish on the old instance; new ones go to INSTANCE. See `instances` for names. Writes made on the old instance since the snapshot are not on the new one: `replay --since SNAPSHOT`.",
+    },
+    Help {
+        name: "replay",
+        usage: "replay --since SNAPSHOT",
+        summary: "copy writes acknowledged since SNAPSHOT into the instance the app uses",
+        detail: "The workload keeps a ledger of every write the app acknowledged. `replay` copies those rows, made on the snapshot's instance after it was taken, into the instance the app uses now (rows already there are kept). Lost writes count against the RPO.",
+    },
+    Help {
+        name: "repair",
+        usage: "repair TABLE.COLUMN[,COLUMN...] --from INSTANCE",
+        summary: "copy column values from another instance, row by row by primary key",
+        detail: "For a bad backfill: restore a snapshot to a new instance, check it, then repair the damaged columns of the live table from it. Rows only in the live table are left alone.",
+    },
+    Help {
+        name: "instances",
+        usage: "instances",
+        summary: "the drill's PostgreSQL instances and which one the app uses",
+        detail: "",
+    },
+    Help {
+        name: "locks",
+        usage: "locks",
+        summary: "the blocking tree: sessions waiting for locks and who holds them",
+        detail: "Built from pg_stat_activity, pg_locks and pg_blocking_pids(). Sessions are named by application_name: pods are pgdrill-pod-N, the release's migration job is migration-job, background jobs have their own names.",
+    },
+    Help {
+        name: "kill",
+        usage: "kill PID|NAME [--terminate]",
+        summary: "cancel the query of a backend (pg_cancel_backend), or end its session",
+        detail: "NAME is an application_name from `locks` (e.g. migration-job) and acts on every session with that name. Cancel the DDL that queues, or the long transaction it queues behind (runbook 000, failure mode 2).",
+    },
+    Help {
+        name: "incident",
+        usage: "incident declare SEV1|SEV2|SEV3",
+        summary: "declare an incident and its severity",
+        detail: "A destructive migration already applied is a high-severity incident (runbook 000, rollback order).",
+    },
+    Help {
+        name: "comms",
+        usage: "comms \"TEXT\"",
+        summary: "send a status update to stakeholders",
+        detail: "State what happened, what you are doing, and the RTO/RPO impact (runbook 000: communicate RTO/RPO impact immediately; runbook 003: communication).",
+    },
+    Help {
+        name: "approve",
+        usage: "approve WHAT --by NAME",
+        summary: "record an approval (a destructive step, a restore, a contract migration)",
+        detail: "Break-glass actions are allowed only with incident owner approval (runbook 000).",
     },
     Help {
         name: "sql",
@@ -308,13 +432,44 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
             Action::AppResume
         }
         ("migrate", Some("status")) => Action::MigrateStatus,
+        ("migrate", Some("apply")) => {
+            let file = w
+                .get(2)
+                .filter(|f| !f.starts_with('-'))
+                .ok_or_else(|| err("say which SQL file to apply", u))?
+                .clone();
+            let mut lock_timeout = None;
+            let mut i = 3;
+            while i < w.len() {
+                match w[i].as_str() {
+                    "--lock-timeout" => {
+                        let d = w
+                            .get(i + 1)
+                            .ok_or_else(|| err("--lock-timeout takes a duration", u))?;
+                        lock_timeout = Some(parse_duration(d, "migrate")?);
+                        i += 2;
+                    }
+                    other => return Err(err(format!("unexpected `{other}`"), u)),
+                }
+            }
+            Action::MigrateApply { file, lock_timeout }
+        }
         ("migrate", Some(dir @ ("up" | "down"))) => {
             let mut count = None;
             let mut target = None;
             let mut lock_timeout = None;
+            let mut retries = 0;
             let mut i = 2;
             while i < w.len() {
                 match w[i].as_str() {
+                    "--retries" if dir == "up" => {
+                        retries = w
+                            .get(i + 1)
+                            .and_then(|n| n.parse::<u32>().ok())
+                            .filter(|n| *n <= 20)
+                            .ok_or_else(|| err("--retries takes a number from 0 to 20", u))?;
+                        i += 2;
+                    }
                     "--count" | "-n" => {
                         let n = w
                             .get(i + 1)
@@ -338,9 +493,16 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
                 }
             }
             if dir == "up" {
+                if retries > 0 && lock_timeout.is_none() {
+                    return Err(err(
+                        "--retries needs --lock-timeout: without one a run waits for the lock forever",
+                        u,
+                    ));
+                }
                 Action::MigrateUp {
                     count,
                     lock_timeout,
+                    retries,
                 }
             } else {
                 if count.is_some() && target.is_some() {
@@ -360,6 +522,127 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
             }
         }
         ("snapshot", Some("list")) | ("snapshots", None) => Action::SnapshotList,
+        ("restore", _) => {
+            let snapshot = w
+                .get(1)
+                .filter(|f| !f.starts_with('-'))
+                .ok_or_else(|| err("say which snapshot to restore (see `snapshot list`)", u))?
+                .clone();
+            let mut in_place = false;
+            let mut name = None;
+            let mut i = 2;
+            while i < w.len() {
+                match (w[i].as_str(), w.get(i + 1).map(String::as_str)) {
+                    ("--to", Some("new")) => in_place = false,
+                    ("--to", Some("in-place")) => in_place = true,
+                    ("--to", _) => return Err(err("--to takes `new` or `in-place`", u)),
+                    ("--as", Some(n)) => name = Some(n.to_string()),
+                    ("--as", None) => return Err(err("--as takes a name", u)),
+                    (other, _) => return Err(err(format!("unexpected `{other}`"), u)),
+                }
+                i += 2;
+            }
+            Action::Restore {
+                snapshot,
+                in_place,
+                name,
+            }
+        }
+        ("cutover", _) => {
+            extra(2)?;
+            let instance = w
+                .get(1)
+                .ok_or_else(|| err("say which instance (see `instances`)", u))?;
+            Action::Cutover {
+                instance: instance.clone(),
+            }
+        }
+        ("replay", _) => {
+            extra(3)?;
+            match (w.get(1).map(String::as_str), w.get(2)) {
+                (Some("--since"), Some(snap)) => Action::Replay {
+                    since: snap.clone(),
+                },
+                _ => {
+                    return Err(err(
+                        "say since which snapshot: `replay --since SNAPSHOT`",
+                        u,
+                    ));
+                }
+            }
+        }
+        ("repair", _) => {
+            extra(4)?;
+            let (Some(target), Some("--from"), Some(from)) =
+                (w.get(1), w.get(2).map(String::as_str), w.get(3))
+            else {
+                return Err(err("write `repair TABLE.COLUMN --from INSTANCE`", u));
+            };
+            let Some((table, columns)) = target.split_once('.') else {
+                return Err(err("name the columns as TABLE.COLUMN[,COLUMN]", u));
+            };
+            let columns: Vec<String> = columns
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty())
+                .collect();
+            if table.is_empty() || columns.is_empty() {
+                return Err(err("name the columns as TABLE.COLUMN[,COLUMN]", u));
+            }
+            Action::Repair {
+                table: table.to_string(),
+                columns,
+                from: from.clone(),
+            }
+        }
+        ("instances", _) => {
+            extra(1)?;
+            Action::Instances
+        }
+        ("locks", _) => {
+            extra(1)?;
+            Action::Locks
+        }
+        ("kill", _) => {
+            extra(3)?;
+            let target = w
+                .get(1)
+                .filter(|t| !t.starts_with('-'))
+                .ok_or_else(|| err("say which pid or application name (see `locks`)", u))?
+                .clone();
+            let terminate = match w.get(2).map(String::as_str) {
+                None | Some("--cancel") => false,
+                Some("--terminate") => true,
+                Some(other) => return Err(err(format!("unexpected `{other}`"), u)),
+            };
+            Action::Kill { target, terminate }
+        }
+        ("incident", Some("declare")) => {
+            extra(3)?;
+            let severity = w
+                .get(2)
+                .map(|s| s.to_ascii_lowercase())
+                .filter(|s| matches!(s.as_str(), "sev1" | "sev2" | "sev3" | "sev4"))
+                .ok_or_else(|| err("give a severity: sev1 (highest) to sev4", u))?;
+            Action::IncidentDeclare { severity }
+        }
+        ("comms", _) => {
+            let text = rest_of_line(line);
+            if text.is_empty() {
+                return Err(err("give the update's text", u));
+            }
+            Action::Comms(text)
+        }
+        ("approve", _) => {
+            extra(4)?;
+            match (w.get(1), w.get(2).map(String::as_str), w.get(3)) {
+                (Some(what), Some("--by"), Some(by)) if !what.starts_with('-') => Action::Approve {
+                    what: what.clone(),
+                    by: by.clone(),
+                },
+                _ => return Err(err("write `approve WHAT --by NAME`", u)),
+            }
+        }
         ("sql", _) => {
             let text = rest_of_line(line);
             if text.is_empty() {
@@ -514,6 +797,7 @@ mod tests {
         assert_eq!(
             parse("migrate up --count 2").unwrap(),
             Action::MigrateUp {
+                retries: 0,
                 count: Some(2),
                 lock_timeout: None
             }

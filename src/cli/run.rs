@@ -78,9 +78,9 @@ pub async fn run(
     let prepared = interrupt
         .guard(async {
             let mut conn = instance.connect_app().await?;
-            drill::prepare(&scenario, &mut conn, &|stage| spinner.message(stage))
-                .await
-                .map_err(Error::from)
+            drill::prepare(&scenario, &mut conn, &|stage| spinner.message(stage)).await?;
+            let mut conn = instance.connect_superuser().await?;
+            drill::install_audit(&mut conn).await.map_err(Error::from)
         })
         .await;
     spinner.clear();
@@ -90,6 +90,7 @@ pub async fn run(
     }
 
     let target = Target {
+        name: "primary".into(),
         info: instance.info().clone(),
         app_url: instance.url(),
         superuser_url: instance.superuser_url(),
@@ -117,12 +118,23 @@ pub async fn run(
         seed: args.seed,
         time_scale: args.time_scale,
     };
+    let backend = Arc::new(backend);
+    let provision: drill::Provision = Arc::new(move || {
+        let backend = backend.clone();
+        Box::pin(async move {
+            backend
+                .provision(&crate::instance::no_progress)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    });
     let drill = Drill::new(
         scenario.clone(),
         target,
         options,
         crate::instance::now_unix(),
-    );
+    )
+    .with_provision(provision);
     let clock = drill.clock();
     let (commands, commands_rx) = mpsc::channel(16);
     let (notices_tx, notices) = mpsc::unbounded_channel();

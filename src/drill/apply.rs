@@ -7,12 +7,12 @@ use std::sync::Arc;
 use sqlx::{AssertSqlSafe, Column, Row};
 use tokio::sync::oneshot;
 
-use super::{Drill, Finished, Pending, Reply, View};
+use super::{Db, Drill, Finished, MOVES, Pending, Reply, Snap, View};
 use crate::action::{Action, HELP};
-use crate::instance::snapshot::{self, Snapshot};
+use crate::instance::Instance;
+use crate::migrate::classify::classify;
 use crate::migrate::{Direction, RunOptions, Runner};
-use crate::scenario::Scenario;
-use crate::score::clock;
+use crate::scenario::{Migration, MigrationKind, Scenario};
 use crate::transcript::{EndReason, Event, EventKind, Move};
 
 /// The result of a move.
@@ -22,41 +22,57 @@ pub(super) struct Done {
     pub text: String,
     pub view: Option<View>,
     pub effect: Effect,
+    pub tags: Vec<String>,
 }
 
 /// What a finished move changes in the engine.
 pub(super) enum Effect {
     None,
     Applied(Vec<String>),
-    Snapshot(Snapshot),
+    Snapshot(Snap),
+    Restored(Box<(Db, Instance)>),
 }
 
 impl Done {
-    fn ok(canonical: impl Into<String>, text: impl Into<String>) -> Done {
+    pub(super) fn ok(canonical: impl Into<String>, text: impl Into<String>) -> Done {
         Done {
             ok: true,
             canonical: canonical.into(),
             text: text.into(),
             view: None,
             effect: Effect::None,
+            tags: Vec::new(),
         }
     }
-    fn fail(canonical: impl Into<String>, text: impl Into<String>) -> Done {
+    pub(super) fn fail(canonical: impl Into<String>, text: impl Into<String>) -> Done {
         Done {
             ok: false,
-            canonical: canonical.into(),
-            text: text.into(),
-            view: None,
-            effect: Effect::None,
+            ..Done::ok(canonical, text)
         }
     }
-    fn view(mut self, view: View) -> Done {
+    pub(super) fn view(mut self, view: View) -> Done {
         self.view = Some(view);
         self
     }
 }
 
-fn rows(columns: &[&str], rows: Vec<Vec<String>>) -> View {
+/// Tags of a move that runs `sql`.
+fn sql_tags(sql: &str) -> Vec<String> {
+    let class = classify(sql);
+    let mut tags = Vec::new();
+    if class.writes {
+        tags.push("corrective".to_string());
+    }
+    if class.destructive {
+        tags.push("destructive".to_string());
+    }
+    if class.contract {
+        tags.push("contract".to_string());
+    }
+    tags
+}
+
+pub(super) fn rows(columns: &[&str], rows: Vec<Vec<String>>) -> View {
     View::Rows {
         columns: columns.iter().map(|c| c.to_string()).collect(),
         rows,
@@ -163,11 +179,14 @@ impl Drill {
                 let t = pending.t_ms;
                 self.record_move(
                     t,
-                    &pending.input,
-                    format!("wait {d}"),
-                    true,
-                    format!("waited {d}"),
-                    pending.state.clone(),
+                    Move {
+                        input: pending.input.trim().to_string(),
+                        canonical: format!("wait {d}"),
+                        ok: true,
+                        result: format!("waited {d}"),
+                        tags: Vec::new(),
+                        state: pending.state.clone(),
+                    },
                 );
                 self.waits.push((until, pending));
                 return;
@@ -197,54 +216,53 @@ impl Drill {
                 self.ended = Some(EndReason::Resolved);
                 Done::ok("resolve", "incident declared resolved")
             }
-            Action::MigrateStatus | Action::MigrateUp { .. } | Action::MigrateDown { .. } => {
-                let job = migrate(self.scenario.clone(), self.target.app_url.clone(), action);
+            Action::MigrateStatus
+            | Action::MigrateUp { .. }
+            | Action::MigrateDown { .. }
+            | Action::MigrateApply { .. } => {
+                let job = migrate(self.scenario.clone(), self.db().app_url.clone(), action);
                 self.tasks
                     .spawn(async move { Finished::Move(pending, job.await) });
                 return;
             }
             Action::Sql(text) => {
-                let url = self.target.app_url.clone();
+                let url = self.db().app_url.clone();
                 self.tasks
                     .spawn(async move { Finished::Move(pending, sql(url, text).await) });
                 return;
             }
-            Action::SnapshotCreate { name } => {
-                let name = name.unwrap_or_else(|| format!("snap-{}", self.snapshots.len() + 1));
-                let (info, url) = (self.target.info.clone(), self.target.superuser_url.clone());
-                self.tasks.spawn(async move {
-                    let done = match snapshot::create(&info, &url, &name).await {
-                        Ok(s) => Done {
-                            ok: true,
-                            canonical: format!("snapshot create {name}"),
-                            text: format!(
-                                "snapshot {name} taken: {} KiB in {} ms",
-                                s.bytes / 1024,
-                                s.took.as_millis()
-                            ),
-                            view: None,
-                            effect: Effect::Snapshot(s),
-                        },
-                        Err(e) => Done::fail(format!("snapshot create {name}"), e.to_string()),
-                    };
-                    Finished::Move(pending, done)
-                });
-                return;
+            Action::SnapshotCreate { name } => return self.snapshot_create(pending, name),
+            Action::SnapshotList => self.snapshot_list(),
+            Action::Restore {
+                snapshot,
+                in_place,
+                name,
+            } => return self.restore(pending, snapshot, in_place, name),
+            Action::Cutover { instance } => self.cutover(&instance),
+            Action::Replay { since } => return self.replay(pending, since),
+            Action::Repair {
+                table,
+                columns,
+                from,
+            } => return self.repair(pending, table, columns, from),
+            Action::Instances => self.instances(),
+            Action::Locks => return self.locks(pending),
+            Action::Kill { target, terminate } => return self.kill(pending, target, terminate),
+            Action::IncidentDeclare { severity } => {
+                let before = self.incident.replace(severity.clone());
+                let text = match before {
+                    Some(b) if b != severity => {
+                        format!("incident severity changed from {b} to {severity}")
+                    }
+                    _ => format!("{severity} incident declared: incident channel open"),
+                };
+                Done::ok(format!("incident declare {severity}"), text)
             }
-            Action::SnapshotList => {
-                let table = self
-                    .snapshots
-                    .iter()
-                    .map(|(t, s)| {
-                        vec![s.name.clone(), clock(*t), format!("{} KiB", s.bytes / 1024)]
-                    })
-                    .collect();
-                Done::ok(
-                    "snapshot list",
-                    format!("{} snapshots", self.snapshots.len()),
-                )
-                .view(rows(&["snapshot", "taken at", "size"], table))
-            }
+            Action::Comms(text) => Done::ok(format!("comms {text}"), "update sent to stakeholders"),
+            Action::Approve { what, by } => Done::ok(
+                format!("approve {what} by {by}"),
+                format!("approval for {what} recorded from {by}"),
+            ),
         };
         self.complete(pending, done);
     }
@@ -254,15 +272,23 @@ impl Drill {
         match done.effect {
             Effect::None => {}
             Effect::Applied(applied) => self.applied = applied,
-            Effect::Snapshot(s) => self.snapshots.push((pending.t_ms, s)),
+            Effect::Snapshot(s) => self.snapshots.push(s),
+            Effect::Restored(restored) => {
+                let (db, instance) = *restored;
+                self.dbs.push(db);
+                self.owned.push(instance);
+            }
         }
         self.record_move(
             pending.t_ms,
-            &pending.input,
-            done.canonical,
-            done.ok,
-            done.text.clone(),
-            pending.state,
+            Move {
+                input: pending.input.trim().to_string(),
+                canonical: done.canonical,
+                ok: done.ok,
+                result: done.text.clone(),
+                tags: done.tags,
+                state: pending.state,
+            },
         );
         let _ = pending.reply.send(Reply {
             ok: done.ok,
@@ -272,24 +298,10 @@ impl Drill {
     }
 
     /// Appends a move at its time, keeping the transcript in time order.
-    fn record_move(
-        &mut self,
-        t_ms: u64,
-        input: &str,
-        canonical: String,
-        ok: bool,
-        result: String,
-        state: crate::transcript::State,
-    ) {
+    fn record_move(&mut self, t_ms: u64, mv: Move) {
         let event = Event {
             t_ms,
-            kind: EventKind::Move(Move {
-                input: input.trim().to_string(),
-                canonical,
-                ok,
-                result,
-                state,
-            }),
+            kind: EventKind::Move(mv),
         };
         if let Some(n) = &self.notices {
             let _ = n.send(event.clone());
@@ -300,6 +312,30 @@ impl Drill {
             .rposition(|e| e.t_ms <= t_ms)
             .map_or(0, |i| i + 1);
         events.insert(at, event);
+    }
+
+    /// DDL another client ran, seen by the audit: scored like a move.
+    pub(super) fn direct_move(&mut self, row: &super::probe::Audited) {
+        let mut tags = sql_tags(&row.query);
+        tags.push("direct".to_string());
+        let app = if row.app.is_empty() {
+            "another client"
+        } else {
+            row.app.as_str()
+        };
+        let state = self.state();
+        let t = self.clock.now_ms();
+        self.record_move(
+            t,
+            Move {
+                input: format!("({app}) {}", row.query.trim()),
+                canonical: format!("sql {}", row.query.trim()),
+                ok: true,
+                result: format!("{} seen in the DDL audit, run from {app}", row.tag),
+                tags,
+                state,
+            },
+        );
     }
 
     fn deploy(&mut self, version: &str) -> Done {
@@ -428,8 +464,10 @@ pub(super) async fn migrate_ids(
     scenario: Arc<Scenario>,
     url: String,
     ids: Vec<String>,
+    application_name: String,
+    statement_timeout: Option<std::time::Duration>,
 ) -> Result<Vec<String>, String> {
-    let mut conn = crate::instance::connect(&url)
+    let mut conn = crate::instance::connect_as(&url, &application_name, statement_timeout)
         .await
         .map_err(|e| e.to_string())?;
     let tracking = scenario.migrations.tracking();
@@ -452,7 +490,7 @@ pub(super) async fn migrate_ids(
 }
 
 async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
-    let mut conn = match crate::instance::connect(&url).await {
+    let mut conn = match crate::instance::connect_as(&url, MOVES, None).await {
         Ok(c) => c,
         Err(e) => return Done::fail("migrate", e.to_string()),
     };
@@ -482,15 +520,31 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
                 Err(e) => Done::fail("migrate status", e.to_string()),
             };
         }
+        Action::MigrateApply { file, lock_timeout } => {
+            return forward_fix(&mut conn, &runner, &file, lock_timeout).await;
+        }
         Action::MigrateUp {
             count,
             lock_timeout,
-        } => (
-            Direction::Up,
-            runner
-                .up(&mut conn, count, RunOptions { lock_timeout })
-                .await,
-        ),
+            retries,
+        } => {
+            let mut attempt = 0;
+            loop {
+                let result = runner
+                    .up(&mut conn, count, RunOptions { lock_timeout })
+                    .await;
+                match result {
+                    Err(e) if e.code() == Some("55P03") && attempt < retries => {
+                        attempt += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(
+                            250 * u64::from(attempt),
+                        ))
+                        .await;
+                    }
+                    result => break (Direction::Up, result),
+                }
+            }
+        }
         Action::MigrateDown {
             count,
             target,
@@ -522,7 +576,29 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
     };
     let applied_now = runner.applied(&mut conn).await.ok();
     let effect = applied_now.map_or(Effect::None, Effect::Applied);
-    match result {
+    let touched: Vec<&Migration> = match &result {
+        Ok(ids) => ids
+            .iter()
+            .filter_map(|id| scenario.migrations.get(id))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    let mut tags = vec!["corrective".to_string()];
+    if direction == Direction::Up && touched.iter().any(|m| m.kind == MigrationKind::Contract) {
+        tags.push("contract".into());
+    }
+    let text_of = |m: &&Migration| match direction {
+        Direction::Up => m.up.clone(),
+        Direction::Down => m.down.clone().unwrap_or_default(),
+    };
+    if touched
+        .iter()
+        .map(text_of)
+        .any(|sql| classify(&sql).destructive)
+    {
+        tags.push("destructive".into());
+    }
+    let done = match result {
         Ok(ids) if ids.is_empty() => Done {
             effect,
             ..Done::fail(
@@ -563,16 +639,123 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
                 ..Done::fail(format!("migrate {direction}{id}"), e.to_string())
             }
         }
+    };
+    Done { tags, ..done }
+}
+
+/// `migrate apply FILE`: a corrective forward migration. Its file name is
+/// its version; it must sort after every applied migration, and it must
+/// survive being run twice.
+async fn forward_fix(
+    conn: &mut sqlx::PgConnection,
+    runner: &Runner<'_>,
+    file: &str,
+    lock_timeout: Option<std::time::Duration>,
+) -> Done {
+    let path = std::path::Path::new(file);
+    let id = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let canonical = format!("migrate apply {id}");
+    let up = match tokio::fs::read_to_string(path).await {
+        Ok(t) if !t.trim().is_empty() => t,
+        Ok(_) => return Done::fail(canonical, format!("{file} is empty")),
+        Err(e) => return Done::fail(canonical, format!("cannot read {file}: {e}")),
+    };
+    let applied = match runner.applied(conn).await {
+        Ok(a) => a,
+        Err(e) => return Done::fail(canonical, e.to_string()),
+    };
+    if applied.contains(&id) {
+        return Done::fail(canonical, format!("{id} is already applied"));
+    }
+    if let Some(newest) = applied.iter().max()
+        && id.as_str() <= newest.as_str()
+    {
+        return Done::fail(
+            canonical,
+            format!(
+                "{id} does not sort after {newest}: a forward fix gets a higher version, e.g. {}_fix_...sql (runbook 004, option B)",
+                next_version(newest)
+            ),
+        );
+    }
+    let class = classify(&up);
+    let migration = Migration {
+        id: id.clone(),
+        kind: if class.contract {
+            MigrationKind::Contract
+        } else {
+            MigrationKind::Expand
+        },
+        transactional: !up.to_ascii_lowercase().contains("concurrently"),
+        up: up.clone(),
+        down: None,
+        applied_at_start: false,
+    };
+    let mut tags = sql_tags(&up);
+    if !tags.iter().any(|t| t == "corrective") {
+        tags.push("corrective".into());
+    }
+    let result = runner
+        .forward_fix(conn, &migration, RunOptions { lock_timeout })
+        .await;
+    let effect = runner
+        .applied(conn)
+        .await
+        .map_or(Effect::None, Effect::Applied);
+    let done = match result {
+        Ok(()) => Done::ok(
+            canonical,
+            format!(
+                "applied {id} ({}, {}); it ran twice without error, so it is idempotent",
+                migration.kind,
+                if migration.transactional {
+                    "in one transaction"
+                } else {
+                    "statement by statement"
+                }
+            ),
+        ),
+        Err(e) => {
+            if matches!(e, crate::migrate::Error::NotIdempotent { .. }) {
+                tags.push("not-idempotent".into());
+            }
+            Done::fail(canonical, e.to_string())
+        }
+    };
+    Done {
+        effect,
+        tags,
+        ..done
+    }
+}
+
+/// The version prefix after `id` (`002_x` gives `003`).
+fn next_version(id: &str) -> String {
+    let digits: String = id.chars().take_while(char::is_ascii_digit).collect();
+    match digits.parse::<u64>() {
+        Ok(n) => format!("{:0width$}", n + 1, width = digits.len()),
+        Err(_) => format!("{id}_1"),
     }
 }
 
 async fn sql(url: String, text: String) -> Done {
+    let done = run_sql(url, &text).await;
+    Done {
+        tags: sql_tags(&text),
+        ..done
+    }
+}
+
+async fn run_sql(url: String, text: &str) -> Done {
     let canonical = format!("sql {text}");
-    let mut conn = match crate::instance::connect(&url).await {
+    let mut conn = match crate::instance::connect_as(&url, MOVES, None).await {
         Ok(c) => c,
         Err(e) => return Done::fail(canonical, e.to_string()),
     };
-    match sqlx::raw_sql(AssertSqlSafe(text.clone()))
+    match sqlx::raw_sql(AssertSqlSafe(text.to_string()))
         .fetch_all(&mut conn)
         .await
     {

@@ -12,9 +12,15 @@
 
 mod apply;
 pub mod clock;
+mod data;
+mod locks;
 mod prepare;
+mod probe;
 pub mod status;
 
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,16 +28,27 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::action::Action;
-use crate::instance::InstanceInfo;
 use crate::instance::snapshot::Snapshot;
+use crate::instance::{Instance, InstanceInfo};
 use crate::scenario::{Release, Scenario};
 use crate::score::{self, Recovery};
 use crate::transcript::{EndReason, Event, EventKind, Level, State, Transcript, Window};
 use crate::workload::{Flags, Fleet, Outcome, Phase, Rollout, Sample, WindowBuilder};
 
 pub use clock::Clock;
-pub use prepare::prepare;
+pub use prepare::{install_audit, prepare};
 pub use status::StatusView;
+
+/// How often integrity checks and the DDL audit are read (real time).
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// Application name of the release's migration job.
+pub const MIGRATION_JOB: &str = "migration-job";
+/// Application name of pgdrill's own move connections.
+pub const MOVES: &str = "pgdrill-move";
+
+/// Starts a new empty instance for a restore.
+pub type Provision =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Instance, String>> + Send>> + Send + Sync>;
 
 /// How often the loop looks at the clock.
 const TICK: Duration = Duration::from_millis(100);
@@ -61,6 +78,8 @@ pub struct Options {
 /// Where the drill runs.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// Its name in the drill (`primary`, `restored-1`).
+    pub name: String,
     /// Connection details.
     pub info: InstanceInfo,
     /// URL of the app role.
@@ -134,6 +153,10 @@ pub enum View {
 pub struct Write {
     /// Scenario time it was acknowledged.
     pub t_ms: u64,
+    /// The database it went to (index into the drill's instances).
+    pub db: usize,
+    /// Table and key column it is checked in.
+    pub table: Option<(String, String)>,
     /// App version that made it.
     pub version: String,
     /// Endpoint.
@@ -150,18 +173,45 @@ struct Pending {
     reply: oneshot::Sender<Reply>,
 }
 
-/// What a background task finished with.
+/// What a background task finished with. Short-lived messages, one per
+/// task, so their size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Finished {
     /// A move.
     Move(Pending, apply::Done),
     /// A release's migration job.
     Release(Release, Result<Vec<String>, String>),
+    /// A version's migrations applied by its first pod at startup.
+    Startup(String, Result<Vec<String>, String>),
+    /// A snapshot the timeline asked for.
+    Snapshot(u64, Result<Snapshot, String>),
+    /// Integrity checks and the DDL audit.
+    Probe(usize, probe::Probed),
+}
+
+/// A database of the drill.
+struct Db {
+    target: Target,
+    /// Last DDL audit row already read.
+    audit_cursor: i64,
+}
+
+/// A snapshot and where it came from.
+struct Snap {
+    t_ms: u64,
+    db: usize,
+    snapshot: Snapshot,
+    /// Taken by the pipeline (timeline), not the learner.
+    by_timeline: bool,
 }
 
 /// One drill in progress.
 pub struct Drill {
     scenario: Arc<Scenario>,
-    target: Target,
+    dbs: Vec<Db>,
+    serving: usize,
+    owned: Vec<Instance>,
+    provision: Option<Provision>,
     options: Options,
     clock: Clock,
     transcript: Transcript,
@@ -176,7 +226,13 @@ pub struct Drill {
     rollout_phase: Option<Phase>,
     previous_version: Option<String>,
     applied: Vec<String>,
-    snapshots: Vec<(u64, Snapshot)>,
+    snapshots: Vec<Snap>,
+    incident: Option<String>,
+    checks: BTreeMap<String, bool>,
+    probing: bool,
+    last_probe: Instant,
+    starting: Vec<String>,
+    ledger_targets: BTreeMap<(String, String), (String, String)>,
     timeline: Vec<(u64, usize)>,
     next_event: usize,
     waits: Vec<(u64, Pending)>,
@@ -213,11 +269,28 @@ impl Drill {
             .filter(|m| m.applied_at_start)
             .map(|m| m.id.clone())
             .collect();
+        let ledger_targets = scenario
+            .app
+            .versions
+            .iter()
+            .flat_map(|v| {
+                v.endpoints
+                    .iter()
+                    .filter(|e| e.write)
+                    .filter_map(|e| Some(((v.name.clone(), e.name.clone()), e.ledger_target()?)))
+            })
+            .collect();
         Drill {
             transcript: Transcript::new(&scenario.id, options.seed, options.time_scale, started_at),
             clock: Clock::start(options.time_scale),
             scenario,
-            target,
+            dbs: vec![Db {
+                target,
+                audit_cursor: 0,
+            }],
+            serving: 0,
+            owned: Vec::new(),
+            provision: None,
             options,
             notices: None,
             fleet: None,
@@ -231,6 +304,12 @@ impl Drill {
             previous_version: None,
             applied,
             snapshots: Vec::new(),
+            incident: None,
+            checks: BTreeMap::new(),
+            probing: false,
+            last_probe: Instant::now(),
+            starting: Vec::new(),
+            ledger_targets,
             timeline,
             next_event: 0,
             waits: Vec::new(),
@@ -240,6 +319,22 @@ impl Drill {
             end_at_ms,
             ended: None,
         }
+    }
+
+    /// Lets the drill start new instances (for `restore --to new`).
+    pub fn with_provision(mut self, provision: Provision) -> Drill {
+        self.provision = Some(provision);
+        self
+    }
+
+    /// The database the app uses now.
+    fn db(&self) -> &Target {
+        &self.dbs[self.serving].target
+    }
+
+    /// The database with this name.
+    fn db_named(&self, name: &str) -> Option<usize> {
+        self.dbs.iter().position(|d| d.target.name == name)
     }
 
     /// The scenario clock (for script runners that wait for a time).
@@ -258,7 +353,7 @@ impl Drill {
         let (samples_tx, mut samples) = mpsc::unbounded_channel();
         self.fleet = Some(Fleet::start(
             &self.scenario,
-            &self.target.app_url,
+            &self.db().app_url,
             self.options.seed,
             self.flags.clone(),
             samples_tx,
@@ -289,19 +384,39 @@ impl Drill {
                 },
             }
         }
+        self.tasks.abort_all();
+        self.background.abort_all();
         if let Some(fleet) = self.fleet.take() {
             fleet.shutdown().await;
         }
         while let Ok(sample) = samples.try_recv() {
             self.record(sample);
         }
+        if self.ended != Some(EndReason::Interrupted) {
+            self.final_measurements().await;
+        }
+        for instance in std::mem::take(&mut self.owned) {
+            instance.shutdown().await;
+        }
         Ok(self.finish())
+    }
+
+    /// Integrity checks once more and the RPO, on the database the app
+    /// uses at the end, with the traffic stopped.
+    async fn final_measurements(&mut self) {
+        let target = self.db().clone();
+        if !self.scenario.checks.is_empty() {
+            let probed = probe::probe(self.scenario.clone(), target.clone(), None).await;
+            self.on_probe(self.serving, probed);
+        }
+        if !self.ledger.is_empty() || !self.ledger_targets.is_empty() {
+            let rpo = probe::rpo(&target.superuser_url, &self.ledger).await;
+            self.push(EventKind::Rpo(rpo));
+        }
     }
 
     fn finish(mut self) -> (Transcript, Vec<Write>) {
         let reason = self.ended.unwrap_or(EndReason::Interrupted);
-        self.tasks.abort_all();
-        self.background.abort_all();
         // Samples that arrived after the last full window still count.
         let now = self.clock.now_ms();
         if now > self.window_started.1 {
@@ -336,8 +451,14 @@ impl Drill {
             written,
         } = sample.outcome
         {
+            let table = self
+                .ledger_targets
+                .get(&(sample.version.to_string(), sample.endpoint.to_string()))
+                .cloned();
             self.ledger.push(Write {
                 t_ms: self.clock.now_ms(),
+                db: sample.db,
+                table,
                 version: sample.version.to_string(),
                 endpoint: sample.endpoint.to_string(),
                 key: written,
@@ -357,6 +478,7 @@ impl Drill {
                 .collect(),
             applied: self.applied.clone(),
             snapshots: self.snapshots.len() as u32,
+            instance: self.db().name.clone(),
         }
     }
 
@@ -364,6 +486,16 @@ impl Drill {
         let now = self.clock.now_ms();
         if self.window_started.0.elapsed() >= WINDOW {
             self.close_window(now);
+        }
+        if !self.probing && self.last_probe.elapsed() >= PROBE_EVERY {
+            self.probing = true;
+            self.last_probe = Instant::now();
+            let (db, target) = (self.serving, self.db().clone());
+            let cursor = Some(self.dbs[db].audit_cursor);
+            let scenario = self.scenario.clone();
+            self.tasks.spawn(async move {
+                Finished::Probe(db, probe::probe(scenario, target, cursor).await)
+            });
         }
         while let Some(&(at, index)) = self.timeline.get(self.next_event)
             && at <= now
@@ -447,10 +579,15 @@ impl Drill {
                 )
             };
             self.push(EventKind::Timeline { message });
+            let timeout = release
+                .job_timeout
+                .map(|t| t.0.div_f64(self.options.time_scale));
             let job = apply::migrate_ids(
                 self.scenario.clone(),
-                self.target.app_url.clone(),
+                self.db().app_url.clone(),
                 release.migrations.clone(),
+                MIGRATION_JOB.to_string(),
+                timeout,
             );
             self.tasks
                 .spawn(async move { Finished::Release(release, job.await) });
@@ -461,13 +598,28 @@ impl Drill {
                 message: format!("flag {} set to {}", change.name, change.value),
             });
         }
-        if let Some(sql) = event.sql {
-            let url = self.target.superuser_url.clone();
+        if let Some(name) = event.snapshot {
             self.push(EventKind::Timeline {
-                message: format!("background job started: {}", one_line(&sql)),
+                message: format!("the pipeline takes snapshot {name}"),
+            });
+            let (info, url) = (self.db().info.clone(), self.db().superuser_url.clone());
+            let t = self.clock.now_ms();
+            self.tasks.spawn(async move {
+                let result = crate::instance::snapshot::create(&info, &url, &name)
+                    .await
+                    .map_err(|e| e.to_string());
+                Finished::Snapshot(t, result)
+            });
+        }
+        if let Some(sql) = event.sql {
+            let url = self.db().superuser_url.clone();
+            let sql = scale_durations(&sql, self.options.time_scale);
+            let job = event.job.unwrap_or_else(|| "timeline-job".into());
+            self.push(EventKind::Timeline {
+                message: format!("background job {job} started: {}", one_line(&sql)),
             });
             self.background.spawn(async move {
-                if let Ok(mut conn) = crate::instance::connect(&url).await {
+                if let Ok(mut conn) = crate::instance::connect_as(&url, &job, None).await {
                     let _ =
                         sqlx::Executor::execute(&mut conn, sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
                             .await;
@@ -500,8 +652,10 @@ impl Drill {
         };
         let mut pods = fleet.pod_versions();
         let mut notes = Vec::new();
+        let mut startup = None;
         if let Some(pod) = rollout.due(now, &pods) {
             fleet.set_pod_version(pod, &rollout.target);
+            startup = Some(rollout.target.clone());
             pods[pod] = rollout.target.clone();
             let on = pods.iter().filter(|p| **p == rollout.target).count();
             notes.push((
@@ -529,6 +683,43 @@ impl Drill {
         for (level, message) in notes {
             self.observe(level, message);
         }
+        if let Some(version) = startup {
+            self.migrate_on_start(&version);
+        }
+    }
+
+    /// A pod of `version` booted: a framework that migrates at startup
+    /// applies the version's pending migrations (once at a time).
+    fn migrate_on_start(&mut self, version: &str) {
+        let Some(v) = self.scenario.app.version(version) else {
+            return;
+        };
+        let pending: Vec<String> = v
+            .migrate_on_start
+            .iter()
+            .filter(|id| !self.applied.contains(id))
+            .cloned()
+            .collect();
+        if pending.is_empty() || self.starting.iter().any(|s| s == version) {
+            return;
+        }
+        self.starting.push(version.to_string());
+        self.push(EventKind::Timeline {
+            message: format!(
+                "a {version} pod booted and applies {} at startup",
+                pending.join(", ")
+            ),
+        });
+        let job = apply::migrate_ids(
+            self.scenario.clone(),
+            self.db().app_url.clone(),
+            pending,
+            format!("{version}-startup"),
+            None,
+        );
+        let version = version.to_string();
+        self.tasks
+            .spawn(async move { Finished::Startup(version, job.await) });
     }
 
     fn on_finished(&mut self, done: Finished) {
@@ -554,6 +745,55 @@ impl Drill {
                         release.version
                     ),
                 });
+                if release.continue_on_error {
+                    self.push(EventKind::Timeline {
+                        message: format!(
+                            "the pipeline ignores the failed migration job: pods roll to {} one every {}",
+                            release.version, release.step
+                        ),
+                    });
+                    self.start_rollout(
+                        &release.version,
+                        release.step.as_millis(),
+                        release.stop_after_pods,
+                    );
+                }
+            }
+            Finished::Startup(version, result) => {
+                self.starting.retain(|s| *s != version);
+                let message = match result {
+                    Ok(applied) => {
+                        self.applied = applied;
+                        format!("{version} startup migrations applied")
+                    }
+                    Err(e) => format!("{version} startup migrations failed: {e}"),
+                };
+                self.push(EventKind::Timeline { message });
+            }
+            Finished::Snapshot(t_ms, Ok(snapshot)) => {
+                self.push(EventKind::Timeline {
+                    message: format!(
+                        "snapshot {} taken of {} ({} KiB)",
+                        snapshot.name,
+                        self.db().name,
+                        snapshot.bytes / 1024
+                    ),
+                });
+                self.snapshots.push(Snap {
+                    t_ms,
+                    db: self.serving,
+                    snapshot,
+                    by_timeline: true,
+                });
+            }
+            Finished::Snapshot(_, Err(e)) => {
+                self.push(EventKind::Timeline {
+                    message: format!("the pipeline's snapshot failed: {e}"),
+                });
+            }
+            Finished::Probe(db, probed) => {
+                self.probing = false;
+                self.on_probe(db, probed);
             }
             Finished::Move(pending, done) => self.complete(pending, done),
         }
@@ -584,6 +824,26 @@ fn describe(w: &Window) -> String {
         w.requests,
         w.p99_ms
     )
+}
+
+/// Replaces `{{90s}}` by the real seconds 90 scenario seconds take.
+fn scale_durations(sql: &str, scale: f64) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(open) = rest.find("{{") {
+        let Some(close) = rest[open..].find("}}") else {
+            break;
+        };
+        out.push_str(&rest[..open]);
+        let inner = &rest[open + 2..open + close];
+        match crate::scenario::Dur::parse(inner.trim()) {
+            Ok(d) => out.push_str(&format!("{:.3}", d.0.as_secs_f64() / scale)),
+            Err(_) => out.push_str(&rest[open..open + close + 2]),
+        }
+        rest = &rest[open + close + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn one_line(sql: &str) -> String {

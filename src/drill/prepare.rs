@@ -171,6 +171,40 @@ fn infer(name: &str, data_type: &str, nullable: bool) -> Option<String> {
     )
 }
 
+/// The DDL audit: an event trigger that records every DDL command, from any
+/// client, with the session's `application_name`, in a table only the
+/// superuser can write. The engine reads it into the transcript, so a
+/// `DROP` typed in psql is scored like a move. Installed as the superuser
+/// after the fixture, so the fixture's own DDL is not in it.
+const AUDIT: &str = r#"
+CREATE SCHEMA IF NOT EXISTS pgdrill_audit;
+CREATE TABLE IF NOT EXISTS pgdrill_audit.ddl (
+    id    bigserial PRIMARY KEY,
+    at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    app   text DEFAULT current_setting('application_name'),
+    usr   text DEFAULT session_user,
+    tag   text,
+    query text
+);
+CREATE OR REPLACE FUNCTION pgdrill_audit.record() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+BEGIN
+    INSERT INTO pgdrill_audit.ddl (tag, query) VALUES (tg_tag, current_query());
+END
+$$;
+DROP EVENT TRIGGER IF EXISTS pgdrill_audit_ddl;
+CREATE EVENT TRIGGER pgdrill_audit_ddl ON ddl_command_end
+    EXECUTE FUNCTION pgdrill_audit.record();
+"#;
+
+/// Installs the DDL audit (needs a superuser connection).
+pub async fn install_audit(conn: &mut PgConnection) -> Result<(), Error> {
+    conn.execute(sqlx::raw_sql(AssertSqlSafe(AUDIT)))
+        .await
+        .map_err(|e| Error::Setup(format!("installing the DDL audit: {e}")))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -213,6 +213,27 @@ pub async fn connect(url: &str) -> Result<sqlx::PgConnection, Error> {
         })
 }
 
+/// Opens one connection named `application_name` (so `pg_stat_activity`
+/// and `locks` show who it is), with an optional `statement_timeout`.
+pub async fn connect_as(
+    url: &str,
+    application_name: &str,
+    statement_timeout: Option<std::time::Duration>,
+) -> Result<sqlx::PgConnection, Error> {
+    use sqlx::ConnectOptions;
+    let failed = |detail: String| Error::Connect {
+        url: redact(url),
+        detail,
+    };
+    let mut options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
+        .map_err(|e| failed(e.to_string()))?
+        .application_name(application_name);
+    if let Some(t) = statement_timeout {
+        options = options.options([("statement_timeout", format!("{}ms", t.as_millis().max(1)))]);
+    }
+    options.connect().await.map_err(|e| failed(e.to_string()))
+}
+
 /// A URL with its password replaced by `***`.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

@@ -9,6 +9,7 @@
 //!
 //! Identifiers from the scenario (table and column names) are always quoted.
 
+pub mod classify;
 pub mod split;
 
 use std::time::Duration;
@@ -49,6 +50,18 @@ pub enum Error {
     Unknown {
         /// The id asked for.
         id: String,
+    },
+    /// A forward fix failed when run a second time.
+    #[error(
+        "{id} is not idempotent: its second run failed with {message} (SQLSTATE {code}); nothing was applied. Make it safe to re-run with IF EXISTS / IF NOT EXISTS (runbook 004, option B)"
+    )]
+    NotIdempotent {
+        /// Migration id.
+        id: String,
+        /// SQLSTATE.
+        code: String,
+        /// PostgreSQL's message.
+        message: String,
     },
     /// Talking to the database failed outside a migration statement.
     #[error("migration runner: {0}")]
@@ -217,6 +230,78 @@ impl<'a> Runner<'a> {
             done.push(id.clone());
         }
         Ok(done)
+    }
+
+    /// Applies a corrective forward migration that is not in the
+    /// scenario, checking that it is idempotent by running it twice: a
+    /// transactional one runs twice in one transaction (the second run under
+    /// a savepoint that is rolled back) and nothing is applied when the
+    /// second run fails; a non-transactional one runs twice for real.
+    pub async fn forward_fix(
+        &self,
+        conn: &mut PgConnection,
+        m: &Migration,
+        opts: RunOptions,
+    ) -> Result<(), Error> {
+        self.ensure_table(conn).await?;
+        let not_idempotent = |e: sqlx::Error| match e {
+            sqlx::Error::Database(db) => Error::NotIdempotent {
+                id: m.id.clone(),
+                code: db.code().map(|c| c.into_owned()).unwrap_or_default(),
+                message: db.message().to_string(),
+            },
+            other => db_error(other),
+        };
+        if !m.transactional {
+            self.apply(conn, m, Direction::Up, opts).await?;
+            for statement in split::statements(&m.up) {
+                conn.execute(sqlx::raw_sql(AssertSqlSafe(statement)))
+                    .await
+                    .map_err(not_idempotent)?;
+            }
+            return Ok(());
+        }
+        let refused = |e: sqlx::Error| match e {
+            sqlx::Error::Database(db) => Error::Statement {
+                id: m.id.clone(),
+                direction: Direction::Up,
+                code: db.code().map(|c| c.into_owned()).unwrap_or_default(),
+                message: db.message().to_string(),
+                statement: m.up.clone(),
+            },
+            other => db_error(other),
+        };
+        let mut tx = conn.begin().await.map_err(db_error)?;
+        if let Some(t) = opts.lock_timeout {
+            let set = format!("SET LOCAL lock_timeout = '{}ms'", t.as_millis());
+            tx.execute(sqlx::raw_sql(AssertSqlSafe(set)))
+                .await
+                .map_err(db_error)?;
+        }
+        tx.execute(sqlx::raw_sql(AssertSqlSafe(m.up.clone())))
+            .await
+            .map_err(refused)?;
+        tx.execute("SAVEPOINT pgdrill_idempotency")
+            .await
+            .map_err(db_error)?;
+        tx.execute(sqlx::raw_sql(AssertSqlSafe(m.up.clone())))
+            .await
+            .map_err(not_idempotent)?;
+        tx.execute("ROLLBACK TO SAVEPOINT pgdrill_idempotency")
+            .await
+            .map_err(db_error)?;
+        let record = format!(
+            "INSERT INTO {t} ({id}) VALUES ($1)",
+            t = self.table(),
+            id = quote_ident(&self.tracking.id_column),
+        );
+        sqlx::query(AssertSqlSafe(record))
+            .bind(&m.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(())
     }
 
     fn find(&self, id: &str) -> Result<&'a Migration, Error> {

@@ -154,6 +154,27 @@ pub fn event_line(e: &Event) -> Option<String> {
             format!("{t} > {} ({mark}: {})", m.input, m.result)
         }
         EventKind::Hint { n, text } => format!("{t} hint {n}: {text}"),
+        EventKind::Check {
+            name,
+            ok,
+            bad,
+            error,
+        } => {
+            let what = match (ok, bad, error) {
+                (true, _, _) => "passes".to_string(),
+                (false, _, Some(e)) => format!("FAILS: {e}"),
+                (false, Some(n), None) => format!("FAILS: {n} bad row(s)"),
+                (false, None, None) => "FAILS".to_string(),
+            };
+            format!("{t} CHECK {name} {what}")
+        }
+        EventKind::Rpo(r) => match &r.error {
+            Some(e) => format!("{t} RPO could not be measured: {e}"),
+            None => format!(
+                "{t} RPO {} of {} acknowledged writes missing",
+                r.missing, r.writes
+            ),
+        },
         EventKind::Ended { reason } => format!("{t} drill ended: {reason:?}"),
         EventKind::Window(_) => return None,
     };
@@ -178,6 +199,9 @@ pub fn score(s: &Score) -> String {
             ItemKind::MissedStep => "missed",
             ItemKind::Forbidden => "forbidden",
             ItemKind::Hint => "hint",
+            ItemKind::Guardrail => "guardrail",
+            ItemKind::Check => "check",
+            ItemKind::Rpo => "rpo",
         };
         let points = if i.points > 0 {
             format!("+{}", i.points)
@@ -196,7 +220,7 @@ pub fn score(s: &Score) -> String {
         .map(|c| c.to_string())
         .collect();
     let mut out = table(&cols, &rows_out);
-    let rto = match (s.recovery.incident_start_ms, s.recovery.rto_ms()) {
+    let rto = match (s.incident_start_ms, s.rto_ms) {
         (None, _) => "no incident observed".to_string(),
         (Some(_), None) => format!("not recovered (target {})", clock(s.rto_target_ms)),
         (Some(_), Some(r)) => format!(
@@ -214,6 +238,18 @@ pub fn score(s: &Score) -> String {
         "\npoints: {} of {} (pass mark {})\nRTO: {rto}\n",
         s.points, s.max_points, s.pass_mark
     ));
+    if let Some(r) = &s.rpo
+        && r.error.is_none()
+    {
+        let target = s
+            .rpo_target
+            .map(|t| format!(" (target: at most {t} lost)"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "RPO: {} of {} acknowledged writes lost{target}\n",
+            r.missing, r.writes
+        ));
+    }
     if s.passed {
         out.push_str("result: PASS");
     } else {

@@ -11,6 +11,7 @@
 //! ignored setting.
 
 pub mod diag;
+pub mod guardrail;
 mod load;
 pub mod migration;
 pub mod validate;
@@ -22,10 +23,11 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 pub use diag::{Diagnostic, Problem};
+pub use guardrail::{GUARDRAILS, Guardrail};
 pub use load::{LoadError, discover, load, parse, resolve};
 pub use migration::{Migration, MigrationKind, Tracking};
 pub use validate::validate;
-pub use values::{Dur, FlagValue, ParamGen, Patterns};
+pub use values::{Dur, FlagValue, ParamGen, Patterns, pattern_matches};
 
 /// One drill, as its file declares it.
 #[derive(Debug, Clone, Deserialize)]
@@ -64,6 +66,11 @@ pub struct Scenario {
     pub slo: Slo,
     /// How the response is scored.
     pub rubric: Rubric,
+    /// Integrity checks: queries that count bad rows. The engine runs them
+    /// while the drill plays and once more at the end; a check that still
+    /// fails at the end fails the drill.
+    #[serde(default)]
+    pub checks: Vec<Check>,
     /// Graded nudges, given one at a time by `hint` (each costs points).
     #[serde(default)]
     pub hints: Vec<String>,
@@ -168,6 +175,19 @@ impl Migrations {
     }
 }
 
+/// An integrity check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// Short name (`emails-intact`).
+    pub name: String,
+    /// A query returning one number: how many rows are wrong (0 = passes).
+    /// An error (a dropped column, say) counts as failing.
+    pub sql: String,
+    /// What a failure means and what the runbook says to do about it.
+    pub why: String,
+}
+
 /// The application.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -191,6 +211,10 @@ pub struct AppVersion {
     pub name: String,
     /// What its pods serve.
     pub endpoints: Vec<Endpoint>,
+    /// Migrations its pods apply when they boot (a framework that migrates
+    /// at startup): the first pod to start this version applies them.
+    #[serde(default)]
+    pub migrate_on_start: Vec<String>,
 }
 
 /// One endpoint: a SQL statement with generated parameters.
@@ -216,6 +240,24 @@ pub struct Endpoint {
     /// Served only to requests for which this flag is off.
     #[serde(default)]
     pub unless_flag: Option<String>,
+}
+
+impl Endpoint {
+    /// For a write, the table and key column its acknowledged rows are
+    /// checked in (RPO): `INSERT INTO users ... RETURNING id` gives
+    /// `("users", "id")`.
+    pub fn ledger_target(&self) -> Option<(String, String)> {
+        let lower = self.sql.to_ascii_lowercase();
+        let word_after = |marker: &str| -> Option<String> {
+            let at = lower.find(marker)? + marker.len();
+            let rest = self.sql[at..].trim_start();
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                .unwrap_or(rest.len());
+            (end > 0).then(|| rest[..end].to_string())
+        };
+        Some((word_after("insert into ")?, word_after("returning ")?))
+    }
 }
 
 /// The pods that run the app.
@@ -275,8 +317,17 @@ pub struct TimelineEvent {
     #[serde(default)]
     pub flag: Option<FlagChange>,
     /// SQL run as the superuser in the background (a report job, a fault).
+    /// `{{90s}}` in it becomes the real seconds 90 scenario seconds take at
+    /// the run's time scale (for `pg_sleep`).
     #[serde(default)]
     pub sql: Option<String>,
+    /// The background job's name: its `application_name`, shown by `locks`
+    /// and accepted by `kill`.
+    #[serde(default)]
+    pub job: Option<String>,
+    /// A snapshot the pipeline takes (its name), e.g. before a release.
+    #[serde(default)]
+    pub snapshot: Option<String>,
 }
 
 /// A release: its migrations run first (as a migration job would), then pods
@@ -295,6 +346,13 @@ pub struct Release {
     /// The rollout stalls after this many pods (a deploy half done).
     #[serde(default)]
     pub stop_after_pods: Option<u32>,
+    /// The migration job's `statement_timeout` (scenario time).
+    #[serde(default)]
+    pub job_timeout: Option<Dur>,
+    /// Deploy even when the migration job failed (a pipeline that treats
+    /// migrations as best effort).
+    #[serde(default)]
+    pub continue_on_error: bool,
 }
 
 /// A flag change in the timeline.
@@ -337,6 +395,14 @@ pub struct Rubric {
     /// Forbidden moves.
     #[serde(default)]
     pub forbid: Vec<Forbid>,
+    /// Most acknowledged writes that may be missing at the end (the RPO, in
+    /// writes). Unset: lost writes are reported, not graded.
+    #[serde(default)]
+    pub rpo: Option<u64>,
+    /// Built-in guardrails this scenario turns off, by id (see
+    /// `scenarios/README.md`).
+    #[serde(default)]
+    pub guardrails_off: Vec<String>,
 }
 
 fn default_hint_cost() -> u32 {
@@ -373,6 +439,10 @@ pub struct Step {
     /// Steps it must come before.
     #[serde(default)]
     pub before: Vec<String>,
+    /// Words the move's text must contain (case-insensitive), e.g. `comms`
+    /// that states the RTO and RPO.
+    #[serde(default)]
+    pub mentions: Vec<String>,
     /// What the learner is told when it is missing or out of order: the
     /// runbook rule it serves.
     pub why: String,

@@ -7,7 +7,26 @@ use super::{ParamGen, Problem, Scenario};
 
 /// The first words of the learner's moves, which rubric patterns may name.
 pub const MOVE_VERBS: &[&str] = &[
-    "status", "events", "flag", "app", "migrate", "snapshot", "sql", "note", "wait", "hint",
+    "status",
+    "events",
+    "flag",
+    "app",
+    "migrate",
+    "snapshot",
+    "restore",
+    "cutover",
+    "replay",
+    "repair",
+    "instances",
+    "locks",
+    "kill",
+    "incident",
+    "comms",
+    "approve",
+    "sql",
+    "note",
+    "wait",
+    "hint",
     "resolve",
 ];
 
@@ -21,7 +40,40 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     check_timeline(s, &mut p);
     check_slo(s, &mut p);
     check_rubric(s, &mut p);
+    check_checks(s, &mut p);
     p
+}
+
+fn check_checks(s: &Scenario, p: &mut Vec<Problem>) {
+    for (i, name) in duplicates(s.checks.iter().map(|c| c.name.as_str())) {
+        p.push(Problem::at(
+            &format!("checks.{i}.name"),
+            format!("check `{name}` is declared twice"),
+        ));
+    }
+    for (i, c) in s.checks.iter().enumerate() {
+        if c.sql.trim().is_empty() {
+            p.push(
+                Problem::at(&format!("checks.{i}.sql"), "the check's SQL is empty")
+                    .hint("write a query that returns how many rows are wrong"),
+            );
+        }
+        if c.why.trim().is_empty() {
+            p.push(Problem::at(
+                &format!("checks.{i}.why"),
+                "say what a failure means",
+            ));
+        }
+    }
+}
+
+fn check_migration_ref(s: &Scenario, at: &str, id: &str, p: &mut Vec<Problem>) {
+    if s.migrations.get(id).is_none() {
+        p.push(
+            Problem::at(at, format!("unknown migration `{id}`"))
+                .hint(listing(s.migrations.list.iter().map(|m| m.id.as_str()))),
+        );
+    }
 }
 
 fn listing<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
@@ -161,6 +213,9 @@ fn check_app(s: &Scenario, p: &mut Vec<Problem>) {
     }
     let flags = || listing(s.flags.iter().map(|f| f.name.as_str()));
     for (vi, version) in s.app.versions.iter().enumerate() {
+        for (k, id) in version.migrate_on_start.iter().enumerate() {
+            check_migration_ref(s, &format!("app.versions.{vi}.migrate_on_start.{k}"), id, p);
+        }
         if version.endpoints.is_empty() {
             p.push(Problem::at(
                 &format!("app.versions.{vi}.endpoints"),
@@ -190,6 +245,15 @@ fn check_app(s: &Scenario, p: &mut Vec<Problem>) {
                         "give one generator per $N placeholder; known: {}",
                         ParamGen::KNOWN
                     )),
+                );
+            }
+            if e.write && e.ledger_target().is_none() {
+                p.push(
+                    Problem::at(
+                        &at("sql"),
+                        format!("`{}` is a write, but its table and key cannot be read from the SQL", e.name),
+                    )
+                    .hint("a write is `INSERT INTO table ... RETURNING key`, so its acknowledged rows can be checked (RPO)"),
                 );
             }
             for (pi, param) in e.params.iter().enumerate() {
@@ -263,19 +327,40 @@ fn check_timeline(s: &Scenario, p: &mut Vec<Problem>) {
             event.release.is_some(),
             event.flag.is_some(),
             event.sql.is_some(),
+            event.snapshot.is_some(),
         ];
         let count = actions.iter().filter(|a| **a).count();
         if count > 1 {
             p.push(
                 Problem::at(&format!("timeline.{i}"), "one event does one thing")
-                    .hint("split release, flag and sql into separate [[timeline]] entries at the same time"),
+                    .hint("split release, flag, sql and snapshot into separate [[timeline]] entries at the same time"),
             );
         }
         if count == 0 && event.say.is_none() {
             p.push(
                 Problem::at(&format!("timeline.{i}"), "the event does nothing")
-                    .hint("give it `release`, `flag`, `sql` or `say`"),
+                    .hint("give it `release`, `flag`, `sql`, `snapshot` or `say`"),
             );
+        }
+        if event.job.is_some() && event.sql.is_none() {
+            p.push(
+                Problem::at(
+                    &format!("timeline.{i}.job"),
+                    "`job` names a background `sql` job",
+                )
+                .hint("add the job's `sql`, or remove `job`"),
+            );
+        }
+        if let Some(job) = &event.job
+            && (job.is_empty()
+                || !job
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        {
+            p.push(Problem::at(
+                &format!("timeline.{i}.job"),
+                format!("`{job}` is not a valid job name: use letters, digits, `-` and `_`"),
+            ));
         }
         if let Some(release) = &event.release {
             check_version(
@@ -287,10 +372,7 @@ fn check_timeline(s: &Scenario, p: &mut Vec<Problem>) {
             for (mi, id) in release.migrations.iter().enumerate() {
                 let at = format!("timeline.{i}.release.migrations.{mi}");
                 match s.migrations.get(id) {
-                    None => p.push(
-                        Problem::at(&at, format!("unknown migration `{id}`"))
-                            .hint(listing(s.migrations.list.iter().map(|m| m.id.as_str()))),
-                    ),
+                    None => check_migration_ref(s, &at, id, p),
                     Some(m) if m.applied_at_start => p.push(
                         Problem::at(&at, format!("`{id}` is already applied at the start"))
                             .hint("a release ships migrations that are not yet applied"),
@@ -416,6 +498,17 @@ fn check_rubric(s: &Scenario, p: &mut Vec<Problem>) {
                     "say why the move is forbidden",
                 )
                 .hint("cite the runbook rule it breaks; the learner reads this sentence"),
+            );
+        }
+    }
+    for (i, id) in r.guardrails_off.iter().enumerate() {
+        if super::guardrail::guardrail(id).is_none() {
+            p.push(
+                Problem::at(
+                    &format!("rubric.guardrails_off.{i}"),
+                    format!("unknown guardrail `{id}`"),
+                )
+                .hint(listing(super::GUARDRAILS.iter().map(|g| g.id))),
             );
         }
     }

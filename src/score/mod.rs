@@ -7,12 +7,13 @@
 //! runbook rule the scenario gives. No database: an instructor can re-score
 //! any saved transcript.
 
+pub mod guardrails;
 pub mod recovery;
 
 use serde::{Deserialize, Serialize};
 
 use crate::scenario::{Dur, Scenario};
-use crate::transcript::{EndReason, Transcript};
+use crate::transcript::{EndReason, Rpo, Transcript};
 
 pub use recovery::Recovery;
 
@@ -33,6 +34,22 @@ pub struct Score {
     pub recovery: Recovery,
     /// RTO target in milliseconds.
     pub rto_target_ms: u64,
+    /// When the incident began: the SLO broke or an integrity check failed.
+    #[serde(default)]
+    pub incident_start_ms: Option<u64>,
+    /// When every integrity check passed again (for good), if one failed.
+    #[serde(default)]
+    pub data_restored_ms: Option<u64>,
+    /// Time from the incident's start until both the service and the data
+    /// were back.
+    #[serde(default)]
+    pub rto_ms: Option<u64>,
+    /// Acknowledged writes lost, measured at the end.
+    #[serde(default)]
+    pub rpo: Option<Rpo>,
+    /// The most lost writes allowed, when graded.
+    #[serde(default)]
+    pub rpo_target: Option<u64>,
     /// Every line of the score.
     pub items: Vec<Item>,
     /// Why it failed (empty when passed).
@@ -64,6 +81,12 @@ pub enum ItemKind {
     MissedStep,
     /// A forbidden move.
     Forbidden,
+    /// A built-in guardrail broken.
+    Guardrail,
+    /// An integrity check's state at the end.
+    Check,
+    /// Writes lost.
+    Rpo,
     /// A hint taken.
     Hint,
 }
@@ -82,23 +105,69 @@ pub fn clock(ms: u64) -> String {
 pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
     let rubric = &scenario.rubric;
     let recovery = recovery::analyze(&scenario.slo, transcript.windows());
+    let all_moves: Vec<(u64, &crate::transcript::Move)> = transcript.moves().collect();
     let moves: Vec<(u64, &crate::transcript::Move)> =
-        transcript.moves().filter(|(_, m)| m.ok).collect();
+        all_moves.iter().copied().filter(|(_, m)| m.ok).collect();
+    let step_matches = |step: &crate::scenario::Step, m: &crate::transcript::Move| {
+        step.moves.matches(&m.canonical)
+            && step
+                .mentions
+                .iter()
+                .all(|w| m.canonical.to_lowercase().contains(&w.to_lowercase()))
+    };
 
     // The earliest successful match of each step, regardless of order.
     let first = |id: &str| -> Option<u64> {
         let step = rubric.steps.iter().find(|s| s.id == id)?;
         moves
             .iter()
-            .find(|(_, m)| step.moves.matches(&m.canonical))
+            .find(|(_, m)| step_matches(step, m))
             .map(|(t, _)| *t)
     };
+
+    // Integrity: when checks failed, and when they all passed again.
+    let checks = transcript.checks();
+    let first_check_failure = checks
+        .values()
+        .filter_map(|runs| runs.iter().find(|(_, ok, _)| !ok).map(|(t, _, _)| *t))
+        .min();
+    let failing_at = |t: u64| {
+        checks.values().any(|runs| {
+            runs.iter()
+                .rev()
+                .find(|(tc, _, _)| *tc <= t)
+                .is_some_and(|(_, ok, _)| !ok)
+        })
+    };
+    let failing_at_end: Vec<(&str, String)> = checks
+        .iter()
+        .filter_map(|(name, runs)| match runs.last() {
+            Some((_, false, what)) => Some((*name, what.clone())),
+            _ => None,
+        })
+        .collect();
+    let data_restored_ms = match (first_check_failure, failing_at_end.is_empty()) {
+        (Some(_), true) => checks
+            .values()
+            .filter_map(|runs| {
+                // The start of the final run of passes.
+                let last_fail = runs.iter().rposition(|(_, ok, _)| !ok)?;
+                runs.get(last_fail + 1).map(|(t, _, _)| *t)
+            })
+            .max(),
+        _ => None,
+    };
+    let incident_start_ms = [recovery.incident_start_ms, first_check_failure]
+        .into_iter()
+        .flatten()
+        .min();
+    let healthy_at = |t: u64| recovery.healthy_at(t) && !failing_at(t);
 
     let mut items = Vec::new();
     for step in &rubric.steps {
         let matches: Vec<u64> = moves
             .iter()
-            .filter(|(_, m)| step.moves.matches(&m.canonical))
+            .filter(|(_, m)| step_matches(step, m))
             .map(|(t, _)| *t)
             .collect();
         let in_order = |t: u64| {
@@ -113,13 +182,26 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
                 t_ms: Some(t),
                 detail: format!("`{}` at {}", step.moves.0[0], clock(t)),
             }),
-            None if matches.is_empty() => items.push(Item {
-                kind: ItemKind::MissedStep,
-                label: step.id.clone(),
-                points: 0,
-                t_ms: None,
-                detail: format!("never done (`{}`): {}", step.moves, step.why),
-            }),
+            None if matches.is_empty() => {
+                let near_miss = !step.mentions.is_empty()
+                    && moves.iter().any(|(_, m)| step.moves.matches(&m.canonical));
+                let what = if near_miss {
+                    format!(
+                        "done without mentioning {} (`{}`)",
+                        step.mentions.join(" and "),
+                        step.moves
+                    )
+                } else {
+                    format!("never done (`{}`)", step.moves)
+                };
+                items.push(Item {
+                    kind: ItemKind::MissedStep,
+                    label: step.id.clone(),
+                    points: 0,
+                    t_ms: None,
+                    detail: format!("{what}: {}", step.why),
+                })
+            }
             None => {
                 let t = matches[0];
                 let mut order = Vec::new();
@@ -161,7 +243,7 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
                     .before
                     .iter()
                     .all(|b| first(b).is_none_or(|tb| tb > *t))
-                && (!rule.while_unhealthy || !recovery.healthy_at(*t))
+                && (!rule.while_unhealthy || !healthy_at(*t))
         });
         if let Some((t, m)) = broken {
             let mut context = Vec::new();
@@ -194,6 +276,31 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
         }
     }
 
+    let facts = guardrails::Facts {
+        moves: &all_moves,
+        incident_start_ms,
+        healthy_at: &healthy_at,
+    };
+    for b in guardrails::broken(scenario, &facts) {
+        let detail = format!(
+            "`{}` at {} {}: {}",
+            b.mv.canonical,
+            clock(b.t_ms),
+            b.context,
+            b.rule.why
+        );
+        if b.rule.fatal {
+            fatal.push(detail.clone());
+        }
+        items.push(Item {
+            kind: ItemKind::Guardrail,
+            label: b.rule.id.to_string(),
+            points: -i64::from(b.rule.penalty),
+            t_ms: Some(b.t_ms),
+            detail,
+        });
+    }
+
     for e in &transcript.events {
         if let crate::transcript::EventKind::Hint { n, .. } = &e.kind {
             items.push(Item {
@@ -206,19 +313,80 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
         }
     }
 
+    let mut reasons = Vec::new();
+    for check in &scenario.checks {
+        let Some(runs) = checks.get(check.name.as_str()) else {
+            continue;
+        };
+        let (t, ok, what) = runs.last().cloned().unwrap_or_default();
+        let detail = if ok {
+            format!("passes at the end (since {})", clock(t))
+        } else {
+            format!("still fails at the end ({what}): {}", check.why)
+        };
+        if !ok {
+            reasons.push(format!("integrity check `{}` {detail}", check.name));
+        }
+        items.push(Item {
+            kind: ItemKind::Check,
+            label: check.name.clone(),
+            points: 0,
+            t_ms: Some(t),
+            detail,
+        });
+    }
+
+    let rpo = transcript.rpo().cloned();
+    if let Some(r) = &rpo {
+        let detail = match (&r.error, r.missing) {
+            (Some(e), _) => format!("could not be measured: {e}"),
+            (None, 0) => format!("all {} acknowledged writes are present", r.writes),
+            (None, n) => format!(
+                "{n} of {} acknowledged writes are missing (written {} to {}): handle writes lost since the backup by replay or backfill (runbook 003, restore flow step 5)",
+                r.writes,
+                clock(r.first_missing_ms.unwrap_or_default()),
+                clock(r.last_missing_ms.unwrap_or_default())
+            ),
+        };
+        if let Some(max) = rubric.rpo
+            && (r.error.is_some() || r.missing > max)
+        {
+            reasons.push(format!("RPO: {detail} (at most {max} may be lost)"));
+        }
+        items.push(Item {
+            kind: ItemKind::Rpo,
+            label: "RPO".into(),
+            points: 0,
+            t_ms: None,
+            detail,
+        });
+    }
+
     let points: i64 = items.iter().map(|i| i.points).sum();
     let rto_target_ms = rubric.rto.as_millis();
-    let mut reasons = Vec::new();
     match transcript.end() {
         Some((_, EndReason::Resolved)) => {}
         _ => reasons.push("the incident was never declared resolved (`resolve`)".to_string()),
     }
-    match (recovery.incident_start_ms, recovery.rto_ms()) {
+    let service_back = match recovery.incident_start_ms {
+        None => incident_start_ms,
+        Some(_) => recovery.recovered_ms,
+    };
+    let data_back = match first_check_failure {
+        None => incident_start_ms,
+        Some(_) => data_restored_ms,
+    };
+    let rto_ms = match (incident_start_ms, service_back, data_back) {
+        (Some(start), Some(s), Some(d)) => Some(s.max(d).saturating_sub(start)),
+        _ => None,
+    };
+    match (incident_start_ms, rto_ms) {
         (None, _) => reasons.push("the incident had not begun when the drill ended".to_string()),
-        (Some(_), None) => reasons.push(format!(
+        (Some(_), None) if service_back.is_none() => reasons.push(format!(
             "the service did not recover: the SLO never held for {} after the incident began",
             scenario.slo.stable_for
         )),
+        (Some(_), None) => {}
         (Some(_), Some(rto)) if rto > rto_target_ms => reasons.push(format!(
             "recovery took {}, over the RTO of {}",
             clock(rto),
@@ -243,6 +411,11 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
         passed: reasons.is_empty(),
         recovery,
         rto_target_ms,
+        incident_start_ms,
+        data_restored_ms,
+        rto_ms,
+        rpo,
+        rpo_target: rubric.rpo,
         items,
         reasons,
     }

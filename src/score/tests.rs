@@ -49,6 +49,7 @@ impl Drill {
             self.t.events.push(Event {
                 t_ms: sec * 1000,
                 kind: EventKind::Move(Move {
+                    tags: Vec::new(),
                     input: canonical.to_string(),
                     canonical: canonical.to_string(),
                     ok: true,

@@ -72,6 +72,21 @@ pub enum EventKind {
     },
     /// One metrics window.
     Window(Window),
+    /// An integrity check passed or failed (recorded when it changes).
+    Check {
+        /// The check's name.
+        name: String,
+        /// Whether it passes.
+        ok: bool,
+        /// Rows found wrong.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bad: Option<i64>,
+        /// The error the check's query met.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// Acknowledged writes missing from the database at the end.
+    Rpo(Rpo),
     /// A hint was given.
     Hint {
         /// 1-based hint number.
@@ -84,6 +99,25 @@ pub enum EventKind {
         /// Why.
         reason: EndReason,
     },
+}
+
+/// Writes the app was told succeeded, and how many of them are gone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rpo {
+    /// Acknowledged writes.
+    pub writes: u64,
+    /// Of which missing from the instance the app uses at the end.
+    pub missing: u64,
+    /// Scenario time of the first missing write.
+    pub first_missing_ms: Option<u64>,
+    /// Scenario time of the last missing write.
+    pub last_missing_ms: Option<u64>,
+    /// Some missing keys (`users.id=2107`).
+    #[serde(default)]
+    pub sample: Vec<String>,
+    /// Why it could not be measured, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// How important an observation is.
@@ -124,8 +158,21 @@ pub struct Move {
     pub ok: bool,
     /// Its result, in a line or a few.
     pub result: String,
+    /// What the engine knows about its effect, for the guardrails:
+    /// `corrective` (changes the database to fix it), `destructive` (drops
+    /// data), `contract`, `in-place`, `not-idempotent`, `direct` (typed in
+    /// another client and seen by the DDL audit).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// The world as the move met it.
     pub state: State,
+}
+
+impl Move {
+    /// Whether the engine tagged it so.
+    pub fn tagged(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t == tag)
+    }
 }
 
 /// The world state at a moment.
@@ -139,6 +186,13 @@ pub struct State {
     pub applied: Vec<String>,
     /// Snapshots taken so far.
     pub snapshots: u32,
+    /// The instance the app is pointed at.
+    #[serde(default = "primary")]
+    pub instance: String,
+}
+
+fn primary() -> String {
+    "primary".into()
 }
 
 impl State {
@@ -239,6 +293,39 @@ impl Transcript {
             EventKind::Window(w) => Some(w),
             _ => None,
         })
+    }
+
+    /// The RPO measured at the end, if it was.
+    pub fn rpo(&self) -> Option<&Rpo> {
+        self.events.iter().rev().find_map(|e| match &e.kind {
+            EventKind::Rpo(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    /// Each integrity check's results in time order: (time, ok, what).
+    pub fn checks(&self) -> std::collections::BTreeMap<&str, Vec<(u64, bool, String)>> {
+        let mut out: std::collections::BTreeMap<&str, Vec<(u64, bool, String)>> =
+            Default::default();
+        for e in &self.events {
+            if let EventKind::Check {
+                name,
+                ok,
+                bad,
+                error,
+            } = &e.kind
+            {
+                let what = match (bad, error) {
+                    (_, Some(err)) => err.clone(),
+                    (Some(n), None) => format!("{n} bad row(s)"),
+                    (None, None) => String::new(),
+                };
+                out.entry(name.as_str())
+                    .or_default()
+                    .push((e.t_ms, *ok, what));
+            }
+        }
+        out
     }
 
     /// The learner's moves with their times, in order.

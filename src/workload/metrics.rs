@@ -14,6 +14,9 @@ use crate::transcript::{Series, Window};
 pub struct Sample {
     /// The pod (0-based).
     pub pod: usize,
+    /// Which database the request went to (the index given to
+    /// [`super::Fleet::repoint`]; 0 at the start).
+    pub db: usize,
     /// The version it ran.
     pub version: Arc<str>,
     /// The endpoint.
@@ -129,6 +132,7 @@ mod tests {
         let read: Arc<str> = "GET /profile".into();
         for i in 0..100u64 {
             b.record(&Sample {
+                db: 0,
                 pod: 0,
                 version: v1.clone(),
                 endpoint: read.clone(),

@@ -18,8 +18,8 @@ pub mod rollout;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use rand::RngExt;
@@ -57,7 +57,8 @@ struct Version {
 pub struct Fleet {
     versions: Arc<Vec<Version>>,
     pods: Vec<Arc<AtomicUsize>>,
-    pools: Vec<PgPool>,
+    pools: Vec<Arc<RwLock<(usize, PgPool)>>>,
+    options: FleetOptions,
     flags: Flags,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -80,27 +81,22 @@ impl Fleet {
             .position(|v| *v.name == scenario.fleet.version)
             .unwrap_or(0);
         let fleet = &scenario.fleet;
-        let timeout_ms = fleet.statement_timeout.as_millis();
-        let base = PgConnectOptions::from_str(url).map_err(|e| Error::Url(e.to_string()))?;
+        let options = FleetOptions {
+            pool_size: fleet.pool_size,
+            timeout: fleet.statement_timeout.0,
+        };
         let (stop, _) = watch::channel(false);
         let mut me = Fleet {
             versions,
             pods: Vec::new(),
             pools: Vec::new(),
+            options,
             flags,
             stop,
             tasks: JoinSet::new(),
         };
         for pod in 0..fleet.pods as usize {
-            let options = base
-                .clone()
-                .application_name(&format!("pgdrill-pod-{}", pod + 1))
-                .options([("statement_timeout", format!("{timeout_ms}ms"))]);
-            let pool = PgPoolOptions::new()
-                .max_connections(fleet.pool_size)
-                .min_connections(0)
-                .acquire_timeout(fleet.statement_timeout.0)
-                .connect_lazy_with(options);
+            let pool = Arc::new(RwLock::new((0, options.pool(url, pod)?)));
             let current = Arc::new(AtomicUsize::new(start));
             let worker = Pod {
                 index: pod,
@@ -158,6 +154,23 @@ impl Fleet {
         }
     }
 
+    /// Points every pod at another database (a cutover): requests in
+    /// flight finish where they are; new ones go to `url`. `db` tags the
+    /// samples of requests sent there.
+    pub fn repoint(&self, url: &str, db: usize) -> Result<(), Error> {
+        let fresh: Vec<PgPool> = (0..self.pools.len())
+            .map(|pod| self.options.pool(url, pod))
+            .collect::<Result<_, _>>()?;
+        for (slot, pool) in self.pools.iter().zip(fresh) {
+            let old = std::mem::replace(
+                &mut *slot.write().unwrap_or_else(|e| e.into_inner()),
+                (db, pool),
+            );
+            tokio::spawn(async move { old.1.close().await });
+        }
+        Ok(())
+    }
+
     /// The flags the pods evaluate.
     pub fn flags(&self) -> &Flags {
         &self.flags
@@ -167,9 +180,36 @@ impl Fleet {
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
-        for pool in &self.pools {
+        for slot in &self.pools {
+            let pool = slot.read().unwrap_or_else(|e| e.into_inner()).1.clone();
             pool.close().await;
         }
+    }
+}
+
+/// How pods connect.
+#[derive(Debug, Clone, Copy)]
+struct FleetOptions {
+    pool_size: u32,
+    timeout: Duration,
+}
+
+impl FleetOptions {
+    /// A lazy pool for one pod: its sessions carry the API timeout and the
+    /// pod's name.
+    fn pool(&self, url: &str, pod: usize) -> Result<PgPool, Error> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|e| Error::Url(e.to_string()))?
+            .application_name(&format!("pgdrill-pod-{}", pod + 1))
+            .options([(
+                "statement_timeout",
+                format!("{}ms", self.timeout.as_millis()),
+            )]);
+        Ok(PgPoolOptions::new()
+            .max_connections(self.pool_size)
+            .min_connections(0)
+            .acquire_timeout(self.timeout)
+            .connect_lazy_with(options))
     }
 }
 
@@ -186,7 +226,7 @@ fn version(v: &AppVersion) -> Version {
 
 struct Pod {
     index: usize,
-    pool: PgPool,
+    pool: Arc<RwLock<(usize, PgPool)>>,
     version: Arc<AtomicUsize>,
     versions: Arc<Vec<Version>>,
     flags: Flags,
@@ -222,6 +262,7 @@ impl Pod {
             let Ok(permit) = in_flight.clone().try_acquire_owned() else {
                 let _ = self.samples.send(Sample {
                     pod: self.index,
+                    db: self.pool.read().map(|p| p.0).unwrap_or_default(),
                     version: request.version,
                     endpoint: request.endpoint,
                     latency: Duration::ZERO,
@@ -229,7 +270,7 @@ impl Pod {
                 });
                 continue;
             };
-            let pool = self.pool.clone();
+            let (db, pool) = self.pool.read().unwrap_or_else(|e| e.into_inner()).clone();
             let samples = self.samples.clone();
             let pod = self.index;
             requests.spawn(async move {
@@ -237,6 +278,7 @@ impl Pod {
                 let outcome = send(&pool, &request).await;
                 let _ = samples.send(Sample {
                     pod,
+                    db,
                     version: request.version,
                     endpoint: request.endpoint,
                     latency: started.elapsed(),
@@ -323,7 +365,11 @@ async fn send(pool: &PgPool, r: &Request) -> Outcome {
     match query.fetch_optional(pool).await {
         Ok(row) => Outcome::Ok {
             written: if r.spec.write {
-                row.and_then(|row| row.try_get::<i64, _>(0).ok())
+                row.and_then(|row| {
+                    row.try_get::<i64, _>(0)
+                        .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
+                        .ok()
+                })
             } else {
                 None
             },

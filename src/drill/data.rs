@@ -1,0 +1,536 @@
+//! Moves on the data itself: snapshots, restores (to a new instance or in
+//! place), cutover, replay of lost writes from the ledger, and repair of
+//! columns from another instance. Restores and copies run as tasks; the
+//! engine applies their effect when they finish.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use sqlx::{AssertSqlSafe, PgConnection};
+
+use super::apply::{Done, Effect, rows};
+use super::{Drill, Finished, MOVES, Pending, Snap, Target};
+use crate::instance::snapshot;
+use crate::migrate::quote_ident;
+use crate::score::clock;
+
+/// Sequences on a restored instance are moved this far past the live
+/// instance's values, so writes made after the snapshot keep their ids
+/// when they are replayed.
+const SEQUENCE_GAP: i64 = 1000;
+
+impl Drill {
+    pub(super) fn snapshot_create(&mut self, pending: Pending, name: Option<String>) {
+        let name = name.unwrap_or_else(|| format!("snap-{}", self.snapshots.len() + 1));
+        let canonical = format!("snapshot create {name}");
+        if self.snapshots.iter().any(|s| s.snapshot.name == name) {
+            let done = Done::fail(
+                canonical,
+                format!("a snapshot named `{name}` exists; pick another name"),
+            );
+            return self.complete(pending, done);
+        }
+        let (info, url, db) = (
+            self.db().info.clone(),
+            self.db().superuser_url.clone(),
+            self.serving,
+        );
+        let instance = self.db().name.clone();
+        let t_ms = pending.t_ms;
+        self.tasks.spawn(async move {
+            let done = match snapshot::create(&info, &url, &name).await {
+                Ok(s) => Done {
+                    effect: Effect::Snapshot(Snap {
+                        t_ms,
+                        db,
+                        snapshot: s.clone(),
+                        by_timeline: false,
+                    }),
+                    ..Done::ok(
+                        canonical,
+                        format!(
+                            "snapshot {name} of {instance} taken: {} KiB in {} ms",
+                            s.bytes / 1024,
+                            s.took.as_millis()
+                        ),
+                    )
+                },
+                Err(e) => Done::fail(canonical, e.to_string()),
+            };
+            Finished::Move(pending, done)
+        });
+    }
+
+    pub(super) fn snapshot_list(&self) -> Done {
+        let table = self
+            .snapshots
+            .iter()
+            .map(|s| {
+                vec![
+                    s.snapshot.name.clone(),
+                    self.dbs[s.db].target.name.clone(),
+                    clock(s.t_ms),
+                    format!("{} KiB", s.snapshot.bytes / 1024),
+                    if s.by_timeline { "pipeline" } else { "you" }.to_string(),
+                ]
+            })
+            .collect();
+        Done::ok(
+            "snapshot list",
+            format!("{} snapshots", self.snapshots.len()),
+        )
+        .view(rows(&["snapshot", "of", "taken at", "size", "by"], table))
+    }
+
+    pub(super) fn instances(&self) -> Done {
+        let table = self
+            .dbs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                vec![
+                    d.target.name.clone(),
+                    format!("{}:{}", d.target.info.host, d.target.info.port),
+                    if i == self.serving {
+                        "the app uses it"
+                    } else {
+                        ""
+                    }
+                    .to_string(),
+                    d.target.app_url.clone(),
+                ]
+            })
+            .collect();
+        Done::ok("instances", format!("{} instance(s)", self.dbs.len()))
+            .view(rows(&["instance", "address", "", "psql"], table))
+    }
+
+    pub(super) fn restore(
+        &mut self,
+        pending: Pending,
+        snapshot: String,
+        in_place: bool,
+        name: Option<String>,
+    ) {
+        let mode = if in_place { "in-place" } else { "new" };
+        let canonical = format!("restore {snapshot} --to {mode}");
+        let Some(snap) = self.snapshots.iter().find(|s| s.snapshot.name == snapshot) else {
+            let known: Vec<String> = self
+                .snapshots
+                .iter()
+                .map(|s| s.snapshot.name.clone())
+                .collect();
+            let done = Done::fail(
+                canonical,
+                format!(
+                    "no snapshot `{snapshot}` (snapshots: {})",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+            return self.complete(pending, done);
+        };
+        let file = snap.snapshot.file.clone();
+        let live = self.db().clone();
+        if in_place {
+            let tables: Vec<String> = self.scenario.fixture.rows.keys().cloned().collect();
+            self.tasks.spawn(async move {
+                let started = Instant::now();
+                let done = match pg_restore(&live, &file, true).await {
+                    Ok(()) => {
+                        let counts = row_counts(&live.superuser_url, &tables).await;
+                        Done {
+                            tags: vec![
+                                "corrective".into(),
+                                "destructive".into(),
+                                "in-place".into(),
+                            ],
+                            ..Done::ok(
+                                canonical,
+                                format!(
+                                    "snapshot {snapshot} restored over {} in {:.1}s{counts}",
+                                    live.name,
+                                    started.elapsed().as_secs_f64()
+                                ),
+                            )
+                        }
+                    }
+                    Err(e) => Done::fail(canonical, e),
+                };
+                Finished::Move(pending, done)
+            });
+            return;
+        }
+        let Some(provision) = self.provision.clone() else {
+            let done = Done::fail(canonical, "this drill cannot start new instances");
+            return self.complete(pending, done);
+        };
+        let name = name.unwrap_or_else(|| format!("restored-{}", self.dbs.len()));
+        if self.db_named(&name).is_some() {
+            let done = Done::fail(canonical, format!("an instance named `{name}` exists"));
+            return self.complete(pending, done);
+        }
+        let tables: Vec<String> = self.scenario.fixture.rows.keys().cloned().collect();
+        self.tasks.spawn(async move {
+            let started = Instant::now();
+            let instance = match provision().await {
+                Ok(i) => i,
+                Err(e) => {
+                    return Finished::Move(pending, Done::fail(canonical, format!("starting a new instance failed: {e}")));
+                }
+            };
+            let target = Target {
+                name: name.clone(),
+                info: instance.info().clone(),
+                app_url: instance.url(),
+                superuser_url: instance.superuser_url(),
+            };
+            let result = async {
+                pg_restore(&target, &file, false).await?;
+                advance_sequences(&live.superuser_url, &target.superuser_url).await
+            }
+            .await;
+            let done = match result {
+                Ok(moved) => {
+                    let counts = row_counts(&target.superuser_url, &tables).await;
+                    let db = super::probe::fresh_db(target).await;
+                    Done {
+                        tags: vec!["corrective".into()],
+                        effect: Effect::Restored(Box::new((db, instance))),
+                        ..Done::ok(
+                            canonical,
+                            format!(
+                                "snapshot {snapshot} restored to new instance {name} in {:.1}s{counts}; {moved} sequence(s) moved past the live values. The app still uses {}: validate, then `cutover {name}`",
+                                started.elapsed().as_secs_f64(),
+                                live.name
+                            ),
+                        )
+                    }
+                }
+                Err(e) => {
+                    instance.shutdown().await;
+                    Done::fail(canonical, e)
+                }
+            };
+            Finished::Move(pending, done)
+        });
+    }
+
+    pub(super) fn cutover(&mut self, instance: &str) -> Done {
+        let canonical = format!("cutover {instance}");
+        let Some(db) = self.db_named(instance) else {
+            let known: Vec<&str> = self.dbs.iter().map(|d| d.target.name.as_str()).collect();
+            return Done::fail(
+                canonical,
+                format!("no instance `{instance}` (instances: {})", known.join(", ")),
+            );
+        };
+        if db == self.serving {
+            return Done::fail(canonical, format!("the app already uses {instance}"));
+        }
+        let url = self.dbs[db].target.app_url.clone();
+        match self.fleet.as_ref().map(|f| f.repoint(&url, db)) {
+            Some(Ok(())) | None => {
+                let from = self.db().name.clone();
+                self.serving = db;
+                Done::ok(
+                    canonical,
+                    format!(
+                        "the app's pools now point at {instance} (was {from}); requests in flight finish on {from}"
+                    ),
+                )
+            }
+            Some(Err(e)) => Done::fail(canonical, e.to_string()),
+        }
+    }
+
+    pub(super) fn replay(&mut self, pending: Pending, since: String) {
+        let canonical = format!("replay --since {since}");
+        let Some(snap) = self.snapshots.iter().find(|s| s.snapshot.name == since) else {
+            let done = Done::fail(
+                canonical,
+                format!("no snapshot `{since}` (see `snapshot list`)"),
+            );
+            return self.complete(pending, done);
+        };
+        if snap.db == self.serving {
+            let done = Done::fail(
+                canonical,
+                format!(
+                    "{since} was taken of {}, which the app still uses: nothing to replay (replay after a cutover to a restored instance)",
+                    self.db().name
+                ),
+            );
+            return self.complete(pending, done);
+        }
+        let mut keys: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+        for w in self
+            .ledger
+            .iter()
+            .filter(|w| w.db == snap.db && w.t_ms >= snap.t_ms)
+        {
+            if let (Some(t), Some(k)) = (&w.table, w.key) {
+                keys.entry(t.clone()).or_default().push(k);
+            }
+        }
+        let source = self.dbs[snap.db].target.clone();
+        let target = self.db().clone();
+        let taken = clock(snap.t_ms);
+        self.tasks.spawn(async move {
+            let result = copy_rows(&source.superuser_url, &target.superuser_url, &keys).await;
+            let total: usize = keys.values().map(Vec::len).sum();
+            let done = match result {
+                Ok(inserted) => Done {
+                    tags: vec!["corrective".into()],
+                    ..Done::ok(
+                        canonical,
+                        format!(
+                            "{total} write(s) acknowledged on {} since {since} ({taken}): {inserted} copied into {}, {} already there",
+                            source.name,
+                            target.name,
+                            total as u64 - inserted
+                        ),
+                    )
+                },
+                Err(e) => Done::fail(canonical, e),
+            };
+            Finished::Move(pending, done)
+        });
+    }
+
+    pub(super) fn repair(
+        &mut self,
+        pending: Pending,
+        table: String,
+        columns: Vec<String>,
+        from: String,
+    ) {
+        let canonical = format!("repair {table}.{} --from {from}", columns.join(","));
+        let Some(source) = self.db_named(&from) else {
+            let done = Done::fail(canonical, format!("no instance `{from}` (see `instances`)"));
+            return self.complete(pending, done);
+        };
+        if source == self.serving {
+            let done = Done::fail(
+                canonical,
+                format!("the app uses {from}: repair the live instance from another one"),
+            );
+            return self.complete(pending, done);
+        }
+        let source = self.dbs[source].target.clone();
+        let target = self.db().clone();
+        self.tasks.spawn(async move {
+            let done = match repair_columns(
+                &source.superuser_url,
+                &target.superuser_url,
+                &table,
+                &columns,
+            )
+            .await
+            {
+                Ok(n) => Done {
+                    tags: vec!["corrective".into()],
+                    ..Done::ok(
+                        canonical,
+                        format!(
+                            "{n} row(s) of {table} on {} repaired from {}",
+                            target.name, source.name
+                        ),
+                    )
+                },
+                Err(e) => Done::fail(canonical, e),
+            };
+            Finished::Move(pending, done)
+        });
+    }
+}
+
+fn db_message(e: sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => format!(
+            "{} (SQLSTATE {})",
+            db.message(),
+            db.code().unwrap_or_default()
+        ),
+        other => other.to_string(),
+    }
+}
+
+async fn connect(url: &str) -> Result<PgConnection, String> {
+    crate::instance::connect_as(url, MOVES, None)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Runs pg_restore of `file` into `target` (with `--clean` for in place).
+async fn pg_restore(target: &Target, file: &std::path::Path, clean: bool) -> Result<(), String> {
+    let bin = target
+        .info
+        .bin_dir
+        .as_ref()
+        .ok_or("this instance has no client tools for pg_restore")?;
+    let mut cmd = tokio::process::Command::new(bin.join("pg_restore"));
+    if clean {
+        cmd.arg("--clean").arg("--if-exists");
+    }
+    let output = cmd
+        .arg("--dbname")
+        .arg(&target.superuser_url)
+        .arg(file)
+        .env("PGAPPNAME", "pg_restore")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| format!("pg_restore: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "pg_restore failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// Moves each sequence of `restored` past the same sequence on `live`.
+async fn advance_sequences(live: &str, restored: &str) -> Result<usize, String> {
+    const LIST: &str = "SELECT schemaname || '.' || sequencename, coalesce(last_value, 0) FROM pg_sequences WHERE schemaname NOT IN ('pgdrill_audit')";
+    let mut live = connect(live).await?;
+    let values: Vec<(String, i64)> = sqlx::query_as(LIST)
+        .fetch_all(&mut live)
+        .await
+        .map_err(db_message)?;
+    let mut restored = connect(restored).await?;
+    let mut moved = 0;
+    for (sequence, value) in values {
+        let sql = "SELECT setval($1::regclass, greatest($2, (SELECT coalesce(last_value, 1) FROM pg_sequences WHERE schemaname || '.' || sequencename = $1)))";
+        if sqlx::query(sql)
+            .bind(&sequence)
+            .bind(value + SEQUENCE_GAP)
+            .execute(&mut restored)
+            .await
+            .is_ok()
+        {
+            moved += 1;
+        }
+    }
+    Ok(moved)
+}
+
+/// Row counts of the scenario's tables, as `; users 2000` for a reply.
+async fn row_counts(url: &str, tables: &[String]) -> String {
+    let Ok(mut conn) = connect(url).await else {
+        return String::new();
+    };
+    let mut parts = Vec::new();
+    for t in tables {
+        let sql = format!("SELECT count(*) FROM {}", quote_ident(t));
+        if let Ok(n) = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
+            .fetch_one(&mut conn)
+            .await
+        {
+            parts.push(format!("{t} {n} rows"));
+        }
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    }
+}
+
+/// Copies rows by key from `source` to `target`; returns how many were new.
+async fn copy_rows(
+    source: &str,
+    target: &str,
+    keys: &BTreeMap<(String, String), Vec<i64>>,
+) -> Result<u64, String> {
+    let mut from = connect(source).await?;
+    let mut to = connect(target).await?;
+    let mut inserted = 0;
+    for ((table, key), ids) in keys {
+        let (t, k) = (quote_ident(table), quote_ident(key));
+        let read =
+            format!("SELECT coalesce(json_agg(r), '[]')::text FROM {t} r WHERE r.{k} = ANY($1)");
+        let rows: String = sqlx::query_scalar(AssertSqlSafe(read))
+            .bind(ids)
+            .fetch_one(&mut from)
+            .await
+            .map_err(|e| format!("reading {table} on the source: {}", db_message(e)))?;
+        let write = format!(
+            "INSERT INTO {t} OVERRIDING SYSTEM VALUE SELECT * FROM json_populate_recordset(NULL::{t}, $1::json) ON CONFLICT DO NOTHING"
+        );
+        let result = sqlx::query(AssertSqlSafe(write))
+            .bind(&rows)
+            .execute(&mut to)
+            .await
+            .map_err(|e| format!("writing {table}: {}", db_message(e)))?;
+        inserted += result.rows_affected();
+        // Keep the key's sequence ahead of the copied keys.
+        let sequence: Option<String> = sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)")
+            .bind(t.clone())
+            .bind(key)
+            .fetch_one(&mut to)
+            .await
+            .ok()
+            .flatten();
+        if let Some(sequence) = sequence {
+            let bump = format!(
+                "SELECT setval($1::regclass, greatest((SELECT max({k}) FROM {t}), (SELECT coalesce(last_value, 1) FROM pg_sequences WHERE format('%I.%I', schemaname, sequencename)::regclass = $1::regclass)))"
+            );
+            let _ = sqlx::query(AssertSqlSafe(bump))
+                .bind(sequence)
+                .execute(&mut to)
+                .await;
+        }
+    }
+    Ok(inserted)
+}
+
+/// Copies `columns` of `table` from `source` by primary key; returns the
+/// rows changed.
+async fn repair_columns(
+    source: &str,
+    target: &str,
+    table: &str,
+    columns: &[String],
+) -> Result<u64, String> {
+    let mut to = connect(target).await?;
+    let key: String = sqlx::query_scalar(
+        "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] WHERE i.indrelid = $1::regclass AND i.indisprimary",
+    )
+    .bind(quote_ident(table))
+    .fetch_one(&mut to)
+    .await
+    .map_err(|e| format!("{table} has no primary key to match rows by: {}", db_message(e)))?;
+    let t = quote_ident(table);
+    let k = quote_ident(&key);
+    let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    let read = format!(
+        "SELECT coalesce(json_agg(r), '[]')::text FROM (SELECT {k}, {} FROM {t}) r",
+        cols.join(", ")
+    );
+    let mut from = connect(source).await?;
+    let rows: String = sqlx::query_scalar(AssertSqlSafe(read))
+        .fetch_one(&mut from)
+        .await
+        .map_err(|e| format!("reading {table} on the source: {}", db_message(e)))?;
+    let set: Vec<String> = cols.iter().map(|c| format!("{c} = s.{c}")).collect();
+    let live: Vec<String> = cols.iter().map(|c| format!("t.{c}")).collect();
+    let good: Vec<String> = cols.iter().map(|c| format!("s.{c}")).collect();
+    let write = format!(
+        "UPDATE {t} AS t SET {} FROM json_populate_recordset(NULL::{t}, $1::json) AS s WHERE t.{k} = s.{k} AND ({}) IS DISTINCT FROM ({})",
+        set.join(", "),
+        live.join(", "),
+        good.join(", ")
+    );
+    let result = sqlx::query(AssertSqlSafe(write))
+        .bind(&rows)
+        .execute(&mut to)
+        .await
+        .map_err(|e| format!("repairing {table}: {}", db_message(e)))?;
+    Ok(result.rows_affected())
+}

@@ -1,0 +1,62 @@
+//! The doctrine's built-in guardrails: rules every scenario is scored
+//! against unless it turns one off (`rubric.guardrails_off`). Here they are
+//! data (id, penalty, the runbook sentence each cites); `score::guardrails`
+//! decides when one is broken.
+
+/// One built-in rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Guardrail {
+    /// Id used in `guardrails_off` and in score lines.
+    pub id: &'static str,
+    /// Points taken off when broken.
+    pub penalty: u32,
+    /// A hard stop: the drill fails whatever the points.
+    pub fatal: bool,
+    /// The lesson, citing the runbook.
+    pub why: &'static str,
+}
+
+/// Every built-in guardrail.
+pub const GUARDRAILS: &[Guardrail] = &[
+    Guardrail {
+        id: "destructive-without-approval",
+        penalty: 25,
+        fatal: false,
+        why: "Destructive DDL only after explicit approval: `approve ID --by NAME` first (chapter 16, guardrails; runbook 000, break-glass rules: incident owner approval).",
+    },
+    Guardrail {
+        id: "corrective-without-snapshot",
+        penalty: 30,
+        fatal: false,
+        why: "Do not run corrective or irreversible operations before taking an extra snapshot of the current state (runbook 003, initial triage step 4).",
+    },
+    Guardrail {
+        id: "restore-in-place",
+        penalty: 40,
+        fatal: false,
+        why: "Never overwrite production in place without restoring to a separate instance and validating first (runbook 003, guiding principles).",
+    },
+    Guardrail {
+        id: "rollback-before-flag",
+        penalty: 15,
+        fatal: false,
+        why: "After expand + deploy, disable the feature flag first: it is the fastest mitigation; roll the app back only if needed (runbook 000, rollback order).",
+    },
+    Guardrail {
+        id: "contract-before-stable",
+        penalty: 40,
+        fatal: true,
+        why: "A contract migration only after a stable compatibility window (runbook 000, migration types; hard stop: destructive change before the compatibility window).",
+    },
+    Guardrail {
+        id: "forward-fix-not-idempotent",
+        penalty: 10,
+        fatal: false,
+        why: "A corrective forward migration gets a higher version and is idempotent, IF EXISTS / IF NOT EXISTS (runbook 004, option B).",
+    },
+];
+
+/// The guardrail with this id.
+pub fn guardrail(id: &str) -> Option<&'static Guardrail> {
+    GUARDRAILS.iter().find(|g| g.id == id)
+}

@@ -1,0 +1,119 @@
+//! When a built-in guardrail is broken. The rules themselves (id, penalty,
+//! lesson) are data in `scenario::guardrail`; this file decides, from the
+//! moves, their tags and the world state each met, which ones a response
+//! broke. Each is penalised once, at its first offence.
+
+use crate::scenario::{GUARDRAILS, Guardrail, Scenario, pattern_matches};
+use crate::transcript::Move;
+
+/// A broken guardrail: the rule, when, by which move, and in what context.
+pub struct Broken<'a> {
+    /// The rule.
+    pub rule: &'static Guardrail,
+    /// Scenario time.
+    pub t_ms: u64,
+    /// The move.
+    pub mv: &'a Move,
+    /// What made it a breach, in words.
+    pub context: String,
+}
+
+/// What the guardrails need to know about the drill.
+pub struct Facts<'a> {
+    /// Every move (failed ones too) with its time.
+    pub moves: &'a [(u64, &'a Move)],
+    /// When the incident began (SLO or integrity), if it did.
+    pub incident_start_ms: Option<u64>,
+    /// Whether the service counted as healthy at a time.
+    pub healthy_at: &'a dyn Fn(u64) -> bool,
+}
+
+/// Every guardrail the response broke, in the order of [`GUARDRAILS`].
+pub fn broken<'a>(scenario: &Scenario, facts: &Facts<'a>) -> Vec<Broken<'a>> {
+    let on = |id: &str| !scenario.rubric.guardrails_off.iter().any(|o| o == id);
+    let ok_moves = || facts.moves.iter().filter(|(_, m)| m.ok);
+    let done_before = |pattern: &str, t: u64, since: u64| {
+        ok_moves().any(|(tm, m)| *tm >= since && *tm < t && pattern_matches(pattern, &m.canonical))
+    };
+    let mut out = Vec::new();
+    for rule in GUARDRAILS.iter().filter(|g| on(g.id)) {
+        let found: Option<(u64, &Move, String)> = match rule.id {
+            "destructive-without-approval" => ok_moves()
+                .find(|(t, m)| m.tagged("destructive") && !done_before("approve", *t, 0))
+                .map(|(t, m)| (*t, *m, "with no approval recorded before it".to_string())),
+            "corrective-without-snapshot" => facts.incident_start_ms.and_then(|start| {
+                ok_moves()
+                    .find(|(t, m)| {
+                        *t >= start
+                            && m.tagged("corrective")
+                            && !done_before("snapshot create", *t, start)
+                    })
+                    .map(|(t, m)| {
+                        (
+                            *t,
+                            *m,
+                            "with no snapshot taken since the incident began".to_string(),
+                        )
+                    })
+            }),
+            "restore-in-place" => ok_moves()
+                .find(|(_, m)| m.tagged("in-place"))
+                .map(|(t, m)| (*t, *m, "over the database the app uses".to_string())),
+            "rollback-before-flag" if !scenario.flags.is_empty() => ok_moves()
+                .find(|(_, m)| {
+                    pattern_matches("app rollback", &m.canonical)
+                        && m.state.flags.values().any(|v| v != "off")
+                })
+                .map(|(t, m)| {
+                    let on: Vec<String> = m
+                        .state
+                        .flags
+                        .iter()
+                        .filter(|(_, v)| *v != "off")
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    (
+                        *t,
+                        *m,
+                        format!("while the flag was still on ({})", on.join(", ")),
+                    )
+                }),
+            "contract-before-stable" => {
+                let stable = scenario.slo.stable_for.as_millis();
+                ok_moves()
+                    .find(|(t, m)| {
+                        m.tagged("contract")
+                            && (!(facts.healthy_at)(*t)
+                                || ["flag set", "app deploy"]
+                                    .iter()
+                                    .any(|p| done_before(p, *t, t.saturating_sub(stable))))
+                    })
+                    .map(|(t, m)| {
+                        (
+                            *t,
+                            *m,
+                            format!(
+                                "before the service had been stable for {}",
+                                scenario.slo.stable_for
+                            ),
+                        )
+                    })
+            }
+            "forward-fix-not-idempotent" => facts
+                .moves
+                .iter()
+                .find(|(_, m)| m.tagged("not-idempotent"))
+                .map(|(t, m)| (*t, *m, "(its second run failed)".to_string())),
+            _ => None,
+        };
+        if let Some((t_ms, mv, context)) = found {
+            out.push(Broken {
+                rule,
+                t_ms,
+                mv,
+                context,
+            });
+        }
+    }
+    out
+}
