@@ -496,6 +496,12 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
     };
     let tracking = scenario.migrations.tracking();
     let runner = Runner::new(&tracking, &scenario.migrations.list);
+    let lock_timeout = match &action {
+        Action::MigrateUp { lock_timeout, .. } | Action::MigrateDown { lock_timeout, .. } => {
+            *lock_timeout
+        }
+        _ => None,
+    };
     let (direction, result) = match action {
         Action::MigrateStatus => {
             return match runner.status(&mut conn).await {
@@ -576,6 +582,11 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
     };
     let applied_now = runner.applied(&mut conn).await.ok();
     let effect = applied_now.map_or(Effect::None, Effect::Applied);
+    // Right after the direction, so a rubric pattern `migrate up 002_x`
+    // matches only runs without a lock timeout.
+    let flag = lock_timeout
+        .map(|t| format!(" --lock-timeout {}", crate::scenario::Dur(t)))
+        .unwrap_or_default();
     let touched: Vec<&Migration> = match &result {
         Ok(ids) => ids
             .iter()
@@ -583,20 +594,25 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
             .collect(),
         Err(_) => Vec::new(),
     };
-    let mut tags = vec!["corrective".to_string()];
-    if direction == Direction::Up && touched.iter().any(|m| m.kind == MigrationKind::Contract) {
-        tags.push("contract".into());
-    }
+    // A down is a corrective action; an up is the planned release going
+    // on, unless it destroys data.
     let text_of = |m: &&Migration| match direction {
         Direction::Up => m.up.clone(),
         Direction::Down => m.down.clone().unwrap_or_default(),
     };
-    if touched
+    let destructive = touched
         .iter()
         .map(text_of)
-        .any(|sql| classify(&sql).destructive)
-    {
+        .any(|sql| classify(&sql).destructive);
+    let mut tags = Vec::new();
+    if direction == Direction::Down || destructive {
+        tags.push("corrective".to_string());
+    }
+    if destructive {
         tags.push("destructive".into());
+    }
+    if direction == Direction::Up && touched.iter().any(|m| m.kind == MigrationKind::Contract) {
+        tags.push("contract".into());
     }
     let done = match result {
         Ok(ids) if ids.is_empty() => Done {
@@ -616,7 +632,7 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
         Ok(ids) => Done {
             effect,
             ..Done::ok(
-                format!("migrate {direction} {}", ids.join(" ")),
+                format!("migrate {direction}{flag} {}", ids.join(" ")),
                 format!(
                     "{} {}",
                     if direction == Direction::Up {

@@ -181,8 +181,10 @@ enum Finished {
     Move(Pending, apply::Done),
     /// A release's migration job.
     Release(Release, Result<Vec<String>, String>),
-    /// A version's migrations applied by its first pod at startup.
-    Startup(String, Result<Vec<String>, String>),
+    /// A migration job that is not part of a deploy: a version's
+    /// migrations applied by its first pod at startup (`Some(version)`), or
+    /// a timeline `migrate` (`None`).
+    Job(Option<String>, Result<Vec<String>, String>),
     /// A snapshot the timeline asked for.
     Snapshot(u64, Result<Snapshot, String>),
     /// Integrity checks and the DDL audit.
@@ -592,6 +594,20 @@ impl Drill {
             self.tasks
                 .spawn(async move { Finished::Release(release, job.await) });
         }
+        if !event.migrate.is_empty() {
+            self.push(EventKind::Timeline {
+                message: format!("the migration job applies {}", event.migrate.join(", ")),
+            });
+            let job = apply::migrate_ids(
+                self.scenario.clone(),
+                self.db().app_url.clone(),
+                event.migrate.clone(),
+                MIGRATION_JOB.to_string(),
+                None,
+            );
+            self.tasks
+                .spawn(async move { Finished::Job(None, job.await) });
+        }
         if let Some(change) = event.flag {
             self.flags.set(&change.name, change.value);
             self.push(EventKind::Timeline {
@@ -719,7 +735,7 @@ impl Drill {
         );
         let version = version.to_string();
         self.tasks
-            .spawn(async move { Finished::Startup(version, job.await) });
+            .spawn(async move { Finished::Job(Some(version), job.await) });
     }
 
     fn on_finished(&mut self, done: Finished) {
@@ -759,14 +775,20 @@ impl Drill {
                     );
                 }
             }
-            Finished::Startup(version, result) => {
-                self.starting.retain(|s| *s != version);
+            Finished::Job(version, result) => {
+                let what = match &version {
+                    Some(v) => {
+                        self.starting.retain(|s| s != v);
+                        format!("{v} startup migrations")
+                    }
+                    None => "the migration job".to_string(),
+                };
                 let message = match result {
                     Ok(applied) => {
                         self.applied = applied;
-                        format!("{version} startup migrations applied")
+                        format!("{what}: done")
                     }
-                    Err(e) => format!("{version} startup migrations failed: {e}"),
+                    Err(e) => format!("{what} failed: {e}"),
                 };
                 self.push(EventKind::Timeline { message });
             }

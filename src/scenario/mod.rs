@@ -313,6 +313,10 @@ pub struct TimelineEvent {
     /// A release: migrations, then a rolling deploy.
     #[serde(default)]
     pub release: Option<Release>,
+    /// Migrations a job applies on their own, with no deploy (a migration
+    /// run early, by hand or by a pipeline).
+    #[serde(default)]
+    pub migrate: Vec<String>,
     /// A flag change.
     #[serde(default)]
     pub flag: Option<FlagChange>,

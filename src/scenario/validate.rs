@@ -328,19 +328,23 @@ fn check_timeline(s: &Scenario, p: &mut Vec<Problem>) {
             event.flag.is_some(),
             event.sql.is_some(),
             event.snapshot.is_some(),
+            !event.migrate.is_empty(),
         ];
         let count = actions.iter().filter(|a| **a).count();
         if count > 1 {
             p.push(
                 Problem::at(&format!("timeline.{i}"), "one event does one thing")
-                    .hint("split release, flag, sql and snapshot into separate [[timeline]] entries at the same time"),
+                    .hint("split release, migrate, flag, sql and snapshot into separate [[timeline]] entries at the same time"),
             );
         }
         if count == 0 && event.say.is_none() {
             p.push(
                 Problem::at(&format!("timeline.{i}"), "the event does nothing")
-                    .hint("give it `release`, `flag`, `sql`, `snapshot` or `say`"),
+                    .hint("give it `release`, `migrate`, `flag`, `sql`, `snapshot` or `say`"),
             );
+        }
+        for (k, id) in event.migrate.iter().enumerate() {
+            check_migration_ref(s, &format!("timeline.{i}.migrate.{k}"), id, p);
         }
         if event.job.is_some() && event.sql.is_none() {
             p.push(

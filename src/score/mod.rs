@@ -91,6 +91,15 @@ pub enum ItemKind {
     Hint,
 }
 
+/// A move's text cut to a readable length for a score line.
+fn short(text: &str) -> String {
+    if text.chars().count() > 60 {
+        format!("{}...", text.chars().take(57).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}
+
 /// Formats scenario milliseconds as `1m05s`.
 pub fn clock(ms: u64) -> String {
     let secs = ms / 1000;
@@ -175,13 +184,19 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
                 && step.before.iter().all(|b| first(b).is_none_or(|tb| tb > t))
         };
         match matches.iter().copied().find(|t| in_order(*t)) {
-            Some(t) => items.push(Item {
-                kind: ItemKind::Step,
-                label: step.id.clone(),
-                points: i64::from(step.points),
-                t_ms: Some(t),
-                detail: format!("`{}` at {}", step.moves.0[0], clock(t)),
-            }),
+            Some(t) => {
+                let done = moves
+                    .iter()
+                    .find(|(tm, m)| *tm == t && step_matches(step, m))
+                    .map_or(step.moves.0[0].as_str(), |(_, m)| m.canonical.as_str());
+                items.push(Item {
+                    kind: ItemKind::Step,
+                    label: step.id.clone(),
+                    points: i64::from(step.points),
+                    t_ms: Some(t),
+                    detail: format!("`{}` at {}", short(done), clock(t)),
+                })
+            }
             None if matches.is_empty() => {
                 let near_miss = !step.mentions.is_empty()
                     && moves.iter().any(|(_, m)| step.moves.matches(&m.canonical));
