@@ -174,6 +174,7 @@ impl Drill {
             return self.complete(pending, done);
         }
         let tables: Vec<String> = self.scenario.fixture.rows.keys().cloned().collect();
+        let scenario = self.scenario.clone();
         self.tasks.spawn(async move {
             let started = Instant::now();
             let instance = match provision().await {
@@ -196,7 +197,7 @@ impl Drill {
             let done = match result {
                 Ok(moved) => {
                     let counts = row_counts(&target.superuser_url, &tables).await;
-                    let db = super::probe::fresh_db(target).await;
+                    let db = super::probe::fresh_db(&scenario, target).await;
                     Done {
                         tags: vec!["corrective".into()],
                         effect: Effect::Restored(Box::new((db, instance))),
@@ -235,6 +236,8 @@ impl Drill {
         match self.fleet.as_ref().map(|f| f.repoint(&url, db)) {
             Some(Ok(())) | None => {
                 let from = self.db().name.clone();
+                let applied = std::mem::take(&mut self.dbs[db].applied);
+                self.dbs[self.serving].applied = std::mem::replace(&mut self.applied, applied);
                 self.serving = db;
                 Done::ok(
                     canonical,

@@ -196,6 +196,9 @@ struct Db {
     target: Target,
     /// Last DDL audit row already read.
     audit_cursor: i64,
+    /// Migrations applied there, while the app uses another instance (the
+    /// serving one's are in `Drill::applied`).
+    applied: Vec<String>,
 }
 
 /// A snapshot and where it came from.
@@ -230,7 +233,8 @@ pub struct Drill {
     applied: Vec<String>,
     snapshots: Vec<Snap>,
     incident: Option<String>,
-    checks: BTreeMap<String, bool>,
+    /// Each check's last state: passing, and failing by error or by rows.
+    checks: BTreeMap<String, (bool, bool)>,
     probing: bool,
     last_probe: Instant,
     starting: Vec<String>,
@@ -289,6 +293,7 @@ impl Drill {
             dbs: vec![Db {
                 target,
                 audit_cursor: 0,
+                applied: Vec::new(),
             }],
             serving: 0,
             owned: Vec::new(),

@@ -129,8 +129,22 @@ pub(super) async fn rpo(superuser_url: &str, ledger: &[Write]) -> Rpo {
             .fetch_all(&mut conn)
             .await
         {
-            Ok(missing) => {
-                for (k, t) in writes.iter().filter(|w| missing.contains(&w.0)) {
+            Ok(mut missing) => {
+                // A key acknowledged twice means the first row vanished and
+                // its key was handed out again (a restore rewound the
+                // sequence): every acknowledgment but the last is lost.
+                let mut last: BTreeMap<i64, usize> = BTreeMap::new();
+                for (i, (k, _)) in writes.iter().enumerate() {
+                    last.insert(*k, i);
+                }
+                let lost: Vec<(i64, u64)> = writes
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, (k, _))| last[k] != *i || missing.contains(k))
+                    .map(|(_, w)| *w)
+                    .collect();
+                missing.clear();
+                for (k, t) in &lost {
                     rpo.missing += 1;
                     rpo.first_missing_ms = Some(rpo.first_missing_ms.map_or(*t, |f| f.min(*t)));
                     rpo.last_missing_ms = Some(rpo.last_missing_ms.map_or(*t, |l| l.max(*t)));
@@ -159,11 +173,12 @@ impl Drill {
         }
         for (name, result) in probed.checks {
             let ok = matches!(result, Ok(0));
-            if self.checks.get(&name) == Some(&ok) {
+            let key = (ok, result.is_err());
+            if self.checks.get(&name) == Some(&key) {
                 continue;
             }
             let first = !self.checks.contains_key(&name);
-            self.checks.insert(name.clone(), ok);
+            self.checks.insert(name.clone(), key);
             let (bad, error) = match result {
                 Ok(n) => (Some(n), None),
                 Err(e) => (None, Some(e)),
@@ -225,11 +240,21 @@ impl Drill {
     }
 }
 
-/// Sets the audit cursor of a database just added to the drill.
-pub(super) async fn fresh_db(target: Target) -> Db {
+/// A database just added to the drill: where its audit stands and which
+/// migrations its tracking table lists.
+pub(super) async fn fresh_db(scenario: &Scenario, target: Target) -> Db {
     let audit_cursor = audit_cursor(&target.superuser_url).await;
+    let tracking = scenario.migrations.tracking();
+    let applied = match crate::instance::connect_as(&target.app_url, PROBE, None).await {
+        Ok(mut conn) => crate::migrate::Runner::new(&tracking, &scenario.migrations.list)
+            .applied(&mut conn)
+            .await
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
     Db {
         target,
         audit_cursor,
+        applied,
     }
 }
