@@ -689,13 +689,16 @@ async fn forward_fix(
     if let Some(newest) = applied.iter().max()
         && id.as_str() <= newest.as_str()
     {
-        return Done::fail(
-            canonical,
-            format!(
-                "{id} does not sort after {newest}: a forward fix gets a higher version, e.g. {}_fix_...sql (runbook 004, option B)",
-                next_version(newest)
-            ),
-        );
+        return Done {
+            tags: vec!["lower-version".into()],
+            ..Done::fail(
+                canonical,
+                format!(
+                    "{id} does not sort after {newest}: a forward fix gets a higher version, e.g. {}_fix_...sql (runbook 004, option B)",
+                    next_version(newest)
+                ),
+            )
+        };
     }
     let class = classify(&up);
     let migration = Migration {

@@ -49,7 +49,7 @@ pub const GUARDRAILS: &[Guardrail] = &[
         why: "A contract migration only after a stable compatibility window (runbook 000, migration types; hard stop: destructive change before the compatibility window).",
     },
     Guardrail {
-        id: "forward-fix-not-idempotent",
+        id: "forward-fix-rules",
         penalty: 10,
         fatal: false,
         why: "A corrective forward migration gets a higher version and is idempotent, IF EXISTS / IF NOT EXISTS (runbook 004, option B).",

@@ -99,11 +99,18 @@ pub fn broken<'a>(scenario: &Scenario, facts: &Facts<'a>) -> Vec<Broken<'a>> {
                         )
                     })
             }
-            "forward-fix-not-idempotent" => facts
+            "forward-fix-rules" => facts
                 .moves
                 .iter()
-                .find(|(_, m)| m.tagged("not-idempotent"))
-                .map(|(t, m)| (*t, *m, "(its second run failed)".to_string())),
+                .find(|(_, m)| m.tagged("not-idempotent") || m.tagged("lower-version"))
+                .map(|(t, m)| {
+                    let why = if m.tagged("not-idempotent") {
+                        "(its second run failed)"
+                    } else {
+                        "(its version does not sort after the applied migrations)"
+                    };
+                    (*t, *m, why.to_string())
+                }),
             _ => None,
         };
         if let Some((t_ms, mv, context)) = found {

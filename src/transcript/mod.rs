@@ -160,7 +160,7 @@ pub struct Move {
     pub result: String,
     /// What the engine knows about its effect, for the guardrails:
     /// `corrective` (changes the database to fix it), `destructive` (drops
-    /// data), `contract`, `in-place`, `not-idempotent`, `direct` (typed in
+    /// data), `contract`, `in-place`, `not-idempotent`, `lower-version`, `direct` (typed in
     /// another client and seen by the DDL audit).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
