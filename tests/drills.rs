@@ -148,69 +148,100 @@ fn every_scenario_ships_a_reference_and_an_unsafe_response() {
     }
 }
 
-#[test]
-fn every_solution_script_scores_as_its_author_said() {
+/// Plays every solution of one scenario and checks each against what its
+/// author said: the reference passes within the RTO, each unsafe response
+/// fails with its `# expect:` feedback, and every saved transcript re-scores
+/// to the same result without a database.
+fn scenario_scores_as_its_author_said(id: &str) {
     let env = TestEnv::new();
     let dir = tempfile::tempdir().unwrap();
-    for id in scenario_ids() {
-        for script in solutions(&id) {
-            let played = play(&env, &id, &script, dir.path());
-            let reference = script.ends_with(format!("{id}.reference.txt"));
-            let shown = serde_json::to_string_pretty(&played.score).unwrap();
-            let passed = played.score["passed"].as_bool().unwrap();
-            if reference {
-                assert!(
-                    passed,
-                    "{}: the reference must pass:\n{shown}",
-                    script.display()
-                );
-                assert_eq!(played.output.status.code(), Some(0));
-                let rto = played.score["recovery"]["incident_start_ms"]
-                    .as_u64()
-                    .map(|start| {
-                        played.score["recovery"]["recovered_ms"].as_u64().unwrap() - start
-                    });
-                assert!(rto.unwrap() <= played.score["rto_target_ms"].as_u64().unwrap());
-            } else {
-                assert!(
-                    !passed,
-                    "{}: an unsafe response must fail:\n{shown}",
-                    script.display()
-                );
-                assert_eq!(played.output.status.code(), Some(1));
-                let said = feedback(&played.score);
-                for expected in expectations(&script) {
-                    assert!(
-                        said.contains(&expected),
-                        "{}: feedback lacks {expected:?}:\n{said}",
-                        script.display()
-                    );
-                }
-            }
-            // The saved transcript re-scores to the same result without a database.
-            let rescored = env
-                .pgdrill()
-                .current_dir(root())
-                .arg("score")
-                .arg(&played.transcript)
-                .arg("--json")
-                .output()
-                .unwrap();
-            let again: Value = serde_json::from_slice(&rescored.stdout).unwrap();
-            assert_eq!(
-                again,
-                played.score,
-                "{}: re-scoring differs",
+    let scripts = solutions(id);
+    assert!(!scripts.is_empty(), "{id}: no solution scripts");
+    for script in scripts {
+        let played = play(&env, id, &script, dir.path());
+        let reference = script.ends_with(format!("{id}.reference.txt"));
+        let shown = serde_json::to_string_pretty(&played.score).unwrap();
+        let passed = played.score["passed"].as_bool().unwrap();
+        if reference {
+            assert!(
+                passed,
+                "{}: the reference must pass:\n{shown}",
                 script.display()
             );
-            assert_eq!(rescored.status.code(), played.output.status.code());
+            assert_eq!(played.output.status.code(), Some(0));
+            let rto = played.score["rto_ms"].as_u64().unwrap();
+            assert!(rto <= played.score["rto_target_ms"].as_u64().unwrap());
+        } else {
+            assert!(
+                !passed,
+                "{}: an unsafe response must fail:\n{shown}",
+                script.display()
+            );
+            assert_eq!(played.output.status.code(), Some(1));
+            let said = feedback(&played.score);
+            for expected in expectations(&script) {
+                assert!(
+                    said.contains(&expected),
+                    "{}: feedback lacks {expected:?}:\n{said}",
+                    script.display()
+                );
+            }
         }
+        let rescored = env
+            .pgdrill()
+            .current_dir(root())
+            .arg("score")
+            .arg(&played.transcript)
+            .arg("--json")
+            .output()
+            .unwrap();
+        let again: Value = serde_json::from_slice(&rescored.stdout).unwrap();
+        assert_eq!(
+            again,
+            played.score,
+            "{}: re-scoring differs",
+            script.display()
+        );
+        assert_eq!(rescored.status.code(), played.output.status.code());
     }
     assert!(
         env.registry_entries().is_empty(),
-        "instances left: {:?}",
+        "instances left (a restore's instance must go with the drill): {:?}",
         env.registry_entries()
     );
+}
+
+/// One test per scenario, so that they run in parallel and a failure
+/// names its scenario.
+macro_rules! scenario_tests {
+    ($($test:ident => $id:literal),* $(,)?) => {
+        $(
+            #[test]
+            fn $test() {
+                scenario_scores_as_its_author_said($id);
+            }
+        )*
+
+        #[test]
+        fn every_scenario_file_has_its_drill_test() {
+            let tested = [$($id),*];
+            for id in scenario_ids() {
+                assert!(
+                    tested.contains(&id.as_str()),
+                    "scenarios/{id}.toml has no drill test: add it to scenario_tests! in tests/drills.rs"
+                );
+            }
+        }
+    };
+}
+
+scenario_tests! {
+    drill_mixed_version_rename => "mixed-version-rename",
+    drill_lock_queue => "lock-queue",
+    drill_contract_too_early => "contract-too-early",
+    drill_bad_backfill => "bad-backfill",
+    drill_startup_migration_no_down => "startup-migration-no-down",
+    drill_failed_cic => "failed-cic",
 }
 
 #[test]
@@ -335,5 +366,89 @@ fn show_prints_the_briefing_and_bad_scripts_are_refused_before_any_server_starts
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(5));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("available: mixed-version-rename"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("available: ") && stderr.contains("mixed-version-rename"),
+        "{stderr}"
+    );
+}
+
+/// DDL typed in another client (psql, here a plain connection) is seen by
+/// the event-trigger audit and lands in the transcript as a move, tagged
+/// `direct`, so it is scored like any other.
+#[test]
+fn ddl_from_another_client_is_recorded_as_a_move() {
+    use std::io::{BufRead, BufReader};
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("script.txt");
+    std::fs::write(&script, "at 40s: wait 10s\nresolve\n").unwrap();
+    let transcript = dir.path().join("t.json");
+    let mut child = env
+        .pgdrill()
+        .current_dir(root())
+        .args([
+            "run",
+            "bad-backfill",
+            "--time-scale",
+            TIME_SCALE,
+            "--script",
+        ])
+        .arg(&script)
+        .arg("--transcript")
+        .arg(&transcript)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.split_once("psql '")
+                .map(|(_, rest)| rest.trim_end_matches('\'').to_string())
+        })
+        .expect("the drill prints its psql URL");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&format!("{url}?application_name=psql"))
+            .await
+            .unwrap();
+        sqlx::Executor::execute(&mut conn, "DROP INDEX users_created_idx")
+            .await
+            .unwrap();
+    });
+    for _ in lines.by_ref() {}
+    child.wait().unwrap();
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&transcript).unwrap()).unwrap();
+    let direct = saved["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["type"] == "move"
+                && e["input"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("DROP INDEX users_created_idx")
+        })
+        .unwrap_or_else(|| panic!("no move for the psql DDL in {saved:#}"));
+    assert_eq!(direct["canonical"], "sql DROP INDEX users_created_idx");
+    assert!(
+        direct["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "direct"),
+        "{direct:#}"
+    );
+    assert!(
+        direct["input"].as_str().unwrap().starts_with("(psql)"),
+        "{direct:#}"
+    );
 }

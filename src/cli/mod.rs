@@ -208,7 +208,9 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // PostgreSQL's NOTICEs (e.g. "relation already exists, skipping")
         // belong to the drill's output, not to pgdrill's log.
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx::postgres::notice=off,sqlx::query=error"));
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("warn,sqlx::postgres::notice=off,sqlx::query=error")
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
