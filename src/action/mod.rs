@@ -863,4 +863,81 @@ mod tests {
         assert_eq!(ok[1].action, Action::Note("a # b".into()));
         assert_eq!(ok[1].line, 2);
     }
+
+    #[test]
+    fn recovery_moves_parse() {
+        assert_eq!(
+            parse("restore pre-release-3").unwrap(),
+            Action::Restore {
+                snapshot: "pre-release-3".into(),
+                in_place: false,
+                name: None
+            }
+        );
+        assert_eq!(
+            parse("restore s --to in-place").unwrap(),
+            Action::Restore {
+                snapshot: "s".into(),
+                in_place: true,
+                name: None
+            }
+        );
+        assert!(parse("restore s --to elsewhere").is_err());
+        assert_eq!(
+            parse("repair users.email,name --from restored-1").unwrap(),
+            Action::Repair {
+                table: "users".into(),
+                columns: vec!["email".into(), "name".into()],
+                from: "restored-1".into()
+            }
+        );
+        assert_eq!(
+            parse("replay --since snap").unwrap(),
+            Action::Replay {
+                since: "snap".into()
+            }
+        );
+        assert_eq!(
+            parse("kill migration-job --terminate").unwrap(),
+            Action::Kill {
+                target: "migration-job".into(),
+                terminate: true
+            }
+        );
+        assert_eq!(
+            parse("incident declare SEV1").unwrap(),
+            Action::IncidentDeclare {
+                severity: "sev1".into()
+            }
+        );
+        assert!(parse("incident declare urgent").is_err());
+        assert_eq!(
+            parse("approve 003 --by alice").unwrap(),
+            Action::Approve {
+                what: "003".into(),
+                by: "alice".into()
+            }
+        );
+        assert_eq!(
+            parse("comms \"RTO 2m, RPO 0\"").unwrap(),
+            Action::Comms("RTO 2m, RPO 0".into())
+        );
+        assert_eq!(
+            parse("migrate up --lock-timeout 500ms --retries 3").unwrap(),
+            Action::MigrateUp {
+                count: None,
+                lock_timeout: Some(Duration::from_millis(500)),
+                retries: 3
+            }
+        );
+        let e = parse("migrate up --retries 3").unwrap_err();
+        assert!(e.message.contains("--lock-timeout"), "{}", e.message);
+        assert_eq!(
+            parse("migrate apply fixes/003_fix.sql").unwrap(),
+            Action::MigrateApply {
+                file: "fixes/003_fix.sql".into(),
+                lock_timeout: None
+            }
+        );
+    }
 }

@@ -49,7 +49,7 @@ impl Drill {
             self.t.events.push(Event {
                 t_ms: sec * 1000,
                 kind: EventKind::Move(Move {
-                    tags: Vec::new(),
+                    tags: tags_for(canonical),
                     input: canonical.to_string(),
                     canonical: canonical.to_string(),
                     ok: true,
@@ -75,6 +75,28 @@ impl Drill {
         });
         self.t
     }
+}
+
+/// The tags the engine would give these moves.
+fn tags_for(canonical: &str) -> Vec<String> {
+    let mut tags = Vec::new();
+    let corrective = [
+        "migrate down",
+        "migrate apply",
+        "restore",
+        "replay",
+        "repair",
+    ];
+    if corrective.iter().any(|p| canonical.starts_with(p)) {
+        tags.push("corrective".to_string());
+    }
+    if canonical.contains("--to in-place") {
+        tags.extend(["destructive".to_string(), "in-place".to_string()]);
+    }
+    if canonical.starts_with("migrate up 003_drop") {
+        tags.extend(["contract".to_string(), "destructive".to_string()]);
+    }
+    tags
 }
 
 const MIXED: &[(&str, u32)] = &[("v1", 2), ("v2", 2)];
@@ -156,7 +178,7 @@ fn fixing_the_schema_under_v2_without_a_snapshot_is_penalised_twice() {
     let penalties: Vec<&Item> = s
         .items
         .iter()
-        .filter(|i| i.kind == ItemKind::Forbidden)
+        .filter(|i| matches!(i.kind, ItemKind::Forbidden | ItemKind::Guardrail))
         .collect();
     assert_eq!(penalties.len(), 2, "{penalties:#?}");
     assert!(
@@ -164,10 +186,13 @@ fn fixing_the_schema_under_v2_without_a_snapshot_is_penalised_twice() {
             .iter()
             .any(|p| p.detail.contains("while v2 pods were serving"))
     );
+    let guardrail = item(&s, "corrective-without-snapshot");
     assert!(
-        penalties
-            .iter()
-            .any(|p| p.detail.contains("before `snapshot`"))
+        guardrail
+            .detail
+            .contains("with no snapshot taken since the incident began"),
+        "{}",
+        guardrail.detail
     );
     // The schema fix came before the app was reverted: no points for it.
     let fix = item(&s, "schema-fix");
@@ -226,4 +251,174 @@ fn scoring_is_a_function_of_its_inputs() {
     let json = serde_json::to_string(&t).unwrap();
     let back: Transcript = serde_json::from_str(&json).unwrap();
     assert_eq!(score(&scenario(), &t), score(&scenario(), &back));
+}
+
+fn contract_scenario() -> Scenario {
+    crate::scenario::parse(
+        Path::new("contract-too-early.toml"),
+        include_str!("../../scenarios/contract-too-early.toml"),
+    )
+    .unwrap()
+}
+
+fn with_flag(mut t: Transcript, value: &str) -> Transcript {
+    for e in &mut t.events {
+        if let EventKind::Move(m) = &mut e.kind {
+            m.state.flags.insert("sms_login".into(), value.into());
+        }
+    }
+    t
+}
+
+fn check(t: &mut Transcript, sec: u64, ok: bool) {
+    t.events.push(Event {
+        t_ms: sec * 1000,
+        kind: EventKind::Check {
+            name: "phones-intact".into(),
+            ok,
+            bad: Some(if ok { 0 } else { 2000 }),
+            error: None,
+        },
+    });
+    t.events.sort_by_key(|e| e.t_ms);
+}
+
+const V2: &[(&str, u32)] = &[("v2", 4)];
+
+#[test]
+fn restoring_in_place_breaks_three_guardrails_and_loses_writes() {
+    let mut t = Drill::new((20, 40), 100)
+        .play(&[
+            (40, "restore pre-release-3 --to in-place", V2),
+            (90, "status", V2),
+        ])
+        .end(95, EndReason::Resolved);
+    check(&mut t, 21, false);
+    check(&mut t, 41, true);
+    t.events.push(Event {
+        t_ms: 95_000,
+        kind: EventKind::Rpo(crate::transcript::Rpo {
+            writes: 100,
+            missing: 12,
+            first_missing_ms: Some(10_000),
+            last_missing_ms: Some(40_000),
+            ..Default::default()
+        }),
+    });
+    let s = score(&contract_scenario(), &t);
+    for id in [
+        "restore-in-place",
+        "destructive-without-approval",
+        "corrective-without-snapshot",
+    ] {
+        assert_eq!(item(&s, id).kind, ItemKind::Guardrail, "{id}");
+    }
+    assert!(
+        s.reasons
+            .iter()
+            .any(|r| r.contains("12 of 100 acknowledged writes are missing")),
+        "{:#?}",
+        s.reasons
+    );
+    assert!(!s.passed);
+}
+
+#[test]
+fn a_failing_check_starts_the_incident_and_must_pass_at_the_end() {
+    let mut t = Drill::new((0, 0), 100)
+        .play(&[
+            (30, "snapshot create s", V2),
+            (40, "migrate down 003_drop_legacy_phone", V2),
+        ])
+        .end(95, EndReason::Resolved);
+    check(&mut t, 21, false);
+    let s = score(&contract_scenario(), &t);
+    assert_eq!(s.incident_start_ms, Some(21_000));
+    assert!(
+        s.reasons
+            .iter()
+            .any(|r| r.contains("integrity check `phones-intact` still fails")),
+        "{:#?}",
+        s.reasons
+    );
+    // The snapshot came after the incident began: no snapshot guardrail.
+    assert!(
+        s.items
+            .iter()
+            .all(|i| i.label != "corrective-without-snapshot")
+    );
+    // Repaired at 60s: data back, RTO from the first failure.
+    check(&mut t, 60, true);
+    let s = score(&contract_scenario(), &t);
+    assert_eq!(s.data_restored_ms, Some(60_000));
+    assert_eq!(s.rto_ms, Some(39_000));
+}
+
+#[test]
+fn rolling_the_app_back_before_the_flag_is_flagged_unless_turned_off() {
+    let t = with_flag(
+        Drill::new((20, 40), 100)
+            .play(&[(30, "app rollback v1", V2)])
+            .end(95, EndReason::Resolved),
+        "50%",
+    );
+    let mut scenario = contract_scenario();
+    let s = score(&scenario, &t);
+    assert!(
+        item(&s, "rollback-before-flag")
+            .detail
+            .contains("sms_login=50%")
+    );
+    scenario.rubric.guardrails_off = vec!["rollback-before-flag".into()];
+    let s = score(&scenario, &t);
+    assert!(s.items.iter().all(|i| i.label != "rollback-before-flag"));
+    let off = with_flag(
+        Drill::new((20, 40), 100)
+            .play(&[(30, "app rollback v1", V2)])
+            .end(95, EndReason::Resolved),
+        "off",
+    );
+    let s = score(&contract_scenario(), &off);
+    assert!(s.items.iter().all(|i| i.label != "rollback-before-flag"));
+}
+
+#[test]
+fn a_contract_right_after_a_flag_change_is_a_hard_stop() {
+    let t = Drill::new((0, 0), 100)
+        .play(&[
+            (10, "flag set sms_login 100%", V2),
+            (20, "migrate up 003_drop_legacy_phone", V2),
+        ])
+        .end(95, EndReason::Resolved);
+    let s = score(&contract_scenario(), &t);
+    let broken = item(&s, "contract-before-stable");
+    assert!(
+        broken.detail.contains("stable for 30s"),
+        "{}",
+        broken.detail
+    );
+    assert!(s.reasons.iter().any(|r| r.starts_with("hard stop")));
+}
+
+#[test]
+fn a_forward_fix_that_fails_its_second_run_costs_points_even_though_it_failed() {
+    let mut t = Drill::new((20, 40), 100).end(95, EndReason::Resolved);
+    t.events.push(Event {
+        t_ms: 30_000,
+        kind: EventKind::Move(Move {
+            input: "migrate apply fix.sql".into(),
+            canonical: "migrate apply 003_fix".into(),
+            ok: false,
+            result: "not idempotent".into(),
+            tags: vec!["corrective".into(), "not-idempotent".into()],
+            state: State::default(),
+        }),
+    });
+    t.events.sort_by_key(|e| e.t_ms);
+    let s = score(&scenario(), &t);
+    assert!(
+        item(&s, "forward-fix-rules")
+            .detail
+            .contains("second run failed")
+    );
 }
