@@ -363,6 +363,16 @@ fn rest_of_line(line: &str) -> String {
     rest.to_string()
 }
 
+/// The rest of the line as a move's text; `missing` when there is none.
+fn text_arg(line: &str, missing: &str, u: Option<&'static str>) -> Result<String, ParseError> {
+    let text = rest_of_line(line);
+    if text.is_empty() {
+        Err(err(missing, u))
+    } else {
+        Ok(text)
+    }
+}
+
 fn parse_duration(text: &str, verb: &str) -> Result<Duration, ParseError> {
     Dur::parse(text)
         .map(|d| d.0)
@@ -626,13 +636,7 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
                 .ok_or_else(|| err("give a severity: sev1 (highest) to sev4", u))?;
             Action::IncidentDeclare { severity }
         }
-        ("comms", _) => {
-            let text = rest_of_line(line);
-            if text.is_empty() {
-                return Err(err("give the update's text", u));
-            }
-            Action::Comms(text)
-        }
+        ("comms", _) => Action::Comms(text_arg(line, "give the update's text", u)?),
         ("approve", _) => {
             extra(4)?;
             match (w.get(1), w.get(2).map(String::as_str), w.get(3)) {
@@ -643,20 +647,8 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
                 _ => return Err(err("write `approve WHAT --by NAME`", u)),
             }
         }
-        ("sql", _) => {
-            let text = rest_of_line(line);
-            if text.is_empty() {
-                return Err(err("give the SQL to run", u));
-            }
-            Action::Sql(text)
-        }
-        ("note", _) => {
-            let text = rest_of_line(line);
-            if text.is_empty() {
-                return Err(err("give the note's text", u));
-            }
-            Action::Note(text)
-        }
+        ("sql", _) => Action::Sql(text_arg(line, "give the SQL to run", u)?),
+        ("note", _) => Action::Note(text_arg(line, "give the note's text", u)?),
         ("wait", _) => {
             extra(2)?;
             let d = w

@@ -391,6 +391,12 @@ impl Drill {
                 },
             }
         }
+        // The last, partial window counts only when it is long enough to
+        // mean something; what the fleet's shutdown does to requests in
+        // flight is not the service's health.
+        if self.window_started.0.elapsed() >= WINDOW / 2 {
+            self.close_window(self.clock.now_ms());
+        }
         self.tasks.abort_all();
         self.background.abort_all();
         if let Some(fleet) = self.fleet.take() {
@@ -424,11 +430,6 @@ impl Drill {
 
     fn finish(mut self) -> (Transcript, Vec<Write>) {
         let reason = self.ended.unwrap_or(EndReason::Interrupted);
-        // Samples that arrived after the last full window still count.
-        let now = self.clock.now_ms();
-        if now > self.window_started.1 {
-            self.close_window(now);
-        }
         self.push(EventKind::Ended { reason });
         (self.transcript, self.ledger)
     }
