@@ -209,7 +209,9 @@ pub fn init_tracing() {
         // PostgreSQL's NOTICEs (e.g. "relation already exists, skipping")
         // belong to the drill's output, not to pgdrill's log.
         .unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new("warn,sqlx::postgres::notice=off,sqlx::query=error,sqlx::pool=error")
+            tracing_subscriber::EnvFilter::new(
+                "warn,sqlx::postgres::notice=off,sqlx::query=error,sqlx::pool=error",
+            )
         });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
