@@ -830,6 +830,9 @@ impl Drill {
 
 /// A window in a line: error rate, top error, p99.
 fn describe(w: &Window) -> String {
+    if w.requests == 0 {
+        return "no request completed in the last window: every request is waiting".to_string();
+    }
     let top = w
         .top_error()
         .map(|(code, n)| {
