@@ -31,3 +31,16 @@ pub fn describe(code: &str) -> String {
     };
     format!("{code} {name}")
 }
+
+/// A database error for people: PostgreSQL's message and its SQLSTATE
+/// (sqlx's own `Display` appends the C source line instead).
+pub fn message(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => format!(
+            "{} (SQLSTATE {})",
+            db.message(),
+            db.code().unwrap_or_default()
+        ),
+        other => other.to_string(),
+    }
+}

@@ -238,6 +238,7 @@ fn lock_timeout_stops_ddl_from_queueing_behind_a_long_transaction() {
 
         let opts = RunOptions {
             lock_timeout: Some(Duration::from_millis(100)),
+            ..RunOptions::default()
         };
         let err = runner.up(&mut conn, None, opts).await.unwrap_err();
         assert_eq!(err.code(), Some(sqlstate::LOCK_NOT_AVAILABLE), "{err}");

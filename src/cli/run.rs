@@ -173,7 +173,7 @@ pub async fn run(
     }
     instance.shutdown().await;
 
-    let (mut transcript, _ledger) = match finished {
+    let mut transcript = match finished {
         Ok(result) => result?,
         Err(e) => return Err(Error::Internal(format!("the drill engine failed: {e}"))),
     };

@@ -537,7 +537,14 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
             let mut attempt = 0;
             loop {
                 let result = runner
-                    .up(&mut conn, count, RunOptions { lock_timeout })
+                    .up(
+                        &mut conn,
+                        count,
+                        RunOptions {
+                            lock_timeout,
+                            ..RunOptions::default()
+                        },
+                    )
                     .await;
                 match result {
                     Err(e) if e.code() == Some("55P03") && attempt < retries => {
@@ -574,7 +581,14 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
             (
                 Direction::Down,
                 runner
-                    .down(&mut conn, count, RunOptions { lock_timeout })
+                    .down(
+                        &mut conn,
+                        count,
+                        RunOptions {
+                            lock_timeout,
+                            ..RunOptions::default()
+                        },
+                    )
                     .await,
             )
         }
@@ -718,7 +732,14 @@ async fn forward_fix(
         tags.push("corrective".into());
     }
     let result = runner
-        .forward_fix(conn, &migration, RunOptions { lock_timeout })
+        .forward_fix(
+            conn,
+            &migration,
+            RunOptions {
+                lock_timeout,
+                ..RunOptions::default()
+            },
+        )
         .await;
     let effect = runner
         .applied(conn)
@@ -809,13 +830,9 @@ async fn run_sql(url: String, text: &str) -> Done {
                 rows: shown,
             })
         }
-        Err(sqlx::Error::Database(db)) => Done::fail(
+        Err(e @ sqlx::Error::Database(_)) => Done::fail(
             canonical,
-            format!(
-                "ERROR: {} (SQLSTATE {})",
-                db.message(),
-                db.code().unwrap_or_default()
-            ),
+            format!("ERROR: {}", crate::sqlstate::message(&e)),
         ),
         Err(e) => Done::fail(canonical, e.to_string()),
     }

@@ -13,6 +13,7 @@ use super::{Drill, Finished, MOVES, Pending, Snap, Target};
 use crate::instance::snapshot;
 use crate::migrate::quote_ident;
 use crate::score::clock;
+use crate::sqlstate::message;
 
 /// Sequences on a restored instance are moved this far past the live
 /// instance's values, so writes made after the snapshot keep their ids
@@ -135,8 +136,8 @@ impl Drill {
         };
         let file = snap.snapshot.file.clone();
         let live = self.db().clone();
+        let tables: Vec<String> = self.scenario.fixture.rows.keys().cloned().collect();
         if in_place {
-            let tables: Vec<String> = self.scenario.fixture.rows.keys().cloned().collect();
             self.tasks.spawn(async move {
                 let started = Instant::now();
                 let done = match pg_restore(&live, &file, true).await {
@@ -173,7 +174,6 @@ impl Drill {
             let done = Done::fail(canonical, format!("an instance named `{name}` exists"));
             return self.complete(pending, done);
         }
-        let tables: Vec<String> = self.scenario.fixture.rows.keys().cloned().collect();
         let scenario = self.scenario.clone();
         self.tasks.spawn(async move {
             let started = Instant::now();
@@ -276,7 +276,7 @@ impl Drill {
             .filter(|w| w.db == snap.db && w.t_ms >= snap.t_ms)
         {
             if let (Some(t), Some(k)) = (&w.table, w.key) {
-                keys.entry(t.clone()).or_default().push(k);
+                keys.entry((**t).clone()).or_default().push(k);
             }
         }
         let source = self.dbs[snap.db].target.clone();
@@ -351,17 +351,6 @@ impl Drill {
     }
 }
 
-fn db_message(e: sqlx::Error) -> String {
-    match e {
-        sqlx::Error::Database(db) => format!(
-            "{} (SQLSTATE {})",
-            db.message(),
-            db.code().unwrap_or_default()
-        ),
-        other => other.to_string(),
-    }
-}
-
 async fn connect(url: &str) -> Result<PgConnection, String> {
     crate::instance::connect_as(url, MOVES, None)
         .await
@@ -384,6 +373,10 @@ async fn pg_restore(target: &Target, file: &std::path::Path, clean: bool) -> Res
         .arg(&target.superuser_url)
         .arg(file)
         .env("PGAPPNAME", "pg_restore")
+        .env(
+            "PGOPTIONS",
+            format!("-c {}=on", crate::instance::OWN_SESSION),
+        )
         .kill_on_drop(true)
         .output()
         .await
@@ -405,7 +398,7 @@ async fn advance_sequences(live: &str, restored: &str) -> Result<usize, String> 
     let values: Vec<(String, i64)> = sqlx::query_as(LIST)
         .fetch_all(&mut live)
         .await
-        .map_err(db_message)?;
+        .map_err(|e| message(&e))?;
     let mut restored = connect(restored).await?;
     let mut moved = 0;
     for (sequence, value) in values {
@@ -462,7 +455,7 @@ async fn copy_rows(
             .bind(ids)
             .fetch_one(&mut from)
             .await
-            .map_err(|e| format!("reading {table} on the source: {}", db_message(e)))?;
+            .map_err(|e| format!("reading {table} on the source: {}", message(&e)))?;
         let write = format!(
             "INSERT INTO {t} OVERRIDING SYSTEM VALUE SELECT * FROM json_populate_recordset(NULL::{t}, $1::json) ON CONFLICT DO NOTHING"
         );
@@ -470,7 +463,7 @@ async fn copy_rows(
             .bind(&rows)
             .execute(&mut to)
             .await
-            .map_err(|e| format!("writing {table}: {}", db_message(e)))?;
+            .map_err(|e| format!("writing {table}: {}", message(&e)))?;
         inserted += result.rows_affected();
         // Keep the key's sequence ahead of the copied keys.
         let sequence: Option<String> = sqlx::query_scalar("SELECT pg_get_serial_sequence($1, $2)")
@@ -508,7 +501,7 @@ async fn repair_columns(
     .bind(quote_ident(table))
     .fetch_one(&mut to)
     .await
-    .map_err(|e| format!("{table} has no primary key to match rows by: {}", db_message(e)))?;
+    .map_err(|e| format!("{table} has no primary key to match rows by: {}", message(&e)))?;
     let t = quote_ident(table);
     let k = quote_ident(&key);
     let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
@@ -520,7 +513,7 @@ async fn repair_columns(
     let rows: String = sqlx::query_scalar(AssertSqlSafe(read))
         .fetch_one(&mut from)
         .await
-        .map_err(|e| format!("reading {table} on the source: {}", db_message(e)))?;
+        .map_err(|e| format!("reading {table} on the source: {}", message(&e)))?;
     let set: Vec<String> = cols.iter().map(|c| format!("{c} = s.{c}")).collect();
     let live: Vec<String> = cols.iter().map(|c| format!("t.{c}")).collect();
     let good: Vec<String> = cols.iter().map(|c| format!("s.{c}")).collect();
@@ -534,6 +527,6 @@ async fn repair_columns(
         .bind(&rows)
         .execute(&mut to)
         .await
-        .map_err(|e| format!("repairing {table}: {}", db_message(e)))?;
+        .map_err(|e| format!("repairing {table}: {}", message(&e)))?;
     Ok(result.rows_affected())
 }

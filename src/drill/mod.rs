@@ -148,21 +148,20 @@ pub enum View {
     Events(Vec<Event>),
 }
 
-/// An acknowledged write (for RPO checks).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Write {
+/// The table and key column a write is checked in.
+type LedgerTarget = Arc<(String, String)>;
+
+/// An acknowledged write, in the ledger the RPO is measured from.
+struct Write {
     /// Scenario time it was acknowledged.
-    pub t_ms: u64,
+    t_ms: u64,
     /// The database it went to (index into the drill's instances).
-    pub db: usize,
-    /// Table and key column it is checked in.
-    pub table: Option<(String, String)>,
-    /// App version that made it.
-    pub version: String,
-    /// Endpoint.
-    pub endpoint: String,
+    db: usize,
+    /// Table and key column it is checked in (shared by every write of
+    /// its endpoint).
+    table: Option<LedgerTarget>,
     /// The key it returned.
-    pub key: Option<i64>,
+    key: Option<i64>,
 }
 
 /// A move whose work runs in a task.
@@ -238,7 +237,8 @@ pub struct Drill {
     probing: bool,
     last_probe: Instant,
     starting: Vec<String>,
-    ledger_targets: BTreeMap<(String, String), (String, String)>,
+    /// Where each (version, endpoint)'s writes are checked.
+    ledger_targets: BTreeMap<(Arc<str>, Arc<str>), LedgerTarget>,
     timeline: Vec<(u64, usize)>,
     next_event: usize,
     waits: Vec<(u64, Pending)>,
@@ -280,10 +280,10 @@ impl Drill {
             .versions
             .iter()
             .flat_map(|v| {
-                v.endpoints
-                    .iter()
-                    .filter(|e| e.write)
-                    .filter_map(|e| Some(((v.name.clone(), e.name.clone()), e.ledger_target()?)))
+                v.endpoints.iter().filter(|e| e.write).filter_map(|e| {
+                    let key = (Arc::from(v.name.as_str()), Arc::from(e.name.as_str()));
+                    Some((key, Arc::new(e.ledger_target()?)))
+                })
             })
             .collect();
         Drill {
@@ -355,7 +355,7 @@ impl Drill {
         mut self,
         mut commands: mpsc::Receiver<Command>,
         notices: mpsc::UnboundedSender<Event>,
-    ) -> Result<(Transcript, Vec<Write>), Error> {
+    ) -> Result<Transcript, Error> {
         self.notices = Some(notices);
         let (samples_tx, mut samples) = mpsc::unbounded_channel();
         self.fleet = Some(Fleet::start(
@@ -428,10 +428,10 @@ impl Drill {
         }
     }
 
-    fn finish(mut self) -> (Transcript, Vec<Write>) {
+    fn finish(mut self) -> Transcript {
         let reason = self.ended.unwrap_or(EndReason::Interrupted);
         self.push(EventKind::Ended { reason });
-        (self.transcript, self.ledger)
+        self.transcript
     }
 
     /// Appends an event to the transcript and tells the listener.
@@ -461,14 +461,12 @@ impl Drill {
         {
             let table = self
                 .ledger_targets
-                .get(&(sample.version.to_string(), sample.endpoint.to_string()))
+                .get(&(sample.version, sample.endpoint))
                 .cloned();
             self.ledger.push(Write {
                 t_ms: self.clock.now_ms(),
                 db: sample.db,
                 table,
-                version: sample.version.to_string(),
-                endpoint: sample.endpoint.to_string(),
                 key: written,
             });
         }

@@ -24,7 +24,7 @@ pub async fn prepare(
         Error::Setup(format!(
             "the fixture {} failed: {}",
             scenario.fixture.sql,
-            message(&e)
+            crate::sqlstate::message(&e)
         ))
     })?;
 
@@ -57,7 +57,7 @@ pub async fn prepare(
             .map_err(|e| {
                 Error::Setup(format!(
                     "generating rows for {table} failed: {}\n  statement: {insert}",
-                    message(&e)
+                    crate::sqlstate::message(&e)
                 ))
             })?;
     }
@@ -65,20 +65,9 @@ pub async fn prepare(
         let analyze = format!("ANALYZE {}", quote_ident(table));
         conn.execute(sqlx::raw_sql(AssertSqlSafe(analyze)))
             .await
-            .map_err(|e| Error::Setup(message(&e)))?;
+            .map_err(|e| Error::Setup(crate::sqlstate::message(&e)))?;
     }
     Ok(())
-}
-
-fn message(e: &sqlx::Error) -> String {
-    match e {
-        sqlx::Error::Database(db) => format!(
-            "{} (SQLSTATE {})",
-            db.message(),
-            db.code().unwrap_or_default()
-        ),
-        other => other.to_string(),
-    }
 }
 
 /// The `INSERT ... SELECT ... FROM generate_series` that fills a table:
@@ -99,7 +88,7 @@ async fn insert_rows(
     .bind(table)
     .fetch_all(&mut *conn)
     .await
-    .map_err(|e| Error::Setup(message(&e)))?;
+    .map_err(|e| Error::Setup(crate::sqlstate::message(&e)))?;
     if columns.is_empty() {
         return Err(Error::Setup(format!(
             "[fixture] rows names table `{table}`, which the fixture does not create"
@@ -172,8 +161,9 @@ fn infer(name: &str, data_type: &str, nullable: bool) -> Option<String> {
 }
 
 /// The DDL audit: an event trigger that records every DDL command, from any
-/// client, with the session's `application_name`, in a table only the
-/// superuser can write. The engine reads it into the transcript, so a
+/// client, with the session's `application_name` and whether it is one of
+/// pgdrill's own (`instance::OWN_SESSION`), in a table only the superuser
+/// can write. The engine reads it into the transcript, so a
 /// `DROP` typed in psql is scored like a move. Installed as the superuser
 /// after the fixture, so the fixture's own DDL is not in it.
 const AUDIT: &str = r#"
@@ -183,6 +173,7 @@ CREATE TABLE IF NOT EXISTS pgdrill_audit.ddl (
     at    timestamptz NOT NULL DEFAULT clock_timestamp(),
     app   text DEFAULT current_setting('application_name'),
     usr   text DEFAULT session_user,
+    own   boolean DEFAULT coalesce(current_setting('pgdrill.own', true), '') = 'on',
     tag   text,
     query text
 );

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Db, Drill, MIGRATION_JOB, MOVES, Target, Write};
+use super::{Db, Drill, Target, Write};
 use crate::migrate::quote_ident;
 use crate::scenario::Scenario;
 use crate::transcript::{EventKind, Level, Rpo};
@@ -55,18 +55,13 @@ pub(super) async fn probe(scenario: Arc<Scenario>, target: Target, cursor: Optio
                 .and_then(|r| r.try_get_unchecked::<Option<String>, _>(0).ok().flatten())
                 .and_then(|v| v.trim().parse::<i64>().ok())
                 .ok_or_else(|| "the check's query did not return a number".to_string()),
-            Err(sqlx::Error::Database(db)) => Err(format!(
-                "{} (SQLSTATE {})",
-                db.message(),
-                db.code().unwrap_or_default()
-            )),
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(crate::sqlstate::message(&e)),
         };
         out.checks.push((check.name.clone(), result));
     }
     if let Some(cursor) = cursor {
         let rows = sqlx::query(
-            "SELECT id, app, tag, query FROM pgdrill_audit.ddl WHERE id > $1 ORDER BY id",
+            "SELECT id, app, tag, query FROM pgdrill_audit.ddl WHERE id > $1 AND NOT own ORDER BY id",
         )
         .bind(cursor)
         .fetch_all(&mut conn)
@@ -103,7 +98,7 @@ pub(super) async fn rpo(superuser_url: &str, ledger: &[Write]) -> Rpo {
     let mut by_table: BTreeMap<&(String, String), Vec<(i64, u64)>> = BTreeMap::new();
     for w in ledger {
         if let (Some(table), Some(key)) = (&w.table, w.key) {
-            by_table.entry(table).or_default().push((key, w.t_ms));
+            by_table.entry(&**table).or_default().push((key, w.t_ms));
         }
     }
     let mut rpo = Rpo {
@@ -211,27 +206,11 @@ impl Drill {
                 error,
             });
         }
-        let scenario = self.scenario.clone();
-        let jobs: Vec<&str> = scenario
-            .timeline
-            .iter()
-            .filter_map(|e| e.job.as_deref())
-            .collect();
-        let ours = |app: &str| {
-            app == MOVES
-                || app == MIGRATION_JOB
-                || app == PROBE
-                || app.starts_with("pgdrill")
-                || app.ends_with("-startup")
-                || app == "timeline-job"
-                || app == "pg_restore"
-                || jobs.contains(&app)
-        };
         let mut last_query = String::new();
         for row in probed.audit {
             self.dbs[db].audit_cursor = self.dbs[db].audit_cursor.max(row.id);
             // One statement with several commands is one move.
-            if ours(&row.app) || row.query == last_query {
+            if row.query == last_query {
                 continue;
             }
             last_query = row.query.clone();

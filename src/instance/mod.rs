@@ -213,8 +213,13 @@ pub async fn connect(url: &str) -> Result<sqlx::PgConnection, Error> {
         })
 }
 
-/// Opens one connection named `application_name` (so `pg_stat_activity`
-/// and `locks` show who it is), with an optional `statement_timeout`.
+/// A session setting that marks pgdrill's own sessions, so the drill's DDL
+/// audit does not mistake their DDL for a learner's.
+pub const OWN_SESSION: &str = "pgdrill.own";
+
+/// Opens one connection of pgdrill's own, named `application_name` (so
+/// `pg_stat_activity` and `locks` show who it is), marked with
+/// [`OWN_SESSION`], with an optional `statement_timeout`.
 pub async fn connect_as(
     url: &str,
     application_name: &str,
@@ -227,7 +232,8 @@ pub async fn connect_as(
     };
     let mut options = <sqlx::postgres::PgConnectOptions as std::str::FromStr>::from_str(url)
         .map_err(|e| failed(e.to_string()))?
-        .application_name(application_name);
+        .application_name(application_name)
+        .options([(OWN_SESSION, "on")]);
     if let Some(t) = statement_timeout {
         options = options.options([("statement_timeout", format!("{}ms", t.as_millis().max(1)))]);
     }

@@ -117,6 +117,12 @@ pub struct RunOptions {
     /// reset afterwards for non-transactional ones). `None`: wait forever,
     /// as a naive migration tool does.
     pub lock_timeout: Option<Duration>,
+    /// Run the SQL a second time and fail with [`Error::NotIdempotent`] if
+    /// that fails: a transactional migration's second run is under a
+    /// savepoint that is rolled back, so nothing is applied when it fails; a
+    /// non-transactional one runs twice for real. Either way the migration
+    /// is recorded only when both runs succeeded.
+    pub check_idempotent: bool,
 }
 
 /// Runs one scenario's migrations.
@@ -233,10 +239,8 @@ impl<'a> Runner<'a> {
     }
 
     /// Applies a corrective forward migration that is not in the
-    /// scenario, checking that it is idempotent by running it twice: a
-    /// transactional one runs twice in one transaction (the second run under
-    /// a savepoint that is rolled back) and nothing is applied when the
-    /// second run fails; a non-transactional one runs twice for real.
+    /// scenario, checking that it is idempotent by running it twice (see
+    /// [`RunOptions::check_idempotent`]).
     pub async fn forward_fix(
         &self,
         conn: &mut PgConnection,
@@ -244,64 +248,11 @@ impl<'a> Runner<'a> {
         opts: RunOptions,
     ) -> Result<(), Error> {
         self.ensure_table(conn).await?;
-        let not_idempotent = |e: sqlx::Error| match e {
-            sqlx::Error::Database(db) => Error::NotIdempotent {
-                id: m.id.clone(),
-                code: db.code().map(|c| c.into_owned()).unwrap_or_default(),
-                message: db.message().to_string(),
-            },
-            other => db_error(other),
+        let opts = RunOptions {
+            check_idempotent: true,
+            ..opts
         };
-        if !m.transactional {
-            self.apply(conn, m, Direction::Up, opts).await?;
-            for statement in split::statements(&m.up) {
-                conn.execute(sqlx::raw_sql(AssertSqlSafe(statement)))
-                    .await
-                    .map_err(not_idempotent)?;
-            }
-            return Ok(());
-        }
-        let refused = |e: sqlx::Error| match e {
-            sqlx::Error::Database(db) => Error::Statement {
-                id: m.id.clone(),
-                direction: Direction::Up,
-                code: db.code().map(|c| c.into_owned()).unwrap_or_default(),
-                message: db.message().to_string(),
-                statement: m.up.clone(),
-            },
-            other => db_error(other),
-        };
-        let mut tx = conn.begin().await.map_err(db_error)?;
-        if let Some(t) = opts.lock_timeout {
-            let set = format!("SET LOCAL lock_timeout = '{}ms'", t.as_millis());
-            tx.execute(sqlx::raw_sql(AssertSqlSafe(set)))
-                .await
-                .map_err(db_error)?;
-        }
-        tx.execute(sqlx::raw_sql(AssertSqlSafe(m.up.clone())))
-            .await
-            .map_err(refused)?;
-        tx.execute("SAVEPOINT pgdrill_idempotency")
-            .await
-            .map_err(db_error)?;
-        tx.execute(sqlx::raw_sql(AssertSqlSafe(m.up.clone())))
-            .await
-            .map_err(not_idempotent)?;
-        tx.execute("ROLLBACK TO SAVEPOINT pgdrill_idempotency")
-            .await
-            .map_err(db_error)?;
-        let record = format!(
-            "INSERT INTO {t} ({id}) VALUES ($1)",
-            t = self.table(),
-            id = quote_ident(&self.tracking.id_column),
-        );
-        sqlx::query(AssertSqlSafe(record))
-            .bind(&m.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(())
+        self.apply(conn, m, Direction::Up, opts).await
     }
 
     fn find(&self, id: &str) -> Result<&'a Migration, Error> {
@@ -348,6 +299,14 @@ impl<'a> Runner<'a> {
             },
             other => db_error(other),
         };
+        let not_idempotent = |e: sqlx::Error| match e {
+            sqlx::Error::Database(db) => Error::NotIdempotent {
+                id: m.id.clone(),
+                code: db.code().map(|c| c.into_owned()).unwrap_or_default(),
+                message: db.message().to_string(),
+            },
+            other => db_error(other),
+        };
         let timeout = opts.lock_timeout.map(|t| format!("{}ms", t.as_millis()));
 
         if m.transactional {
@@ -361,6 +320,17 @@ impl<'a> Runner<'a> {
             tx.execute(sqlx::raw_sql(AssertSqlSafe(sql.to_string())))
                 .await
                 .map_err(|e| refused(sql, e))?;
+            if opts.check_idempotent {
+                tx.execute("SAVEPOINT pgdrill_idempotency")
+                    .await
+                    .map_err(db_error)?;
+                tx.execute(sqlx::raw_sql(AssertSqlSafe(sql.to_string())))
+                    .await
+                    .map_err(not_idempotent)?;
+                tx.execute("ROLLBACK TO SAVEPOINT pgdrill_idempotency")
+                    .await
+                    .map_err(db_error)?;
+            }
             sqlx::query(AssertSqlSafe(record))
                 .bind(&m.id)
                 .execute(&mut *tx)
@@ -378,13 +348,25 @@ impl<'a> Runner<'a> {
                 .map_err(db_error)?;
         }
         let mut result = Ok(());
-        for statement in split::statements(sql) {
+        let statements = split::statements(sql);
+        for statement in &statements {
             if let Err(e) = conn
                 .execute(sqlx::raw_sql(AssertSqlSafe(statement.clone())))
                 .await
             {
-                result = Err(refused(&statement, e));
+                result = Err(refused(statement, e));
                 break;
+            }
+        }
+        if opts.check_idempotent && result.is_ok() {
+            for statement in &statements {
+                if let Err(e) = conn
+                    .execute(sqlx::raw_sql(AssertSqlSafe(statement.clone())))
+                    .await
+                {
+                    result = Err(not_idempotent(e));
+                    break;
+                }
             }
         }
         if timeout.is_some() {
