@@ -242,6 +242,7 @@ scenario_tests! {
     drill_bad_backfill => "bad-backfill",
     drill_startup_migration_no_down => "startup-migration-no-down",
     drill_failed_cic => "failed-cic",
+    drill_rollout_lab => "rollout-lab",
 }
 
 #[test]

@@ -130,6 +130,17 @@ pub enum Action {
         /// Who approves.
         by: String,
     },
+    /// Record the migration plan, or show it (`None`).
+    Plan(Option<Plan>),
+    /// A go/no-go decision on a migration (a contract step).
+    Decide {
+        /// Go (`true`) or no-go.
+        go: bool,
+        /// The migration decided on.
+        what: String,
+        /// The reasons, in words (the checklist items met or not).
+        reason: String,
+    },
     /// Run SQL as the app's role.
     Sql(String),
     /// Add a note to the incident timeline.
@@ -140,6 +151,22 @@ pub enum Action {
     Hint,
     /// Declare the incident resolved and end the drill.
     Resolve,
+}
+
+/// A migration plan: what runs, how it is classified, and the rollback
+/// window with its owner (runbook 000, pre-deploy checklist; lab step 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The migration's id.
+    pub migration: String,
+    /// `expand` or `contract`, as the learner classifies it.
+    pub kind: String,
+    /// How long the rollback window stays open.
+    pub window: Dur,
+    /// Who owns the rollback.
+    pub owner: String,
+    /// What it is for.
+    pub purpose: Option<String>,
 }
 
 /// A line that is not a move.
@@ -268,6 +295,18 @@ pub const HELP: &[Help] = &[
         usage: "approve WHAT --by NAME",
         summary: "record an approval (a destructive step, a restore, a contract migration)",
         detail: "Break-glass actions are allowed only with incident owner approval (runbook 000).",
+    },
+    Help {
+        name: "plan",
+        usage: "plan MIGRATION expand|contract --window DURATION --owner NAME [--purpose \"TEXT\"]   |   plan",
+        summary: "record the migration plan: id, classification, rollback window and its owner",
+        detail: "Before any rollout: classify the migration (expand = additive, the old schema path stays valid; contract = drops or renames), define the rollback window with an owner (runbook 000, pre-deploy checklist 1-2). No approved rollback window, no migration rollout (lab step 1): record the approval with `approve plan --by NAME`. `plan` alone shows the plan so far.",
+    },
+    Help {
+        name: "decide",
+        usage: "decide go|no-go MIGRATION \"REASONS\"",
+        summary: "a go/no-go decision on a migration, with the checklist behind it",
+        detail: "The contract step goes ahead only when: traffic is fully on the new code path; the rollback window passed without incidents; backup/restore evidence is current; explicit approval is recorded (lab step 6). Say which items are met and which are not.",
     },
     Help {
         name: "sql",
@@ -647,6 +686,27 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
                 _ => return Err(err("write `approve WHAT --by NAME`", u)),
             }
         }
+        ("plan", None) => Action::Plan(None),
+        ("plan", Some(_)) => Action::Plan(Some(parse_plan(&w, u)?)),
+        ("decide", _) => {
+            let go = match w.get(1).map(|s| s.to_ascii_lowercase()).as_deref() {
+                Some("go") => true,
+                Some("no-go" | "nogo") => false,
+                _ => return Err(err("decide `go` or `no-go`", u)),
+            };
+            let what = w
+                .get(2)
+                .ok_or_else(|| err("say which migration the decision is about", u))?
+                .clone();
+            let reason = w[3..].join(" ");
+            if reason.trim().is_empty() {
+                return Err(err(
+                    "give the reasons: which checklist items are met and which are not",
+                    u,
+                ));
+            }
+            Action::Decide { go, what, reason }
+        }
         ("sql", _) => Action::Sql(text_arg(line, "give the SQL to run", u)?),
         ("note", _) => Action::Note(text_arg(line, "give the note's text", u)?),
         ("wait", _) => {
@@ -675,6 +735,55 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
         }
     };
     Ok(action)
+}
+
+fn parse_plan(w: &[String], u: Option<&'static str>) -> Result<Plan, ParseError> {
+    let migration = w[1].clone();
+    if migration.starts_with('-') {
+        return Err(err("name the migration first: `plan 002_x expand ...`", u));
+    }
+    let kind = match w.get(2).map(|k| k.to_ascii_lowercase()) {
+        Some(k) if k == "expand" || k == "contract" => k,
+        _ => {
+            return Err(err(
+                "classify the migration: `expand` (additive) or `contract` (destructive)",
+                u,
+            ));
+        }
+    };
+    let (mut window, mut owner, mut purpose) = (None, None, None);
+    let mut i = 3;
+    while i < w.len() {
+        let value = w
+            .get(i + 1)
+            .ok_or_else(|| err(format!("{} takes a value", w[i]), u))?;
+        match w[i].as_str() {
+            "--window" => window = Some(Dur(parse_duration(value, "plan")?)),
+            "--owner" => owner = Some(value.clone()),
+            "--purpose" => purpose = Some(value.clone()),
+            other => return Err(err(format!("unexpected `{other}`"), u)),
+        }
+        i += 2;
+    }
+    let window = window.ok_or_else(|| {
+        err(
+            "a plan needs a rollback window, e.g. `--window 24h` (runbook 000, pre-deploy checklist 2)",
+            u,
+        )
+    })?;
+    let owner = owner.ok_or_else(|| {
+        err(
+            "a rollback window needs an owner: `--owner NAME` (runbook 000, pre-deploy checklist 2)",
+            u,
+        )
+    })?;
+    Ok(Plan {
+        migration,
+        kind,
+        window,
+        owner,
+        purpose,
+    })
 }
 
 /// One line of a script: a move and, optionally, the scenario time to wait for.
@@ -854,6 +963,34 @@ mod tests {
         assert_eq!(ok[0].action, Action::AppPause);
         assert_eq!(ok[1].action, Action::Note("a # b".into()));
         assert_eq!(ok[1].line, 2);
+    }
+
+    #[test]
+    fn plans_and_decisions_parse() {
+        assert_eq!(
+            parse("plan 002_x expand --window 24h --owner dana --purpose 'phone login'").unwrap(),
+            Action::Plan(Some(Plan {
+                migration: "002_x".into(),
+                kind: "expand".into(),
+                window: Dur::from_secs(24 * 3600),
+                owner: "dana".into(),
+                purpose: Some("phone login".into()),
+            }))
+        );
+        assert_eq!(parse("plan").unwrap(), Action::Plan(None));
+        let e = parse("plan 002_x expand --owner dana").unwrap_err();
+        assert!(e.message.contains("rollback window"), "{e}");
+        assert!(parse("plan 002_x additive --window 1h --owner d").is_err());
+        assert_eq!(
+            parse("decide no-go 003_x \"window not passed\"").unwrap(),
+            Action::Decide {
+                go: false,
+                what: "003_x".into(),
+                reason: "window not passed".into()
+            }
+        );
+        assert!(parse("decide maybe 003_x why").is_err());
+        assert!(parse("decide go 003_x").is_err());
     }
 
     #[test]

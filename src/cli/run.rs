@@ -336,7 +336,7 @@ fn prompt(
             if matches!(
                 e.kind,
                 EventKind::Ended {
-                    reason: EndReason::TimeUp
+                    reason: EndReason::TimeUp | EndReason::HardStop
                 }
             ) {
                 line.push_str("\npress Enter to see your score");

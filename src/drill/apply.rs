@@ -101,7 +101,12 @@ impl Drill {
                     .transcript
                     .events
                     .iter()
-                    .filter(|e| !matches!(e.kind, EventKind::Window(_)))
+                    .filter(|e| {
+                        !matches!(
+                            e.kind,
+                            EventKind::Window(_) | EventKind::Timeline { hidden: true, .. }
+                        )
+                    })
                     .cloned()
                     .collect();
                 Done::ok("events", format!("{} events", events.len())).view(View::Events(events))
@@ -259,6 +264,20 @@ impl Drill {
                 Done::ok(format!("incident declare {severity}"), text)
             }
             Action::Comms(text) => Done::ok(format!("comms {text}"), "update sent to stakeholders"),
+            Action::Plan(None) => self.plan_view(),
+            Action::Plan(Some(plan)) => self.plan(plan),
+            Action::Decide { go, what, reason } => {
+                let word = if go { "go" } else { "no-go" };
+                let canonical = format!("decide {word} {what} {reason}");
+                if self.scenario.migrations.get(&what).is_none() {
+                    Done::fail(canonical, unknown_migration(&self.scenario, &what))
+                } else {
+                    Done::ok(
+                        canonical,
+                        format!("decision recorded: {word} for {what} ({reason})"),
+                    )
+                }
+            }
             Action::Approve { what, by } => Done::ok(
                 format!("approve {what} by {by}"),
                 format!("approval for {what} recorded from {by}"),
@@ -306,12 +325,43 @@ impl Drill {
         if let Some(n) = &self.notices {
             let _ = n.send(event.clone());
         }
+        let ok = matches!(&event.kind, EventKind::Move(m) if m.ok);
         let events = &mut self.transcript.events;
         let at = events
             .iter()
             .rposition(|e| e.t_ms <= t_ms)
             .map_or(0, |i| i + 1);
         events.insert(at, event);
+        if ok {
+            self.enforce_hard_stops();
+        }
+    }
+
+    /// A move that breaks a hard stop fails the drill on the spot: the
+    /// engine says why and ends it. Scoring decides, so the rule the
+    /// learner meets live is the one the score applies.
+    fn enforce_hard_stops(&mut self) {
+        let has_fatal = self.scenario.rubric.forbid.iter().any(|f| f.fatal)
+            || crate::scenario::GUARDRAILS.iter().any(|g| {
+                g.fatal
+                    && !self
+                        .scenario
+                        .rubric
+                        .guardrails_off
+                        .iter()
+                        .any(|o| o == g.id)
+            });
+        if !has_fatal || self.ended.is_some() {
+            return;
+        }
+        let score = crate::score::score(&self.scenario, &self.transcript);
+        if let Some(stop) = score.hard_stops.first() {
+            self.observe(
+                crate::transcript::Level::Alert,
+                format!("{stop}. The drill ends here."),
+            );
+            self.ended = Some(EndReason::HardStop);
+        }
     }
 
     /// DDL another client ran, seen by the audit: scored like a move.
@@ -336,6 +386,54 @@ impl Drill {
                 state,
             },
         );
+    }
+
+    fn plan(&mut self, plan: crate::action::Plan) -> Done {
+        let mut canonical = format!(
+            "plan {} {} --window {} --owner {}",
+            plan.migration, plan.kind, plan.window, plan.owner
+        );
+        if let Some(p) = &plan.purpose {
+            canonical.push_str(&format!(" --purpose {p}"));
+        }
+        if self.scenario.migrations.get(&plan.migration).is_none() {
+            return Done::fail(
+                canonical,
+                unknown_migration(&self.scenario, &plan.migration),
+            );
+        }
+        let text = format!(
+            "plan recorded: {} classified {}, rollback window {} owned by {}",
+            plan.migration, plan.kind, plan.window, plan.owner
+        );
+        self.plans.retain(|p| p.migration != plan.migration);
+        self.plans.push(plan);
+        Done::ok(canonical, text)
+    }
+
+    fn plan_view(&self) -> Done {
+        let table = self
+            .plans
+            .iter()
+            .map(|p| {
+                vec![
+                    p.migration.clone(),
+                    p.kind.clone(),
+                    p.window.to_string(),
+                    p.owner.clone(),
+                    p.purpose.clone().unwrap_or_default(),
+                ]
+            })
+            .collect::<Vec<_>>();
+        let text = if table.is_empty() {
+            "no plan yet: `plan MIGRATION expand|contract --window 24h --owner NAME`".to_string()
+        } else {
+            format!("{} migration(s) planned", table.len())
+        };
+        Done::ok("plan", text).view(rows(
+            &["migration", "kind", "rollback window", "owner", "purpose"],
+            table,
+        ))
     }
 
     fn deploy(&mut self, version: &str) -> Done {
@@ -433,6 +531,16 @@ impl Drill {
             ),
         }
     }
+}
+
+fn unknown_migration(scenario: &Scenario, id: &str) -> String {
+    let known: Vec<String> = scenario
+        .migrations
+        .list
+        .iter()
+        .map(|m| m.id.clone())
+        .collect();
+    format!("no migration `{id}` (migrations: {})", list_or_none(&known))
 }
 
 fn list_or_none(items: &[String]) -> String {

@@ -232,6 +232,8 @@ pub struct Drill {
     applied: Vec<String>,
     snapshots: Vec<Snap>,
     incident: Option<String>,
+    /// Migration plans the learner recorded.
+    plans: Vec<crate::action::Plan>,
     /// Each check's last state: passing, and failing by error or by rows.
     checks: BTreeMap<String, (bool, bool)>,
     probing: bool,
@@ -241,6 +243,8 @@ pub struct Drill {
     ledger_targets: BTreeMap<(Arc<str>, Arc<str>), LedgerTarget>,
     timeline: Vec<(u64, usize)>,
     next_event: usize,
+    /// Timeline events waiting for their condition (indexes).
+    triggers: Vec<usize>,
     waits: Vec<(u64, Pending)>,
     tasks: JoinSet<Finished>,
     background: JoinSet<()>,
@@ -261,12 +265,22 @@ impl Drill {
             .timeline
             .iter()
             .enumerate()
+            .filter(|(_, e)| e.when.is_none())
             .map(|(i, e)| (e.at.as_millis(), i))
             .collect();
         timeline.sort();
+        let triggers = scenario
+            .timeline
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.when.is_some())
+            .map(|(i, _)| i)
+            .collect();
         let last = timeline.last().map_or(0, |t| t.0);
-        let end_at_ms =
-            last + 2 * scenario.rubric.rto.as_millis() + scenario.slo.stable_for.as_millis();
+        let end_at_ms = scenario.rubric.time_limit.map_or_else(
+            || last + 2 * scenario.rubric.rto.as_millis() + scenario.slo.stable_for.as_millis(),
+            |limit| limit.as_millis(),
+        );
         let flags = Flags::new(scenario.flags.iter().map(|f| (f.name.clone(), f.default)));
         let applied = scenario
             .migrations
@@ -312,6 +326,7 @@ impl Drill {
             applied,
             snapshots: Vec::new(),
             incident: None,
+            plans: Vec::new(),
             checks: BTreeMap::new(),
             probing: false,
             last_probe: Instant::now(),
@@ -319,6 +334,7 @@ impl Drill {
             ledger_targets,
             timeline,
             next_event: 0,
+            triggers,
             waits: Vec::new(),
             tasks: JoinSet::new(),
             background: JoinSet::new(),
@@ -440,12 +456,24 @@ impl Drill {
             t_ms: self.clock.now_ms(),
             kind,
         };
-        if !matches!(event.kind, EventKind::Window(_))
-            && let Some(n) = &self.notices
+        if !matches!(
+            event.kind,
+            EventKind::Window(_) | EventKind::Timeline { hidden: true, .. }
+        ) && let Some(n) = &self.notices
         {
             let _ = n.send(event.clone());
         }
         self.transcript.events.push(event);
+    }
+
+    /// A timeline event the learner is told about.
+    fn announce(&mut self, message: String) {
+        self.announce_as(false, message);
+    }
+
+    /// A timeline event, possibly kept from the learner.
+    fn announce_as(&mut self, hidden: bool, message: String) {
+        self.push(EventKind::Timeline { message, hidden });
     }
 
     fn observe(&mut self, level: Level, message: String) {
@@ -503,6 +531,7 @@ impl Drill {
                 Finished::Probe(db, probe::probe(scenario, target, cursor).await)
             });
         }
+        self.check_triggers(now);
         while let Some(&(at, index)) = self.timeline.get(self.next_event)
             && at <= now
         {
@@ -525,6 +554,32 @@ impl Drill {
                 format!("time is up ({}): the drill ends", score::clock(now)),
             );
             self.ended = Some(EndReason::TimeUp);
+        }
+    }
+
+    /// Schedules the timeline events whose condition now holds, `at` after
+    /// this moment.
+    fn check_triggers(&mut self, now: u64) {
+        if self.triggers.is_empty() {
+            return;
+        }
+        let scenario = self.scenario.clone();
+        let flags = self.flags.values();
+        let (due, waiting): (Vec<usize>, Vec<usize>) = std::mem::take(&mut self.triggers)
+            .into_iter()
+            .partition(|i| {
+                scenario.timeline[*i].when.as_ref().is_some_and(|w| {
+                    flags
+                        .get(&w.flag)
+                        .is_some_and(|v| v.percent() >= w.at_least.percent())
+                })
+            });
+        self.triggers = waiting;
+        for index in due {
+            let at = now + scenario.timeline[index].at.as_millis();
+            let pending = &self.timeline[self.next_event..];
+            let pos = self.next_event + pending.partition_point(|(t, _)| *t <= at);
+            self.timeline.insert(pos, (at, index));
         }
     }
 
@@ -569,10 +624,9 @@ impl Drill {
 
     fn fire(&mut self, index: usize) {
         let event = self.scenario.timeline[index].clone();
+        let hidden = event.hidden;
         if let Some(say) = &event.say {
-            self.push(EventKind::Timeline {
-                message: say.clone(),
-            });
+            self.announce_as(hidden, say.clone());
         }
         if let Some(release) = event.release {
             let message = if release.migrations.is_empty() {
@@ -584,7 +638,7 @@ impl Drill {
                     release.migrations.join(", ")
                 )
             };
-            self.push(EventKind::Timeline { message });
+            self.announce_as(hidden, message);
             let timeout = release
                 .job_timeout
                 .map(|t| t.0.div_f64(self.options.time_scale));
@@ -599,9 +653,10 @@ impl Drill {
                 .spawn(async move { Finished::Release(release, job.await) });
         }
         if !event.migrate.is_empty() {
-            self.push(EventKind::Timeline {
-                message: format!("the migration job applies {}", event.migrate.join(", ")),
-            });
+            self.announce_as(
+                hidden,
+                format!("the migration job applies {}", event.migrate.join(", ")),
+            );
             let job = apply::migrate_ids(
                 self.scenario.clone(),
                 self.db().app_url.clone(),
@@ -614,14 +669,13 @@ impl Drill {
         }
         if let Some(change) = event.flag {
             self.flags.set(&change.name, change.value);
-            self.push(EventKind::Timeline {
-                message: format!("flag {} set to {}", change.name, change.value),
-            });
+            self.announce_as(
+                hidden,
+                format!("flag {} set to {}", change.name, change.value),
+            );
         }
         if let Some(name) = event.snapshot {
-            self.push(EventKind::Timeline {
-                message: format!("the pipeline takes snapshot {name}"),
-            });
+            self.announce_as(hidden, format!("the pipeline takes snapshot {name}"));
             let (info, url) = (self.db().info.clone(), self.db().superuser_url.clone());
             let t = self.clock.now_ms();
             self.tasks.spawn(async move {
@@ -635,9 +689,10 @@ impl Drill {
             let url = self.db().superuser_url.clone();
             let sql = scale_durations(&sql, self.options.time_scale);
             let job = event.job.unwrap_or_else(|| "timeline-job".into());
-            self.push(EventKind::Timeline {
-                message: format!("background job {job} started: {}", one_line(&sql)),
-            });
+            self.announce_as(
+                hidden,
+                format!("background job {job} started: {}", one_line(&sql)),
+            );
             self.background.spawn(async move {
                 if let Ok(mut conn) = crate::instance::connect_as(&url, &job, None).await {
                     let _ =
@@ -724,12 +779,10 @@ impl Drill {
             return;
         }
         self.starting.push(version.to_string());
-        self.push(EventKind::Timeline {
-            message: format!(
-                "a {version} pod booted and applies {} at startup",
-                pending.join(", ")
-            ),
-        });
+        self.announce(format!(
+            "a {version} pod booted and applies {} at startup",
+            pending.join(", ")
+        ));
         let job = apply::migrate_ids(
             self.scenario.clone(),
             self.db().app_url.clone(),
@@ -746,12 +799,10 @@ impl Drill {
         match done {
             Finished::Release(release, Ok(applied)) => {
                 self.applied = applied;
-                self.push(EventKind::Timeline {
-                    message: format!(
-                        "release {}: migrations done; pods roll to {} one every {}",
-                        release.version, release.version, release.step
-                    ),
-                });
+                self.announce(format!(
+                    "release {}: migrations done; pods roll to {} one every {}",
+                    release.version, release.version, release.step
+                ));
                 self.start_rollout(
                     &release.version,
                     release.step.as_millis(),
@@ -759,19 +810,15 @@ impl Drill {
                 );
             }
             Finished::Release(release, Err(e)) => {
-                self.push(EventKind::Timeline {
-                    message: format!(
-                        "release {} failed in its migration job: {e}",
-                        release.version
-                    ),
-                });
+                self.announce(format!(
+                    "release {} failed in its migration job: {e}",
+                    release.version
+                ));
                 if release.continue_on_error {
-                    self.push(EventKind::Timeline {
-                        message: format!(
+                    self.announce(format!(
                             "the pipeline ignores the failed migration job: pods roll to {} one every {}",
                             release.version, release.step
-                        ),
-                    });
+                        ));
                     self.start_rollout(
                         &release.version,
                         release.step.as_millis(),
@@ -794,17 +841,15 @@ impl Drill {
                     }
                     Err(e) => format!("{what} failed: {e}"),
                 };
-                self.push(EventKind::Timeline { message });
+                self.announce(message);
             }
             Finished::Snapshot(t_ms, Ok(snapshot)) => {
-                self.push(EventKind::Timeline {
-                    message: format!(
-                        "snapshot {} taken of {} ({} KiB)",
-                        snapshot.name,
-                        self.db().name,
-                        snapshot.bytes / 1024
-                    ),
-                });
+                self.announce(format!(
+                    "snapshot {} taken of {} ({} KiB)",
+                    snapshot.name,
+                    self.db().name,
+                    snapshot.bytes / 1024
+                ));
                 self.snapshots.push(Snap {
                     t_ms,
                     db: self.serving,
@@ -813,9 +858,7 @@ impl Drill {
                 });
             }
             Finished::Snapshot(_, Err(e)) => {
-                self.push(EventKind::Timeline {
-                    message: format!("the pipeline's snapshot failed: {e}"),
-                });
+                self.announce(format!("the pipeline's snapshot failed: {e}"));
             }
             Finished::Probe(db, probed) => {
                 self.probing = false;

@@ -1,6 +1,13 @@
-//! Renderers: turn engine views, events and scores into text for the
-//! terminal. They return strings, so they are testable and the caller
-//! decides where the text goes.
+//! Renderers. This file turns engine views, events and scores into text
+//! for the terminal (returned as strings, so they are testable and the
+//! caller decides where the text goes). The evidence of a drill (incident
+//! timeline, postmortem skeleton) is gathered once in [`evidence`] and laid
+//! out by one file per [`Format`].
+
+pub mod evidence;
+pub mod markdown;
+
+pub use evidence::Evidence;
 
 use tabled::builder::Builder;
 use tabled::settings::Style;
@@ -8,6 +15,40 @@ use tabled::settings::Style;
 use crate::drill::StatusView;
 use crate::score::{ItemKind, Score, clock};
 use crate::transcript::{Event, EventKind, Level};
+
+/// A format the evidence of a drill can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The incident timeline and postmortem skeleton, as Markdown.
+    Markdown,
+    /// The same evidence as JSON, for scripts.
+    Json,
+}
+
+impl Format {
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Markdown => "md",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// Writes the evidence of a drill in a format.
+pub fn write(
+    format: Format,
+    evidence: &Evidence,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Markdown => markdown::write(evidence, out),
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, evidence)?;
+            writeln!(out)
+        }
+    }
+}
 
 fn table(columns: &[String], rows: &[Vec<String>]) -> String {
     let mut b = Builder::default();
@@ -140,7 +181,7 @@ pub fn event_line(e: &Event) -> Option<String> {
     let t = format!("[{:>6}]", clock(e.t_ms));
     let text = match &e.kind {
         EventKind::Started { message } => format!("{t} {message}"),
-        EventKind::Timeline { message } => format!("{t} TIMELINE {message}"),
+        EventKind::Timeline { message, .. } => format!("{t} TIMELINE {message}"),
         EventKind::Observation { level, message } => {
             let tag = match level {
                 Level::Info => "info",
@@ -175,7 +216,7 @@ pub fn event_line(e: &Event) -> Option<String> {
                 r.missing, r.writes
             ),
         },
-        EventKind::Ended { reason } => format!("{t} drill ended: {reason:?}"),
+        EventKind::Ended { reason } => format!("{t} drill ended: {}", reason.describe()),
         EventKind::Window(_) => return None,
     };
     Some(text)

@@ -305,8 +305,17 @@ pub struct Flag {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineEvent {
-    /// Scenario time it happens at.
+    /// Scenario time it happens at; with `when`, the time after the
+    /// condition first holds.
     pub at: Dur,
+    /// Happens only once this condition holds (a fault that waits for the
+    /// learner's rollout to reach a step), `at` after it first does.
+    #[serde(default)]
+    pub when: Option<Trigger>,
+    /// The learner is not told: the event is in the transcript (and the
+    /// report) but not announced, so a fault shows only through its effects.
+    #[serde(default)]
+    pub hidden: bool,
     /// What the learner is told, if anything.
     #[serde(default)]
     pub say: Option<String>,
@@ -332,6 +341,16 @@ pub struct TimelineEvent {
     /// A snapshot the pipeline takes (its name), e.g. before a release.
     #[serde(default)]
     pub snapshot: Option<String>,
+}
+
+/// A condition a timeline event waits for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// The flag watched.
+    pub flag: String,
+    /// The share of requests the flag must reach (`50%`, `on`).
+    pub at_least: FlagValue,
 }
 
 /// A release: its migrations run first (as a migration job would), then pods
@@ -407,6 +426,10 @@ pub struct Rubric {
     /// `scenarios/README.md`).
     #[serde(default)]
     pub guardrails_off: Vec<String>,
+    /// How long the drill may run (scenario time). Default: the last
+    /// timeline event plus twice the RTO plus the stability window.
+    #[serde(default)]
+    pub time_limit: Option<Dur>,
 }
 
 fn default_hint_cost() -> u32 {
@@ -462,9 +485,14 @@ pub struct Forbid {
     /// Only while pods of this version serve traffic.
     #[serde(default)]
     pub while_serving: Option<String>,
-    /// Only before these steps have been done.
+    /// Only until every one of these steps has been done (a prerequisite
+    /// missing).
     #[serde(default)]
     pub before: Vec<String>,
+    /// Only moves the engine tagged so (`contract`, `destructive`,
+    /// `corrective`, ...), whichever verb made them.
+    #[serde(default)]
+    pub tagged: Option<String>,
     /// Only while the service is not (yet) recovered.
     #[serde(default)]
     pub while_unhealthy: bool,

@@ -23,11 +23,24 @@ pub const MOVE_VERBS: &[&str] = &[
     "incident",
     "comms",
     "approve",
+    "plan",
+    "decide",
     "sql",
     "note",
     "wait",
     "hint",
     "resolve",
+];
+
+/// Tags the engine puts on moves, which `forbid.tagged` can name.
+pub const MOVE_TAGS: &[&str] = &[
+    "corrective",
+    "destructive",
+    "contract",
+    "in-place",
+    "not-idempotent",
+    "lower-version",
+    "direct",
 ];
 
 /// Every problem in the scenario; empty when it is valid.
@@ -393,6 +406,17 @@ fn check_timeline(s: &Scenario, p: &mut Vec<Problem>) {
                 ));
             }
         }
+        if let Some(trigger) = &event.when
+            && !s.flags.iter().any(|f| f.name == trigger.flag)
+        {
+            p.push(
+                Problem::at(
+                    &format!("timeline.{i}.when.flag"),
+                    format!("unknown flag `{}`", trigger.flag),
+                )
+                .hint(listing(s.flags.iter().map(|f| f.name.as_str()))),
+            );
+        }
         if let Some(change) = &event.flag
             && !s.flags.iter().any(|f| f.name == change.name)
         {
@@ -494,6 +518,17 @@ fn check_rubric(s: &Scenario, p: &mut Vec<Problem>) {
         }
         for (k, id) in rule.before.iter().enumerate() {
             step_ref(format!("rubric.forbid.{i}.before.{k}"), id, None, p);
+        }
+        if let Some(tag) = &rule.tagged
+            && !MOVE_TAGS.contains(&tag.as_str())
+        {
+            p.push(
+                Problem::at(
+                    &format!("rubric.forbid.{i}.tagged"),
+                    format!("unknown tag `{tag}`"),
+                )
+                .hint(listing(MOVE_TAGS.iter().copied())),
+            );
         }
         if rule.why.trim().is_empty() {
             p.push(

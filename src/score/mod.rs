@@ -54,6 +54,9 @@ pub struct Score {
     pub items: Vec<Item>,
     /// Why it failed (empty when passed).
     pub reasons: Vec<String>,
+    /// The hard stops broken (each also among the reasons).
+    #[serde(default)]
+    pub hard_stops: Vec<String>,
 }
 
 /// One line of a score.
@@ -250,14 +253,16 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
     for rule in &rubric.forbid {
         let broken = moves.iter().find(|(t, m)| {
             rule.moves.matches(&m.canonical)
+                && rule.tagged.as_deref().is_none_or(|tag| m.tagged(tag))
                 && rule
                     .while_serving
                     .as_deref()
                     .is_none_or(|v| m.state.serving(v))
-                && rule
-                    .before
-                    .iter()
-                    .all(|b| first(b).is_none_or(|tb| tb > *t))
+                && (rule.before.is_empty()
+                    || rule
+                        .before
+                        .iter()
+                        .any(|b| first(b).is_none_or(|tb| tb > *t)))
                 && (!rule.while_unhealthy || !healthy_at(*t))
         });
         if let Some((t, m)) = broken {
@@ -266,16 +271,25 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
                 context.push(format!("while {v} pods were serving"));
             }
             for b in &rule.before {
-                context.push(format!("before `{b}`"));
+                if first(b).is_none_or(|tb| tb > *t) {
+                    context.push(format!("before `{b}`"));
+                }
             }
             if rule.while_unhealthy {
                 context.push("before the service had recovered".to_string());
             }
+            if let Some(tag) = &rule.tagged {
+                context.insert(0, format!("(a {tag} move)"));
+            }
             let detail = format!(
-                "`{}` at {} {}: {}",
+                "`{}` at {}{}: {}",
                 m.canonical,
                 clock(*t),
-                context.join(", "),
+                if context.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", context.join(", "))
+                },
                 rule.why
             );
             if rule.fatal {
@@ -379,8 +393,10 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
 
     let points: i64 = items.iter().map(|i| i.points).sum();
     let rto_target_ms = rubric.rto.as_millis();
+    let stopped = matches!(transcript.end(), Some((_, EndReason::HardStop)));
     match transcript.end() {
-        Some((_, EndReason::Resolved)) => {}
+        // A hard stop ends the drill; it is its own reason.
+        Some((_, EndReason::Resolved | EndReason::HardStop)) => {}
         _ => reasons.push("the incident was never declared resolved (`resolve`)".to_string()),
     }
     let service_back = match recovery.incident_start_ms {
@@ -396,6 +412,11 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
         _ => None,
     };
     match (incident_start_ms, rto_ms) {
+        (None, _) if stopped => {}
+        (None, _) if scenario.kind == crate::scenario::ScenarioKind::Rollout => reasons.push(
+            "the rollout never met its fault, so the rollback drill was never exercised"
+                .to_string(),
+        ),
         (None, _) => reasons.push("the incident had not begun when the drill ended".to_string()),
         (Some(_), None) if service_back.is_none() => reasons.push(format!(
             "the service did not recover: the SLO never held for {} after the incident began",
@@ -415,9 +436,11 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
             "{points} points, below the pass mark of {pass_mark}"
         ));
     }
-    for f in fatal {
-        reasons.push(format!("hard stop: {f}"));
-    }
+    let hard_stops: Vec<String> = fatal
+        .into_iter()
+        .map(|f| format!("hard stop: {f}"))
+        .collect();
+    reasons.extend(hard_stops.iter().cloned());
     Score {
         scenario: scenario.id.clone(),
         points,
@@ -433,6 +456,7 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
         rpo_target: rubric.rpo,
         items,
         reasons,
+        hard_stops,
     }
 }
 

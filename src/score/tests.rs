@@ -422,3 +422,98 @@ fn a_forward_fix_that_fails_its_second_run_costs_points_even_though_it_failed() 
             .contains("second run failed")
     );
 }
+
+fn lab_scenario() -> Scenario {
+    crate::scenario::parse(
+        Path::new("rollout-lab.toml"),
+        include_str!("../../scenarios/rollout-lab.toml"),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_forbid_with_prerequisites_applies_while_any_is_missing() {
+    let lab = lab_scenario();
+    let none = Drill::new((0, 0), 30)
+        .play(&[(10, "migrate up 002_add_login_columns", OLD)])
+        .end(20, EndReason::HardStop);
+    let s = score(&lab, &none);
+    let stop = &s.hard_stops[0];
+    assert!(
+        stop.contains("before `plan`, before `approve-plan`"),
+        "{stop}"
+    );
+    // Planned but not approved: still a hard stop, naming only what is missing.
+    let half = Drill::new((0, 0), 30)
+        .play(&[
+            (
+                1,
+                "plan 002_add_login_columns expand --window 24h --owner d",
+                OLD,
+            ),
+            (2, "snapshot create s", OLD),
+            (3, "restore s --to new", OLD),
+            (10, "migrate up 002_add_login_columns", OLD),
+        ])
+        .end(20, EndReason::HardStop);
+    let s = score(&lab, &half);
+    assert_eq!(s.hard_stops.len(), 1, "{:#?}", s.hard_stops);
+    assert!(s.hard_stops[0].contains("before `approve-plan`:"));
+    assert!(!s.hard_stops[0].contains("before `plan`"));
+    // A hard stop ends the drill; it is not also "never resolved".
+    assert!(
+        s.reasons
+            .iter()
+            .all(|r| !r.contains("never declared resolved"))
+    );
+    // All prerequisites met: no rule broken.
+    let ok = Drill::new((0, 0), 30)
+        .play(&[
+            (
+                1,
+                "plan 002_add_login_columns expand --window 24h --owner d",
+                OLD,
+            ),
+            (2, "approve plan by lead", OLD),
+            (3, "snapshot create s", OLD),
+            (4, "restore s --to new", OLD),
+            (10, "migrate up 002_add_login_columns", OLD),
+        ])
+        .end(20, EndReason::Resolved);
+    let s = score(&lab, &ok);
+    assert!(s.hard_stops.is_empty(), "{:#?}", s.hard_stops);
+}
+
+#[test]
+fn a_forbid_by_tag_catches_the_contract_whatever_the_verb() {
+    let lab = lab_scenario();
+    let mut t = Drill::new((0, 0), 30).end(20, EndReason::HardStop);
+    t.events.insert(
+        5,
+        Event {
+            t_ms: 5_000,
+            kind: EventKind::Move(Move {
+                input: "sql ALTER TABLE users DROP COLUMN password_sha1".into(),
+                canonical: "sql ALTER TABLE users DROP COLUMN password_sha1".into(),
+                ok: true,
+                result: String::new(),
+                tags: vec!["contract".into(), "destructive".into()],
+                state: State::default(),
+            }),
+        },
+    );
+    let s = score(&lab, &t);
+    assert!(
+        s.hard_stops
+            .iter()
+            .any(|h| h.contains("(a contract move): Destructive schema change")),
+        "{:#?}",
+        s.hard_stops
+    );
+    // The same statement without the tag (it did not drop anything) passes
+    // the contract rule.
+    if let EventKind::Move(m) = &mut t.events[5].kind {
+        m.tags.clear();
+    }
+    assert!(score(&lab, &t).hard_stops.is_empty());
+}

@@ -60,6 +60,10 @@ pub enum EventKind {
     Timeline {
         /// What happened.
         message: String,
+        /// Not announced to the learner (a fault seen only by its effects);
+        /// reports show it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        hidden: bool,
     },
     /// A learner's move and its result.
     Move(Move),
@@ -144,6 +148,21 @@ pub enum EndReason {
     ScriptEnded,
     /// Ctrl-C or the prompt was closed.
     Interrupted,
+    /// A move broke a hard stop: the drill failed on the spot.
+    HardStop,
+}
+
+impl EndReason {
+    /// In words, for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            EndReason::Resolved => "declared resolved",
+            EndReason::TimeUp => "time ran out",
+            EndReason::ScriptEnded => "the script ended without `resolve`",
+            EndReason::Interrupted => "interrupted",
+            EndReason::HardStop => "stopped by a hard stop",
+        }
+    }
 }
 
 /// A learner's move.

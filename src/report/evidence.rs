@@ -1,0 +1,732 @@
+//! The evidence of one drill, as the course asks a team to keep it: the
+//! migration plan, the incident timeline (every move with its scenario time
+//! and result), the observed failure signal, recovery time against the RTO,
+//! the RPO, the score with its feedback, and a postmortem skeleton.
+//!
+//! [`Evidence::build`] is a pure function of the scenario, the transcript
+//! and its score; the Markdown, JSON (and later HTML) renderers only lay it
+//! out, so every format tells the same story.
+
+use serde::Serialize;
+
+use crate::action::{self, Action};
+use crate::scenario::Scenario;
+use crate::score::{ItemKind, Score, clock, recovery};
+use crate::transcript::{EndReason, EventKind, Level, Transcript, Window};
+
+/// Everything a report shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    /// The drill.
+    pub scenario: ScenarioInfo,
+    /// When it was played (UTC, `YYYY-MM-DD HH:MM:SS`).
+    pub started: String,
+    /// Scenario seconds per real second.
+    pub time_scale: f64,
+    /// The workload's seed.
+    pub seed: u64,
+    /// The pgdrill that recorded it.
+    pub pgdrill_version: String,
+    /// When and why it ended.
+    pub ended: Option<Ended>,
+    /// Migration plans the learner recorded.
+    pub plan: Vec<PlanEntry>,
+    /// Approvals recorded.
+    pub approvals: Vec<Entry>,
+    /// Go/no-go decisions.
+    pub decisions: Vec<Decision>,
+    /// What showed that something was wrong.
+    pub signal: Option<Signal>,
+    /// Incident timing against the RTO.
+    pub recovery: RecoveryInfo,
+    /// Writes lost against the RPO.
+    pub rpo: Option<RpoInfo>,
+    /// Every event but the metrics windows, in order.
+    pub timeline: Vec<Line>,
+    /// Notes and stakeholder updates.
+    pub notes: Vec<Entry>,
+    /// The score.
+    pub score: Score,
+    /// A postmortem to complete.
+    pub postmortem: Postmortem,
+}
+
+/// The drill played.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioInfo {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// `incident` or `rollout`.
+    pub kind: crate::scenario::ScenarioKind,
+    /// Course material it trains.
+    pub trains: Vec<String>,
+}
+
+/// How the drill ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ended {
+    /// Scenario time.
+    pub t_ms: u64,
+    /// Why.
+    pub reason: EndReason,
+}
+
+/// A recorded migration plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanEntry {
+    /// When it was recorded.
+    pub t_ms: u64,
+    /// Migration id.
+    pub migration: String,
+    /// How the scenario declares it.
+    pub declared_kind: Option<String>,
+    /// How the learner classified it.
+    pub classified: String,
+    /// Rollback window.
+    pub window: String,
+    /// Its owner.
+    pub owner: String,
+    /// What it is for.
+    pub purpose: Option<String>,
+}
+
+/// A timed line of text.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// Scenario time.
+    pub t_ms: u64,
+    /// What.
+    pub text: String,
+}
+
+/// A go/no-go decision.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    /// Scenario time.
+    pub t_ms: u64,
+    /// Go or no-go.
+    pub go: bool,
+    /// On which migration.
+    pub migration: String,
+    /// The reasons given.
+    pub reason: String,
+}
+
+/// The failure signal: the first window that broke the SLO, and the worst.
+#[derive(Debug, Clone, Serialize)]
+pub struct Signal {
+    /// The first window out of the SLO.
+    pub first: WindowInfo,
+    /// The window with the highest error rate (or p99).
+    pub worst: WindowInfo,
+    /// The first alert the engine raised.
+    pub alert: Option<Entry>,
+    /// Integrity checks that failed, with what they found, first failure each.
+    pub checks: Vec<Entry>,
+}
+
+/// One metrics window, summarised.
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowInfo {
+    /// Scenario time it starts.
+    pub t_ms: u64,
+    /// Requests completed.
+    pub requests: u64,
+    /// Share that failed.
+    pub error_rate: f64,
+    /// 99th percentile latency.
+    pub p99_ms: f64,
+    /// The most frequent error: code, meaning, count, where.
+    pub top_error: Option<String>,
+}
+
+/// Incident timing.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecoveryInfo {
+    /// When the incident began (SLO or an integrity check).
+    pub incident_start_ms: Option<u64>,
+    /// When the service was healthy again for good.
+    pub recovered_ms: Option<u64>,
+    /// Recovery time.
+    pub rto_ms: Option<u64>,
+    /// Its target.
+    pub rto_target_ms: u64,
+    /// Whether the target was met.
+    pub met: bool,
+}
+
+/// Lost writes.
+#[derive(Debug, Clone, Serialize)]
+pub struct RpoInfo {
+    /// Acknowledged writes.
+    pub writes: u64,
+    /// Missing at the end.
+    pub missing: u64,
+    /// Most that may be missing, when graded.
+    pub target: Option<u64>,
+    /// Within target (or not graded and none lost).
+    pub met: bool,
+}
+
+/// Where a timeline line comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The drill started.
+    Start,
+    /// The scenario's pipeline (releases, jobs, snapshots).
+    Pipeline,
+    /// A fault the learner was not told about.
+    Fault,
+    /// An alert.
+    Alert,
+    /// Recovery.
+    Recovered,
+    /// Something noticed, for the record.
+    Info,
+    /// A learner's move.
+    Move,
+    /// An integrity check changed state.
+    Check,
+    /// The RPO measurement.
+    Rpo,
+    /// A hint taken.
+    Hint,
+    /// The end.
+    End,
+}
+
+impl Source {
+    /// A short label for tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Start => "start",
+            Source::Pipeline => "pipeline",
+            Source::Fault => "fault",
+            Source::Alert => "ALERT",
+            Source::Recovered => "recovered",
+            Source::Info => "info",
+            Source::Move => "move",
+            Source::Check => "check",
+            Source::Rpo => "rpo",
+            Source::Hint => "hint",
+            Source::End => "end",
+        }
+    }
+}
+
+/// One line of the timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Line {
+    /// Scenario time.
+    pub t_ms: u64,
+    /// Where it comes from.
+    pub source: Source,
+    /// What happened (a move as typed).
+    pub text: String,
+    /// A move's result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// Whether a move succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ok: Option<bool>,
+}
+
+/// A postmortem skeleton (runbook 003: timeline, root cause, detection and
+/// mitigation, permanent fixes), prefilled from the drill.
+#[derive(Debug, Clone, Serialize)]
+pub struct Postmortem {
+    /// What happened, in a paragraph.
+    pub summary: String,
+    /// The key moments.
+    pub timeline: Vec<Line>,
+    /// What changed right before the incident.
+    pub changes: Vec<Line>,
+    /// How it was noticed.
+    pub detection: Vec<String>,
+    /// The moves that changed something between the incident's start and
+    /// recovery.
+    pub mitigation: Vec<Line>,
+    /// Follow-up tasks: every deduction's lesson, then the runbook's
+    /// typical corrective actions.
+    pub follow_ups: Vec<String>,
+}
+
+/// Moves that only look and change nothing.
+const LOOKING: &[&str] = &[
+    "status",
+    "events",
+    "flag list",
+    "app status",
+    "migrate status",
+    "snapshot list",
+    "instances",
+    "locks",
+    "wait",
+    "hint",
+    "help",
+];
+
+/// Runbook 003's typical corrective actions, offered as follow-ups.
+const TYPICAL_FOLLOW_UPS: &[&str] = &[
+    "Improve migration tests and preflight procedures (runbook 003, post-incident).",
+    "Enforce the backup-before-migration policy and verify the restore steps (runbook 003, post-incident).",
+    "Adopt the add → backfill → enforce pattern; split destructive changes into a later release (runbook 003; runbook 004, preventive controls).",
+    "Add guardrails for destructive operations and limit automatic backfills (runbook 003, post-incident).",
+];
+
+fn looking(canonical: &str) -> bool {
+    LOOKING
+        .iter()
+        .any(|p| crate::scenario::pattern_matches(p, canonical))
+        || canonical == "plan"
+}
+
+fn window_info(w: &Window) -> WindowInfo {
+    let top_error = w.top_error().map(|(code, n)| {
+        let place = w
+            .series
+            .iter()
+            .filter(|s| s.errors.contains_key(&code))
+            .max_by_key(|s| s.errors[&code])
+            .map(|s| format!(" on {} {}", s.version, s.endpoint))
+            .unwrap_or_default();
+        format!("{} ×{n}{place}", crate::sqlstate::describe(&code))
+    });
+    WindowInfo {
+        t_ms: w.start_ms,
+        requests: w.requests,
+        error_rate: w.error_rate(),
+        p99_ms: w.p99_ms,
+        top_error,
+    }
+}
+
+/// The first line of a text, cut to a table cell's length.
+fn first_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default().trim();
+    if line.chars().count() > max {
+        format!("{}...", line.chars().take(max - 3).collect::<String>())
+    } else {
+        line.to_string()
+    }
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC).
+pub fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+impl Evidence {
+    /// Gathers the evidence of a drill.
+    pub fn build(scenario: &Scenario, transcript: &Transcript, score: &Score) -> Evidence {
+        let mut timeline = Vec::new();
+        let mut plan = Vec::new();
+        let mut approvals = Vec::new();
+        let mut decisions = Vec::new();
+        let mut notes = Vec::new();
+        let mut first_alert = None;
+        let mut check_failures: Vec<Entry> = Vec::new();
+        for e in &transcript.events {
+            let t_ms = e.t_ms;
+            let line = |source, text: &str| Line {
+                t_ms,
+                source,
+                text: text.to_string(),
+                result: None,
+                ok: None,
+            };
+            match &e.kind {
+                EventKind::Window(_) => {}
+                EventKind::Started { message } => timeline.push(line(Source::Start, message)),
+                EventKind::Timeline { message, hidden } => {
+                    let source = if *hidden {
+                        Source::Fault
+                    } else {
+                        Source::Pipeline
+                    };
+                    timeline.push(line(source, message));
+                }
+                EventKind::Observation { level, message } => {
+                    let source = match level {
+                        Level::Alert => Source::Alert,
+                        Level::Recovered => Source::Recovered,
+                        Level::Info => Source::Info,
+                    };
+                    if source == Source::Alert && first_alert.is_none() {
+                        first_alert = Some(Entry {
+                            t_ms,
+                            text: message.clone(),
+                        });
+                    }
+                    timeline.push(line(source, message));
+                }
+                EventKind::Move(m) => {
+                    timeline.push(Line {
+                        result: Some(first_line(&m.result, 160)),
+                        ok: Some(m.ok),
+                        ..line(Source::Move, &m.input)
+                    });
+                    if !m.ok {
+                        continue;
+                    }
+                    match action::parse(&m.input) {
+                        Ok(Action::Plan(Some(p))) => plan.push(PlanEntry {
+                            t_ms,
+                            declared_kind: scenario
+                                .migrations
+                                .get(&p.migration)
+                                .map(|mig| mig.kind.to_string()),
+                            migration: p.migration,
+                            classified: p.kind,
+                            window: p.window.to_string(),
+                            owner: p.owner,
+                            purpose: p.purpose,
+                        }),
+                        Ok(Action::Approve { what, by }) => approvals.push(Entry {
+                            t_ms,
+                            text: format!("{what}, approved by {by}"),
+                        }),
+                        Ok(Action::Decide { go, what, reason }) => decisions.push(Decision {
+                            t_ms,
+                            go,
+                            migration: what,
+                            reason,
+                        }),
+                        Ok(Action::Note(text)) => notes.push(Entry {
+                            t_ms,
+                            text: format!("note: {text}"),
+                        }),
+                        Ok(Action::Comms(text)) => notes.push(Entry {
+                            t_ms,
+                            text: format!("update to stakeholders: {text}"),
+                        }),
+                        _ => {}
+                    }
+                }
+                EventKind::Check {
+                    name,
+                    ok,
+                    bad,
+                    error,
+                } => {
+                    let what = match (ok, bad, error) {
+                        (true, _, _) => format!("{name} passes"),
+                        (false, _, Some(err)) => format!("{name} fails: {err}"),
+                        (false, Some(n), None) => format!("{name} fails: {n} bad row(s)"),
+                        (false, None, None) => format!("{name} fails"),
+                    };
+                    if !ok
+                        && !check_failures
+                            .iter()
+                            .any(|c| c.text.starts_with(name.as_str()))
+                    {
+                        check_failures.push(Entry {
+                            t_ms,
+                            text: what.clone(),
+                        });
+                    }
+                    timeline.push(line(Source::Check, &what));
+                }
+                EventKind::Rpo(r) => {
+                    let text = match &r.error {
+                        Some(err) => format!("RPO could not be measured: {err}"),
+                        None => format!(
+                            "RPO measured: {} of {} acknowledged writes missing",
+                            r.missing, r.writes
+                        ),
+                    };
+                    timeline.push(line(Source::Rpo, &text));
+                }
+                EventKind::Hint { n, text } => {
+                    timeline.push(line(Source::Hint, &format!("hint {n}: {text}")))
+                }
+                EventKind::Ended { reason } => timeline.push(line(
+                    Source::End,
+                    &format!("the drill ended: {}", reason.describe()),
+                )),
+            }
+        }
+
+        let windows: Vec<&Window> = transcript.windows().collect();
+        let first_bad = windows
+            .iter()
+            .find(|w| Some(w.start_ms) == score.recovery.incident_start_ms)
+            .or_else(|| {
+                windows
+                    .iter()
+                    .find(|w| !recovery::healthy(&scenario.slo, w))
+            });
+        let signal = first_bad.map(|first| {
+            let worst = windows
+                .iter()
+                .filter(|w| w.start_ms >= first.start_ms)
+                .max_by(|a, b| {
+                    (a.error_rate(), a.p99_ms)
+                        .partial_cmp(&(b.error_rate(), b.p99_ms))
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
+                .copied()
+                .unwrap_or(first);
+            Signal {
+                first: window_info(first),
+                worst: window_info(worst),
+                alert: first_alert.clone(),
+                checks: check_failures.clone(),
+            }
+        });
+        let signal = signal.or_else(|| {
+            (!check_failures.is_empty()).then(|| {
+                let quiet = WindowInfo {
+                    t_ms: check_failures[0].t_ms,
+                    requests: 0,
+                    error_rate: 0.0,
+                    p99_ms: 0.0,
+                    top_error: None,
+                };
+                Signal {
+                    first: quiet.clone(),
+                    worst: quiet,
+                    alert: first_alert.clone(),
+                    checks: check_failures.clone(),
+                }
+            })
+        });
+
+        let recovered_ms = score
+            .incident_start_ms
+            .zip(score.rto_ms)
+            .map(|(start, rto)| start + rto);
+        let recovery = RecoveryInfo {
+            incident_start_ms: score.incident_start_ms,
+            recovered_ms,
+            rto_ms: score.rto_ms,
+            rto_target_ms: score.rto_target_ms,
+            met: score.rto_ms.is_some_and(|r| r <= score.rto_target_ms),
+        };
+        let rpo = score.rpo.as_ref().map(|r| RpoInfo {
+            writes: r.writes,
+            missing: r.missing,
+            target: score.rpo_target,
+            met: r.error.is_none() && r.missing <= score.rpo_target.unwrap_or(0),
+        });
+        let ended = transcript
+            .end()
+            .map(|(t_ms, reason)| Ended { t_ms, reason });
+        let postmortem = postmortem(scenario, score, &timeline, &recovery, rpo.as_ref(), &signal);
+        Evidence {
+            scenario: ScenarioInfo {
+                id: scenario.id.clone(),
+                title: scenario.title.clone(),
+                kind: scenario.kind,
+                trains: scenario.trains.clone(),
+            },
+            started: utc(transcript.started_at),
+            time_scale: transcript.time_scale,
+            seed: transcript.seed,
+            pgdrill_version: transcript.pgdrill_version.clone(),
+            ended,
+            plan,
+            approvals,
+            decisions,
+            signal,
+            recovery,
+            rpo,
+            timeline,
+            notes,
+            score: score.clone(),
+            postmortem,
+        }
+    }
+}
+
+fn postmortem(
+    scenario: &Scenario,
+    score: &Score,
+    timeline: &[Line],
+    recovery: &RecoveryInfo,
+    rpo: Option<&RpoInfo>,
+    signal: &Option<Signal>,
+) -> Postmortem {
+    let start = recovery.incident_start_ms;
+    let is_change = |l: &Line| match l.source {
+        Source::Pipeline | Source::Fault => true,
+        Source::Move => l.ok == Some(true) && !looking(l.text.trim()),
+        _ => false,
+    };
+    let changes: Vec<Line> = match start {
+        Some(s) => {
+            let before: Vec<&Line> = timeline
+                .iter()
+                .filter(|l| l.t_ms <= s && is_change(l))
+                .collect();
+            before
+                .iter()
+                .skip(before.len().saturating_sub(5))
+                .map(|l| (*l).clone())
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let mitigation: Vec<Line> = match start {
+        Some(s) => timeline
+            .iter()
+            .filter(|l| {
+                l.source == Source::Move
+                    && l.t_ms >= s
+                    && recovery.recovered_ms.is_none_or(|r| l.t_ms <= r)
+                    && !looking(l.text.trim())
+            })
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+
+    let mut detection = Vec::new();
+    if let Some(sig) = signal {
+        if sig.first.requests > 0 {
+            detection.push(format!(
+                "First window out of the SLO at {}: error rate {:.1}% of {} requests, p99 {:.0}ms{}.",
+                clock(sig.first.t_ms),
+                sig.first.error_rate * 100.0,
+                sig.first.requests,
+                sig.first.p99_ms,
+                sig.first
+                    .top_error
+                    .as_ref()
+                    .map(|e| format!(", top error {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        for c in &sig.checks {
+            detection.push(format!("Integrity check at {}: {}.", clock(c.t_ms), c.text));
+        }
+        if let Some(a) = &sig.alert {
+            detection.push(format!("Alert at {}: {}.", clock(a.t_ms), a.text));
+        }
+    }
+
+    let summary = match (start, recovery.rto_ms) {
+        (None, _) => format!(
+            "{}. No incident occurred: the SLO held and every integrity check passed.",
+            scenario.title
+        ),
+        (Some(s), rto) => {
+            let first_fix = mitigation
+                .first()
+                .map(|l| {
+                    format!(
+                        " The first mitigating move was `{}` at {}.",
+                        l.text,
+                        clock(l.t_ms)
+                    )
+                })
+                .unwrap_or_default();
+            let back = match (recovery.recovered_ms, rto) {
+                (Some(r), Some(rto)) => format!(
+                    " Service and data were back at {}: recovery took {} against an RTO of {} ({}).",
+                    clock(r),
+                    clock(rto),
+                    clock(recovery.rto_target_ms),
+                    if recovery.met { "met" } else { "missed" }
+                ),
+                _ => " The service did not recover before the drill ended.".to_string(),
+            };
+            let lost = rpo
+                .map(|r| {
+                    format!(
+                        " {} of {} acknowledged writes were lost.",
+                        r.missing, r.writes
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "{}. The incident began at {}.{first_fix}{back}{lost}",
+                scenario.title,
+                clock(s)
+            )
+        }
+    };
+
+    let key = |l: &Line| {
+        matches!(
+            l.source,
+            Source::Fault | Source::Alert | Source::Recovered | Source::End
+        ) || (l.source == Source::Pipeline && start.is_some_and(|s| l.t_ms <= s))
+            || mitigation
+                .iter()
+                .any(|m| m.t_ms == l.t_ms && m.text == l.text)
+            || changes.iter().any(|c| c.t_ms == l.t_ms && c.text == l.text)
+    };
+    let key_timeline = timeline.iter().filter(|l| key(l)).cloned().collect();
+
+    let mut follow_ups: Vec<String> = score
+        .items
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.kind,
+                ItemKind::MissedStep | ItemKind::Forbidden | ItemKind::Guardrail
+            )
+        })
+        .map(|i| format!("{}: {}", i.label, lesson(&i.detail)))
+        .collect();
+    follow_ups.extend(TYPICAL_FOLLOW_UPS.iter().map(|s| s.to_string()));
+
+    Postmortem {
+        summary,
+        timeline: key_timeline,
+        changes,
+        detection,
+        mitigation,
+        follow_ups,
+    }
+}
+
+/// The lesson of a deduction: the sentence after the first `: `.
+fn lesson(detail: &str) -> &str {
+    detail
+        .split_once("): ")
+        .or_else(|| detail.split_once(": "))
+        .map_or(detail, |(_, rest)| rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(utc(1_795_000_000), "2026-11-18 09:46:40");
+    }
+
+    #[test]
+    fn looking_moves_change_nothing() {
+        assert!(looking("status"));
+        assert!(looking("migrate status"));
+        assert!(looking("plan"));
+        assert!(!looking("flag set login_v2 off"));
+        assert!(!looking("plan 002 expand --window 1h --owner d"));
+    }
+}
