@@ -48,6 +48,16 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// An output file could not be written.
+    #[error("could not write {}: {source}", path.display())]
+    WriteOutput {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A scenario file is missing or invalid.
     #[error(transparent)]
     Scenario(#[from] crate::scenario::LoadError),
@@ -106,7 +116,7 @@ impl Error {
             Error::Instance(_) => 4,
             Error::NotReady => 3,
             Error::ServerDied { .. } => 4,
-            Error::SqlFile { .. } | Error::ReadInput { .. } => 5,
+            Error::SqlFile { .. } | Error::ReadInput { .. } | Error::WriteOutput { .. } => 5,
             Error::Scenario(_)
             | Error::Invalid(_)
             | Error::Script { .. }

@@ -125,6 +125,29 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the evidence of a played drill: incident timeline, failure
+    /// signal, RTO/RPO, score and a postmortem skeleton.
+    ///
+    /// Built from the transcript alone (no database), re-scored with the
+    /// scenario it names. Markdown is for the incident ticket and the
+    /// postmortem; JSON carries the same facts for scripts.
+    #[command(after_help = "Examples:
+  pgdrill report run.json                  # Markdown on stdout
+  pgdrill report run.json -o incident.md
+  pgdrill report run.json --format json -o incident.json")]
+    Report {
+        /// The transcript (JSON, from `run --transcript`, or kept by an interactive run).
+        transcript: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The scenario file (default: the one the transcript names).
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+    },
     /// Check that this machine can run pgdrill, and say how to fix what is missing.
     Doctor {
         /// Print the checks as JSON.
@@ -150,6 +173,24 @@ pub enum Command {
     /// Measure pgdrill against its peers.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+/// Formats of `pgdrill report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Markdown: the incident timeline and a postmortem skeleton.
+    Md,
+    /// JSON: the same evidence, structured.
+    Json,
+}
+
+impl From<ReportFormat> for crate::report::Format {
+    fn from(f: ReportFormat) -> Self {
+        match f {
+            ReportFormat::Md => crate::report::Format::Markdown,
+            ReportFormat::Json => crate::report::Format::Json,
+        }
+    }
 }
 
 /// `pgdrill instances ...`
@@ -315,6 +356,19 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             scenario,
             json,
         } => score::run(&transcript, scenario, &ctx.scenarios, json, &mut out),
+        Command::Report {
+            transcript,
+            format,
+            output,
+            scenario,
+        } => score::report(
+            &transcript,
+            scenario,
+            &ctx.scenarios,
+            format.into(),
+            output.as_deref(),
+            &mut out,
+        ),
         Command::Doctor { json } => doctor::run(&ctx, json, &mut out).await,
         Command::Up { sql, json } => up::run(&ctx, sql, json, &interrupt, &mut out).await,
         Command::Instances(InstancesCommand::List { json }) => {

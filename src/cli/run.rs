@@ -196,6 +196,9 @@ pub async fn run(
                 path.display()
             );
         }
+        if args.script.is_none() && !interrupted {
+            offer_report(&scenario, &transcript, out);
+        }
     }
     if interrupted {
         return Err(Error::Interrupted);
@@ -205,6 +208,50 @@ pub async fn run(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// At the end of an interactive drill: offer to save the incident timeline
+/// (Markdown) and its evidence (JSON) in the current directory.
+fn offer_report(
+    scenario: &crate::scenario::Scenario,
+    transcript: &Transcript,
+    out: &mut impl Write,
+) {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return;
+    }
+    let stem = format!("{}-{}", transcript.scenario, transcript.started_at);
+    let md = PathBuf::from(format!("{stem}.md"));
+    let json = PathBuf::from(format!("{stem}.evidence.json"));
+    let _ = out.flush();
+    let yes = tokio::task::block_in_place(|| {
+        dialoguer::Confirm::new()
+            .with_prompt(format!(
+                "Save the incident timeline and postmortem skeleton as {} and {}?",
+                md.display(),
+                json.display()
+            ))
+            .default(true)
+            .interact()
+            .unwrap_or(false)
+    });
+    if !yes {
+        say!(
+            out,
+            "not saved; `pgdrill report TRANSCRIPT` writes them later"
+        );
+        return;
+    }
+    for (path, format) in [
+        (&md, crate::report::Format::Markdown),
+        (&json, crate::report::Format::Json),
+    ] {
+        match super::score::write_report(scenario, transcript, format, path) {
+            Ok(()) => say!(out, "wrote {}", path.display()),
+            Err(e) => say!(out, "{e}"),
+        }
+    }
 }
 
 /// Writes the transcript where asked; interactive drills are always kept

@@ -1,4 +1,6 @@
-//! `pgdrill score TRANSCRIPT`: re-score a saved transcript without a database.
+//! `pgdrill score TRANSCRIPT` re-scores a saved transcript without a
+//! database; `pgdrill report TRANSCRIPT` writes its evidence (incident
+//! timeline, postmortem skeleton) as Markdown or JSON.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -6,16 +8,16 @@ use std::process::ExitCode;
 
 use super::say;
 use crate::Error;
+use crate::report::{Evidence, Format};
+use crate::scenario::Scenario;
 use crate::transcript::Transcript;
 
-/// Re-scores a transcript with the scenario it names (or the one given).
-pub fn run(
+/// A transcript and the scenario it was played against.
+fn load(
     path: &Path,
     scenario: Option<PathBuf>,
     dir: &Path,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<ExitCode, Error> {
+) -> Result<(Scenario, Transcript), Error> {
     let transcript = Transcript::load(path)?;
     let scenario_path = match scenario {
         Some(p) => p,
@@ -31,6 +33,18 @@ pub fn run(
             scenario.id
         )));
     }
+    Ok((scenario, transcript))
+}
+
+/// Re-scores a transcript with the scenario it names (or the one given).
+pub fn run(
+    path: &Path,
+    scenario: Option<PathBuf>,
+    dir: &Path,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<ExitCode, Error> {
+    let (scenario, transcript) = load(path, scenario, dir)?;
     let score = crate::score::score(&scenario, &transcript);
     if json {
         say!(
@@ -46,4 +60,49 @@ pub fn run(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Writes a transcript's evidence to `output` (or `out`).
+pub fn report(
+    path: &Path,
+    scenario: Option<PathBuf>,
+    dir: &Path,
+    format: Format,
+    output: Option<&Path>,
+    out: &mut impl Write,
+) -> Result<ExitCode, Error> {
+    let (scenario, transcript) = load(path, scenario, dir)?;
+    match output {
+        Some(file) => {
+            write_report(&scenario, &transcript, format, file)?;
+            say!(out, "wrote {}", file.display());
+        }
+        None => {
+            let score = crate::score::score(&scenario, &transcript);
+            let evidence = Evidence::build(&scenario, &transcript, &score);
+            let _ = crate::report::write(format, &evidence, out);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a drill's evidence to a file (written whole, then renamed into
+/// place, so a failed write never leaves half a report).
+pub fn write_report(
+    scenario: &Scenario,
+    transcript: &Transcript,
+    format: Format,
+    file: &Path,
+) -> Result<(), Error> {
+    let score = crate::score::score(scenario, transcript);
+    let evidence = Evidence::build(scenario, transcript, &score);
+    let mut buf = Vec::new();
+    crate::report::write(format, &evidence, &mut buf).expect("writing to memory");
+    let tmp = file.with_extension(format!("{}.tmp", format.extension()));
+    std::fs::write(&tmp, &buf)
+        .and_then(|()| std::fs::rename(&tmp, file))
+        .map_err(|source| Error::WriteOutput {
+            path: file.to_path_buf(),
+            source,
+        })
 }

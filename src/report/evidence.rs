@@ -621,7 +621,11 @@ fn postmortem(
             detection.push(format!("Integrity check at {}: {}.", clock(c.t_ms), c.text));
         }
         if let Some(a) = &sig.alert {
-            detection.push(format!("Alert at {}: {}.", clock(a.t_ms), a.text));
+            detection.push(format!(
+                "Alert at {}: {}.",
+                clock(a.t_ms),
+                a.text.trim_end_matches('.')
+            ));
         }
     }
 
@@ -718,7 +722,7 @@ mod tests {
     fn utc_dates() {
         assert_eq!(utc(0), "1970-01-01 00:00:00");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00");
-        assert_eq!(utc(1_795_000_000), "2026-11-18 09:46:40");
+        assert_eq!(utc(1_795_000_000), "2026-11-18 11:06:40");
     }
 
     #[test]

@@ -144,7 +144,7 @@ pub fn write(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
         for d in &e.decisions {
             writeln!(
                 out,
-                "- {}: **{}** for `{}`. {}",
+                "- {}: **{}** for `{}`: {}",
                 clock(d.t_ms),
                 if d.go { "GO" } else { "NO-GO" },
                 d.migration,
