@@ -48,6 +48,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A quiz or an answers file is missing or invalid.
+    #[error(transparent)]
+    Quiz(#[from] crate::quiz::Error),
+
+    /// The command cannot be used this way; the message says how.
+    #[error("{0}")]
+    Usage(String),
+
     /// An output file could not be written.
     #[error("could not write {}: {source}", path.display())]
     WriteOutput {
@@ -116,7 +124,10 @@ impl Error {
             Error::Instance(_) => 4,
             Error::NotReady => 3,
             Error::ServerDied { .. } => 4,
-            Error::SqlFile { .. } | Error::ReadInput { .. } | Error::WriteOutput { .. } => 5,
+            Error::SqlFile { .. }
+            | Error::ReadInput { .. }
+            | Error::WriteOutput { .. }
+            | Error::Quiz(_) => 5,
             Error::Scenario(_)
             | Error::Invalid(_)
             | Error::Script { .. }
@@ -124,6 +135,7 @@ impl Error {
             | Error::Mismatch(_) => 5,
             Error::Drill(_) => 4,
             Error::Interrupted => 130,
+            Error::Usage(_) => 2,
             Error::Internal(_) => 1,
         }
     }

@@ -13,6 +13,7 @@ pub mod drill;
 mod error;
 pub mod instance;
 pub mod migrate;
+pub mod quiz;
 pub mod report;
 pub mod scenario;
 pub mod score;

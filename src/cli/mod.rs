@@ -9,6 +9,7 @@ mod bench;
 mod doctor;
 mod instances;
 mod progress;
+mod quiz;
 mod run;
 mod scenarios;
 mod score;
@@ -38,6 +39,7 @@ Environment:
   PGDRILL_STATE_DIR    registry of live instances (default: ~/.local/state/pgdrill)
   PGDRILL_RUNTIME_DIR  where instance data lives (default: /dev/shm when it has room)
   PGDRILL_SCENARIOS    scenario folder (same as --scenarios; default: ./scenarios)
+  PGDRILL_QUIZZES      quiz folder (same as --quizzes; default: ./quizzes)
   RUST_LOG             log filter, e.g. RUST_LOG=pgdrill=debug
 
 Exit codes: 0 ok, 1 check failed, 2 bad usage, 3 machine not ready (run `pgdrill doctor`),
@@ -52,6 +54,10 @@ pub struct Cli {
     /// Folder of scenario files (scenarios are named by id or by path).
     #[arg(long, global = true, value_name = "DIR", env = "PGDRILL_SCENARIOS")]
     pub scenarios: Option<PathBuf>,
+
+    /// Folder of quiz files (quizzes are named by id or by path).
+    #[arg(long, global = true, value_name = "DIR", env = "PGDRILL_QUIZZES")]
+    pub quizzes: Option<PathBuf>,
 
     /// What to do.
     #[command(subcommand)]
@@ -106,9 +112,9 @@ pub enum Command {
         /// Scenario id or path.
         scenario: String,
     },
-    /// Check scenario files and report every problem with file:line:col.
+    /// Check scenario and quiz files and report every problem with file:line:col.
     Validate {
-        /// Files or folders (default: the scenario folder).
+        /// Files or folders (default: the scenario and quiz folders).
         paths: Vec<PathBuf>,
         /// Print JSON.
         #[arg(long)]
@@ -147,6 +153,34 @@ pub enum Command {
         /// The scenario file (default: the one the transcript names).
         #[arg(long, value_name = "FILE")]
         scenario: Option<PathBuf>,
+    },
+    /// Take a quiz at the terminal, or grade an answers file.
+    ///
+    /// Single-choice, multiple-choice and ordering questions; after each
+    /// answer you see why the right one is right and which runbook says so.
+    /// Without QUIZ, lists the quizzes. Exit code: 0 passed, 1 failed.
+    #[command(after_help = "Examples:
+  pgdrill quiz                                  # list the quizzes
+  pgdrill quiz chapter-16                       # take it interactively
+  pgdrill quiz chapter-16 --print               # the questions and their letters
+  pgdrill quiz chapter-16 --answers mine.toml --json
+
+An answers file has one line per question id:
+  classify-rename = \"B\"
+  expand-changes = \"A B D\"
+  rollback-order = \"C A D B\"    # ordering: the letters in your order")]
+    Quiz {
+        /// Quiz id (see `pgdrill quiz`) or path to a .toml file.
+        quiz: Option<String>,
+        /// Grade the answers in this file (TOML) instead of asking.
+        #[arg(long, value_name = "FILE")]
+        answers: Option<PathBuf>,
+        /// Print the questions with their letters, to write an answers file.
+        #[arg(long, conflicts_with = "answers")]
+        print: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Check that this machine can run pgdrill, and say how to fix what is missing.
     Doctor {
@@ -271,6 +305,8 @@ pub struct Context {
     pub dirs: Dirs,
     /// The scenario folder.
     pub scenarios: PathBuf,
+    /// The quiz folder.
+    pub quizzes: PathBuf,
 }
 
 impl Context {
@@ -289,22 +325,27 @@ impl Context {
         let run_as = std::env::var("PGDRILL_RUN_AS")
             .ok()
             .filter(|s| !s.is_empty());
-        let scenarios = cli.scenarios.clone().unwrap_or_else(|| {
-            // The working directory's `scenarios/`, else the one beside the
-            // sources this binary was built from (so `cargo run` works from
-            // anywhere in a checkout).
-            let local = PathBuf::from("scenarios");
-            if local.is_dir() {
-                local
-            } else {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")
-            }
-        });
+        // The working directory's folder, else the one beside the sources
+        // this binary was built from (so `cargo run` works from anywhere in
+        // a checkout).
+        let folder = |given: &Option<PathBuf>, name: &str| {
+            given.clone().unwrap_or_else(|| {
+                let local = PathBuf::from(name);
+                if local.is_dir() {
+                    local
+                } else {
+                    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
+                }
+            })
+        };
+        let scenarios = folder(&cli.scenarios, "scenarios");
+        let quizzes = folder(&cli.quizzes, "quizzes");
         Context {
             requested_bin,
             run_as,
             dirs: Dirs::from_env(),
             scenarios,
+            quizzes,
         }
     }
 
@@ -349,7 +390,7 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             &mut out,
         ),
         Command::Validate { paths, json } => {
-            scenarios::validate(&paths, &ctx.scenarios, json, &mut out)
+            scenarios::validate(&paths, &ctx.scenarios, &ctx.quizzes, json, &mut out)
         }
         Command::Score {
             transcript,
@@ -367,6 +408,21 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             &ctx.scenarios,
             format.into(),
             output.as_deref(),
+            &mut out,
+        ),
+        Command::Quiz {
+            quiz,
+            answers,
+            print,
+            json,
+        } => quiz::run(
+            &ctx.quizzes,
+            quiz::QuizArgs {
+                quiz,
+                answers,
+                print,
+                json,
+            },
             &mut out,
         ),
         Command::Doctor { json } => doctor::run(&ctx, json, &mut out).await,

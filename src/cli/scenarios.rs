@@ -112,16 +112,21 @@ pub fn show(path: &Path, out: &mut impl Write) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `pgdrill validate [PATH...]`: every file, every problem.
+/// `pgdrill validate [PATH...]`: every file, every problem. A file with
+/// `[[questions]]` is checked as a quiz, any other as a scenario.
 pub fn validate(
     paths: &[PathBuf],
-    dir: &Path,
+    scenarios: &Path,
+    quizzes: &Path,
     json: bool,
     out: &mut impl Write,
 ) -> Result<ExitCode, Error> {
     let mut files = Vec::new();
     if paths.is_empty() {
-        files = scenario::discover(dir)?;
+        files = scenario::discover(scenarios)?;
+        if quizzes.is_dir() {
+            files.extend(scenario::discover(quizzes)?);
+        }
     }
     for p in paths {
         if p.is_dir() {
@@ -133,22 +138,41 @@ pub fn validate(
     let mut bad = 0;
     let mut report = Vec::new();
     for file in &files {
-        match scenario::load(file) {
-            Ok(_) => {
-                report.push(serde_json::json!({ "file": file, "ok": true, "problems": [] }));
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let (kind, result) = if crate::quiz::is_quiz(&text) {
+            let r = crate::quiz::load(file).map(|_| ()).map_err(|e| match e {
+                crate::quiz::Error::Invalid(d) => (Some(d), String::new()),
+                other => (None, other.to_string()),
+            });
+            ("quiz", r)
+        } else {
+            let r = scenario::load(file).map(|_| ()).map_err(|e| match e {
+                LoadError::Invalid(d) => (Some(d), String::new()),
+                other => (None, other.to_string()),
+            });
+            ("scenario", r)
+        };
+        match result {
+            Ok(()) => {
+                report.push(
+                    serde_json::json!({ "file": file, "kind": kind, "ok": true, "problems": [] }),
+                );
                 if !json {
                     say!(out, "ok    {}", file.display());
                 }
             }
-            Err(e) => {
+            Err((diags, other)) => {
                 bad += 1;
-                let problems = match &e {
-                    LoadError::Invalid(diags) => serde_json::to_value(diags).unwrap_or_default(),
-                    other => serde_json::json!([{ "message": other.to_string() }]),
+                let (problems, shown) = match diags {
+                    Some(d) => (
+                        serde_json::to_value(&d).unwrap_or_default(),
+                        scenario::render(&d),
+                    ),
+                    None => (serde_json::json!([{ "message": other }]), other),
                 };
-                report.push(serde_json::json!({ "file": file, "ok": false, "problems": problems }));
+                report.push(serde_json::json!({ "file": file, "kind": kind, "ok": false, "problems": problems }));
                 if !json {
-                    say!(out, "FAIL  {}\n{e}\n", file.display());
+                    say!(out, "FAIL  {}\n{shown}\n", file.display());
                 }
             }
         }

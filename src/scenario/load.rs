@@ -46,7 +46,8 @@ fn known_list(known: &[String]) -> String {
     }
 }
 
-fn render(diags: &[Diagnostic]) -> String {
+/// Diagnostics one after the other, with a count when there are several.
+pub fn render(diags: &[Diagnostic]) -> String {
     let mut out = diags
         .iter()
         .map(|d| d.to_string())
@@ -106,11 +107,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, Vec<Diagnostic>> {
     if !errors.is_empty() {
         return Err(errors
             .iter()
-            .map(|e| toml_diagnostic(path, text, e))
+            .map(|e| toml_diagnostic(path, text, e, README))
             .collect());
     }
     let mut scenario: Scenario =
-        toml::from_str(text).map_err(|e| vec![toml_diagnostic(path, text, &e)])?;
+        toml::from_str(text).map_err(|e| vec![toml_diagnostic(path, text, &e, README)])?;
     let mut problems = validate(&scenario);
     if let Some(stem) = path.file_stem().and_then(|s| s.to_str())
         && stem != scenario.id
@@ -142,19 +143,23 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, Vec<Diagnostic>> {
     Ok(scenario)
 }
 
-fn toml_diagnostic(path: &Path, text: &str, e: &toml::de::Error) -> Diagnostic {
+/// Where a scenario's keys are documented.
+const README: &str = "scenarios/README.md";
+
+/// A TOML syntax or shape error as a diagnostic; `readme` documents the keys.
+pub fn toml_diagnostic(path: &Path, text: &str, e: &toml::de::Error, readme: &str) -> Diagnostic {
     let message = e.message().trim().to_string();
     let hint = if message.starts_with("unknown field") {
         Some("check the spelling; the keys this table accepts are listed above".into())
     } else if message.starts_with("missing field") {
-        Some("add it; see scenarios/README.md for every key".into())
+        Some(format!("add it; see {readme} for every key"))
     } else {
         None
     };
     Diagnostic::new(path, text, e.span().unwrap_or(0..0), message, hint)
 }
 
-/// The scenario files in a directory, sorted.
+/// The `.toml` files in a directory, sorted.
 pub fn discover(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Read {
         path: dir.to_path_buf(),
