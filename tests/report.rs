@@ -104,7 +104,7 @@ fn a_report_is_written_whole_to_a_file() {
     assert!(run.status.success());
     assert!(String::from_utf8_lossy(&run.stdout).contains("wrote"));
     let text = std::fs::read_to_string(&out).unwrap();
-    assert!(text.starts_with("# Incident timeline: The rollout lab"));
+    assert!(text.starts_with("# Rollout timeline: The rollout lab"));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 

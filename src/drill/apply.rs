@@ -355,10 +355,15 @@ impl Drill {
             return;
         }
         let score = crate::score::score(&self.scenario, &self.transcript);
-        if let Some(stop) = score.hard_stops.first() {
+        if !score.hard_stops.is_empty() {
+            let stops: Vec<&str> = score
+                .hard_stops
+                .iter()
+                .map(|s| s.trim_end_matches('.'))
+                .collect();
             self.observe(
                 crate::transcript::Level::Alert,
-                format!("{stop}. The drill ends here."),
+                format!("{}. The drill ends here.", stops.join("; ")),
             );
             self.ended = Some(EndReason::HardStop);
         }

@@ -41,7 +41,11 @@ fn timeline_table(out: &mut impl Write, lines: &[Line]) -> io::Result<()> {
 /// Writes the report.
 pub fn write(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
     let s = &e.score;
-    writeln!(out, "# Incident timeline: {}", e.scenario.title)?;
+    let heading = match e.scenario.kind {
+        crate::scenario::ScenarioKind::Incident => "Incident timeline",
+        crate::scenario::ScenarioKind::Rollout => "Rollout timeline",
+    };
+    writeln!(out, "# {heading}: {}", e.scenario.title)?;
     writeln!(out)?;
     writeln!(out, "| | |")?;
     writeln!(out, "| --- | --- |")?;
