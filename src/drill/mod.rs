@@ -875,20 +875,8 @@ fn describe(w: &Window) -> String {
         return "no request completed in the last window: every request is waiting".to_string();
     }
     let top = w
-        .top_error()
-        .map(|(code, n)| {
-            let culprit = w
-                .series
-                .iter()
-                .filter(|s| s.errors.contains_key(&code))
-                .max_by_key(|s| s.errors[&code])
-                .map(|s| format!(" on {} {}", s.version, s.endpoint))
-                .unwrap_or_default();
-            format!(
-                ", top error {} ×{n}{culprit}",
-                crate::sqlstate::describe(&code)
-            )
-        })
+        .top_error_described()
+        .map(|t| format!(", top error {t}"))
         .unwrap_or_default();
     format!(
         "error rate {:.1}% of {} requests{top}, p99 {:.0}ms",

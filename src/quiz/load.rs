@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use toml::de::DeTable;
 
 use super::{Answers, DOCTRINE_RULES, Kind, Letters, Quiz, letter, position};
-use crate::scenario::{Diagnostic, Problem, render, toml_diagnostic};
+use crate::scenario::{Diagnostic, Problem, parse_checked, render, toml_diagnostic};
 
 /// Where quiz keys are documented.
 const README: &str = "quizzes/README.md";
@@ -54,38 +54,7 @@ pub fn load(path: &Path) -> Result<Quiz, Error> {
 
 /// Parses and validates quiz text; `path` labels the diagnostics.
 pub fn parse(path: &Path, text: &str) -> Result<Quiz, Vec<Diagnostic>> {
-    let (doc, errors) = DeTable::parse_recoverable(text);
-    if !errors.is_empty() {
-        return Err(errors
-            .iter()
-            .map(|e| toml_diagnostic(path, text, e, README))
-            .collect());
-    }
-    let mut quiz: Quiz =
-        toml::from_str(text).map_err(|e| vec![toml_diagnostic(path, text, &e, README)])?;
-    let mut problems = validate(&quiz);
-    if let Some(stem) = path.file_stem().and_then(|s| s.to_str())
-        && stem != quiz.id
-        && path.extension().is_some_and(|x| x == "toml")
-    {
-        problems.insert(
-            0,
-            Problem::at(
-                "id",
-                format!("the id `{}` differs from the file name `{stem}`", quiz.id),
-            )
-            .hint(format!(
-                "rename the file to {}.toml or the id to `{stem}`",
-                quiz.id
-            )),
-        );
-    }
-    if !problems.is_empty() {
-        return Err(problems
-            .iter()
-            .map(|p| Diagnostic::locate(path, text, Some(doc.get_ref()), p))
-            .collect());
-    }
+    let mut quiz: Quiz = parse_checked(path, text, README, |q: &Quiz| &q.id, validate)?;
     quiz.path = path.to_path_buf();
     Ok(quiz)
 }

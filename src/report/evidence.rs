@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::action::{self, Action};
 use crate::scenario::Scenario;
 use crate::score::{ItemKind, Score, clock, recovery};
-use crate::transcript::{EndReason, EventKind, Level, Transcript, Window};
+use crate::transcript::{EndReason, EventKind, Level, Transcript, Window, check_finding};
 
 /// Everything a report shows.
 #[derive(Debug, Clone, Serialize)]
@@ -285,16 +285,7 @@ fn looking(canonical: &str) -> bool {
 }
 
 fn window_info(w: &Window) -> WindowInfo {
-    let top_error = w.top_error().map(|(code, n)| {
-        let place = w
-            .series
-            .iter()
-            .filter(|s| s.errors.contains_key(&code))
-            .max_by_key(|s| s.errors[&code])
-            .map(|s| format!(" on {} {}", s.version, s.endpoint))
-            .unwrap_or_default();
-        format!("{} ×{n}{place}", crate::sqlstate::describe(&code))
-    });
+    let top_error = w.top_error_described();
     WindowInfo {
         t_ms: w.start_ms,
         requests: w.requests,
@@ -429,11 +420,10 @@ impl Evidence {
                     bad,
                     error,
                 } => {
-                    let what = match (ok, bad, error) {
-                        (true, _, _) => format!("{name} passes"),
-                        (false, _, Some(err)) => format!("{name} fails: {err}"),
-                        (false, Some(n), None) => format!("{name} fails: {n} bad row(s)"),
-                        (false, None, None) => format!("{name} fails"),
+                    let what = match (ok, check_finding(*bad, error.as_deref())) {
+                        (true, _) => format!("{name} passes"),
+                        (false, f) if f.is_empty() => format!("{name} fails"),
+                        (false, f) => format!("{name} fails: {f}"),
                     };
                     if !ok
                         && !check_failures

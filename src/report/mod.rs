@@ -201,11 +201,10 @@ pub fn event_line(e: &Event) -> Option<String> {
             bad,
             error,
         } => {
-            let what = match (ok, bad, error) {
-                (true, _, _) => "passes".to_string(),
-                (false, _, Some(e)) => format!("FAILS: {e}"),
-                (false, Some(n), None) => format!("FAILS: {n} bad row(s)"),
-                (false, None, None) => "FAILS".to_string(),
+            let what = match (ok, crate::transcript::check_finding(*bad, error.as_deref())) {
+                (true, _) => "passes".to_string(),
+                (false, f) if f.is_empty() => "FAILS".to_string(),
+                (false, f) => format!("FAILS: {f}"),
             };
             format!("{t} CHECK {name} {what}")
         }

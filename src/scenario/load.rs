@@ -103,44 +103,58 @@ fn read_relative(base: &Path, name: &str) -> Result<String, Vec<PathBuf>> {
 /// Parses and validates scenario text (no file reads; the fixture SQL is
 /// left empty). `path` is only used to label diagnostics.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, Vec<Diagnostic>> {
+    let mut scenario: Scenario = parse_checked(path, text, README, |s: &Scenario| &s.id, validate)?;
+    scenario.source.path = path.to_path_buf();
+    scenario.source.text = text.to_string();
+    Ok(scenario)
+}
+
+/// Parses a TOML file of pgdrill's (a scenario, a quiz) into `T`, reporting
+/// every problem as a diagnostic: every syntax error the parser recovers
+/// from; else the first shape error (serde stops there); else every problem
+/// `validate` finds, and an `id` that differs from the file's name.
+/// `readme` is where the file's keys are documented.
+pub fn parse_checked<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    readme: &str,
+    id: impl Fn(&T) -> &str,
+    validate: impl Fn(&T) -> Vec<Problem>,
+) -> Result<T, Vec<Diagnostic>> {
     let (doc, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
         return Err(errors
             .iter()
-            .map(|e| toml_diagnostic(path, text, e, README))
+            .map(|e| toml_diagnostic(path, text, e, readme))
             .collect());
     }
-    let mut scenario: Scenario =
-        toml::from_str(text).map_err(|e| vec![toml_diagnostic(path, text, &e, README)])?;
-    let mut problems = validate(&scenario);
+    let value: T =
+        toml::from_str(text).map_err(|e| vec![toml_diagnostic(path, text, &e, readme)])?;
+    let mut problems = validate(&value);
+    let id = id(&value);
     if let Some(stem) = path.file_stem().and_then(|s| s.to_str())
-        && stem != scenario.id
+        && stem != id
         && path.extension().is_some_and(|x| x == "toml")
     {
         problems.insert(
             0,
             Problem::at(
                 "id",
-                format!(
-                    "the id `{}` differs from the file name `{stem}`",
-                    scenario.id
-                ),
+                format!("the id `{id}` differs from the file name `{stem}`"),
             )
             .hint(format!(
-                "rename the file to {}.toml or the id to `{stem}`, so `pgdrill run ID` finds it",
-                scenario.id
+                "rename the file to {id}.toml or the id to `{stem}`, so it can be named by its id"
             )),
         );
     }
-    if !problems.is_empty() {
-        return Err(problems
+    if problems.is_empty() {
+        Ok(value)
+    } else {
+        Err(problems
             .iter()
             .map(|p| Diagnostic::locate(path, text, Some(doc.get_ref()), p))
-            .collect());
+            .collect())
     }
-    scenario.source.path = path.to_path_buf();
-    scenario.source.text = text.to_string();
-    Ok(scenario)
 }
 
 /// Where a scenario's keys are documented.

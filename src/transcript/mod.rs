@@ -265,6 +265,30 @@ impl Window {
             .max_by_key(|(_, n)| *n)
             .map(|(c, n)| (c.to_string(), n))
     }
+
+    /// The most frequent error in words, with where it happened most:
+    /// `42703 undefined_column ×17 on v2 GET /profile`.
+    pub fn top_error_described(&self) -> Option<String> {
+        let (code, n) = self.top_error()?;
+        let place = self
+            .series
+            .iter()
+            .filter(|s| s.errors.contains_key(&code))
+            .max_by_key(|s| s.errors[&code])
+            .map(|s| format!(" on {} {}", s.version, s.endpoint))
+            .unwrap_or_default();
+        Some(format!("{} ×{n}{place}", crate::sqlstate::describe(&code)))
+    }
+}
+
+/// What a check found: the error its query met, or how many rows were
+/// wrong (empty when neither is known).
+pub fn check_finding(bad: Option<i64>, error: Option<&str>) -> String {
+    match (bad, error) {
+        (_, Some(err)) => err.to_string(),
+        (Some(n), None) => format!("{n} bad row(s)"),
+        (None, None) => String::new(),
+    }
 }
 
 /// Metrics of one (version, endpoint) in a window.
@@ -334,14 +358,11 @@ impl Transcript {
                 error,
             } = &e.kind
             {
-                let what = match (bad, error) {
-                    (_, Some(err)) => err.clone(),
-                    (Some(n), None) => format!("{n} bad row(s)"),
-                    (None, None) => String::new(),
-                };
-                out.entry(name.as_str())
-                    .or_default()
-                    .push((e.t_ms, *ok, what));
+                out.entry(name.as_str()).or_default().push((
+                    e.t_ms,
+                    *ok,
+                    check_finding(*bad, error.as_deref()),
+                ));
             }
         }
         out
