@@ -78,9 +78,7 @@ pub fn report(
             say!(out, "wrote {}", file.display());
         }
         None => {
-            let score = crate::score::score(&scenario, &transcript);
-            let evidence = Evidence::build(&scenario, &transcript, &score);
-            let _ = crate::report::write(format, &evidence, out);
+            let _ = crate::report::write(format, &evidence(&scenario, &transcript), out);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -94,10 +92,9 @@ pub fn write_report(
     format: Format,
     file: &Path,
 ) -> Result<(), Error> {
-    let score = crate::score::score(scenario, transcript);
-    let evidence = Evidence::build(scenario, transcript, &score);
     let mut buf = Vec::new();
-    crate::report::write(format, &evidence, &mut buf).expect("writing to memory");
+    crate::report::write(format, &evidence(scenario, transcript), &mut buf)
+        .expect("writing to memory");
     let tmp = file.with_extension(format!("{}.tmp", format.extension()));
     std::fs::write(&tmp, &buf)
         .and_then(|()| std::fs::rename(&tmp, file))
@@ -105,4 +102,10 @@ pub fn write_report(
             path: file.to_path_buf(),
             source,
         })
+}
+
+/// A transcript's evidence, re-scored with the scenario (never the stored score).
+fn evidence(scenario: &Scenario, transcript: &Transcript) -> Evidence {
+    let score = crate::score::score(scenario, transcript);
+    Evidence::build(scenario, transcript, &score)
 }

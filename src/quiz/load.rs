@@ -286,20 +286,7 @@ pub fn parse_answers(quiz: &Quiz, path: &Path, text: &str) -> Result<Answers, Ve
 
 /// A quiz named by id (looked up in `dir`) or by path.
 pub fn resolve(name: &str, dir: &Path) -> Result<PathBuf, Error> {
-    let as_path = Path::new(name);
-    if as_path.extension().is_some_and(|x| x == "toml") || name.contains('/') {
-        return Ok(as_path.to_path_buf());
-    }
-    let candidate = dir.join(format!("{name}.toml"));
-    if candidate.is_file() {
-        return Ok(candidate);
-    }
-    let known = crate::scenario::discover(dir)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .collect();
-    Err(Error::NotFound {
+    crate::scenario::find(name, dir).map_err(|known| Error::NotFound {
         name: name.to_string(),
         dir: dir.to_path_buf(),
         known,

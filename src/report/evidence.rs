@@ -142,6 +142,22 @@ pub struct WindowInfo {
     pub top_error: Option<String>,
 }
 
+impl WindowInfo {
+    /// In words: `error rate 6.9% of 29 requests, p99 2007ms, top error ...`.
+    pub fn describe(&self) -> String {
+        format!(
+            "error rate {:.1}% of {} requests, p99 {:.0}ms{}",
+            self.error_rate * 100.0,
+            self.requests,
+            self.p99_ms,
+            self.top_error
+                .as_ref()
+                .map(|e| format!(", top error {e}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
 /// Incident timing.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecoveryInfo {
@@ -595,16 +611,9 @@ fn postmortem(
     if let Some(sig) = signal {
         if sig.first.requests > 0 {
             detection.push(format!(
-                "First window out of the SLO at {}: error rate {:.1}% of {} requests, p99 {:.0}ms{}.",
+                "First window out of the SLO at {}: {}.",
                 clock(sig.first.t_ms),
-                sig.first.error_rate * 100.0,
-                sig.first.requests,
-                sig.first.p99_ms,
-                sig.first
-                    .top_error
-                    .as_ref()
-                    .map(|e| format!(", top error {e}"))
-                    .unwrap_or_default()
+                sig.first.describe()
             ));
         }
         for c in &sig.checks {

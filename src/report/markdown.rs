@@ -11,6 +11,11 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
+/// A move as inline code (its own backticks would end the span).
+fn code(text: &str) -> String {
+    format!("`{}`", text.replace('`', "'"))
+}
+
 fn yes_no(met: bool) -> &'static str {
     if met { "met" } else { "missed" }
 }
@@ -20,7 +25,7 @@ fn timeline_table(out: &mut impl Write, lines: &[Line]) -> io::Result<()> {
     writeln!(out, "| ---: | --- | --- | --- |")?;
     for l in lines {
         let what = match l.source {
-            Source::Move => format!("`{}`", cell(&l.text).replace('`', "'")),
+            Source::Move => code(&cell(&l.text)),
             _ => cell(&l.text),
         };
         let result = match (l.ok, &l.result) {
@@ -172,16 +177,9 @@ pub fn write(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
             if sig.worst.requests > 0 && sig.worst.t_ms != sig.first.t_ms {
                 writeln!(
                     out,
-                    "- Worst window at {}: error rate {:.1}% of {} requests, p99 {:.0}ms{}.",
+                    "- Worst window at {}: {}.",
                     clock(sig.worst.t_ms),
-                    sig.worst.error_rate * 100.0,
-                    sig.worst.requests,
-                    sig.worst.p99_ms,
-                    sig.worst
-                        .top_error
-                        .as_ref()
-                        .map(|t| format!(", top error {t}"))
-                        .unwrap_or_default()
+                    sig.worst.describe()
                 )?;
             }
         }
@@ -264,7 +262,7 @@ pub fn write(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
     } else {
         for l in &pm.timeline {
             let what = match l.source {
-                Source::Move => format!("`{}`", l.text.replace('`', "'")),
+                Source::Move => code(&l.text),
                 _ => l.text.clone(),
             };
             writeln!(out, "- {} ({}) {what}", clock(l.t_ms), l.source.label())?;
@@ -313,12 +311,7 @@ pub fn write(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
             (Some(false), Some(r)) => format!(" (failed: {r})"),
             _ => String::new(),
         };
-        writeln!(
-            out,
-            "- {} `{}`{result}",
-            clock(l.t_ms),
-            l.text.replace('`', "'")
-        )?;
+        writeln!(out, "- {} {}{result}", clock(l.t_ms), code(&l.text))?;
     }
     writeln!(out)?;
     writeln!(out, "### Follow-ups")?;

@@ -189,6 +189,16 @@ pub fn discover(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 
 /// A scenario named by id (looked up in `dir`) or by path.
 pub fn resolve(name: &str, dir: &Path) -> Result<PathBuf, LoadError> {
+    find(name, dir).map_err(|known| LoadError::NotFound {
+        name: name.to_string(),
+        dir: dir.to_path_buf(),
+        known,
+    })
+}
+
+/// A file named by id (`DIR/ID.toml`) or by path (ends in `.toml` or has a
+/// `/`); when there is none, the ids `dir` has.
+pub fn find(name: &str, dir: &Path) -> Result<PathBuf, Vec<String>> {
     let as_path = Path::new(name);
     if as_path.extension().is_some_and(|x| x == "toml") || name.contains('/') {
         return Ok(as_path.to_path_buf());
@@ -197,16 +207,11 @@ pub fn resolve(name: &str, dir: &Path) -> Result<PathBuf, LoadError> {
     if candidate.is_file() {
         return Ok(candidate);
     }
-    let known = discover(dir)
+    Err(discover(dir)
         .unwrap_or_default()
         .iter()
         .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .collect();
-    Err(LoadError::NotFound {
-        name: name.to_string(),
-        dir: dir.to_path_buf(),
-        known,
-    })
+        .collect())
 }
 
 #[cfg(test)]

@@ -24,7 +24,9 @@ use serde::Deserialize;
 
 pub use diag::{Diagnostic, Problem};
 pub use guardrail::{GUARDRAILS, Guardrail};
-pub use load::{LoadError, discover, load, parse, parse_checked, render, resolve, toml_diagnostic};
+pub use load::{
+    LoadError, discover, find, load, parse, parse_checked, render, resolve, toml_diagnostic,
+};
 pub use migration::{Migration, MigrationKind, Tracking};
 pub use validate::validate;
 pub use values::{Dur, FlagValue, ParamGen, Patterns, pattern_matches};
