@@ -40,6 +40,8 @@ Environment:
   PGDRILL_RUNTIME_DIR  where instance data lives (default: /dev/shm when it has room)
   PGDRILL_SCENARIOS    scenario folder (same as --scenarios; default: ./scenarios)
   PGDRILL_QUIZZES      quiz folder (same as --quizzes; default: ./quizzes)
+  PGDRILL_LEARNER      the learner's name recorded in transcripts (same as run --learner)
+  PGDRILL_SIGNING_KEY  HMAC key: `run` signs transcripts, `grade --key` verifies them
   RUST_LOG             log filter, e.g. RUST_LOG=pgdrill=debug
 
 Exit codes: 0 ok, 1 check failed, 2 bad usage, 3 machine not ready (run `pgdrill doctor`),
@@ -100,6 +102,10 @@ pub enum Command {
         /// Print the score as JSON (and nothing else on stdout).
         #[arg(long)]
         json: bool,
+        /// Your name as the instructor will see it in `pgdrill grade`
+        /// (default: your login name).
+        #[arg(long, value_name = "NAME", env = "PGDRILL_LEARNER")]
+        learner: Option<String>,
     },
     /// List the scenarios.
     List {
@@ -307,6 +313,8 @@ pub struct Context {
     pub scenarios: PathBuf,
     /// The quiz folder.
     pub quizzes: PathBuf,
+    /// `PGDRILL_SIGNING_KEY`, when set.
+    pub signing_key: Option<String>,
 }
 
 impl Context {
@@ -346,6 +354,22 @@ impl Context {
             dirs: Dirs::from_env(),
             scenarios,
             quizzes,
+            signing_key: std::env::var("PGDRILL_SIGNING_KEY")
+                .ok()
+                .filter(|k| !k.is_empty()),
+        }
+    }
+
+    /// The signing key, refused when it is too short to be a secret.
+    pub fn signing_key(&self) -> Result<Option<&[u8]>, Error> {
+        match &self.signing_key {
+            Some(k) if k.len() < 16 => Err(Error::Usage(
+                "PGDRILL_SIGNING_KEY is shorter than 16 characters, too easy to guess: \
+                 make one with `openssl rand -hex 32`"
+                    .into(),
+            )),
+            Some(k) => Ok(Some(k.as_bytes())),
+            None => Ok(None),
         }
     }
 
@@ -373,8 +397,14 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             seed,
             time_scale,
             json,
+            learner,
         } => {
+            let learner = learner
+                .or_else(|| std::env::var("USER").ok())
+                .or_else(|| std::env::var("LOGNAME").ok())
+                .filter(|s| !s.trim().is_empty());
             let args = run::RunArgs {
+                learner,
                 scenario: crate::scenario::resolve(&scenario, &ctx.scenarios)?,
                 script,
                 transcript,

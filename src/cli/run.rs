@@ -33,6 +33,8 @@ pub struct RunArgs {
     pub time_scale: f64,
     /// Print the score as JSON at the end.
     pub json: bool,
+    /// Who plays.
+    pub learner: Option<String>,
 }
 
 /// Runs a drill.
@@ -43,6 +45,8 @@ pub async fn run(
     out: &mut impl Write,
 ) -> Result<ExitCode, Error> {
     let scenario = Arc::new(crate::scenario::load(&args.scenario)?);
+    // Checked before a server starts, so a bad key costs nothing.
+    let key = ctx.signing_key()?;
     let script = match &args.script {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|source| Error::ReadInput {
@@ -117,6 +121,7 @@ pub async fn run(
     let options = Options {
         seed: args.seed,
         time_scale: args.time_scale,
+        learner: args.learner.clone(),
     };
     let backend = Arc::new(backend);
     let provision: drill::Provision = Arc::new(move || {
@@ -179,6 +184,7 @@ pub async fn run(
     };
     let score = crate::score::score(&scenario, &transcript);
     transcript.score = serde_json::to_value(&score).ok();
+    transcript.seal(key);
     let saved = save(ctx, &args, &transcript)?;
     if args.json {
         say!(

@@ -319,6 +319,7 @@ impl Drill {
     /// Appends a move at its time, keeping the transcript in time order.
     fn record_move(&mut self, t_ms: u64, mv: Move) {
         let event = Event {
+            hash: None,
             t_ms,
             kind: EventKind::Move(mv),
         };

@@ -67,12 +67,14 @@ pub enum Error {
 }
 
 /// Settings of one run.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Seed for the workload's random choices.
     pub seed: u64,
     /// Scenario seconds per real second.
     pub time_scale: f64,
+    /// Who plays, recorded in the transcript.
+    pub learner: Option<String>,
 }
 
 /// Where the drill runs.
@@ -301,7 +303,11 @@ impl Drill {
             })
             .collect();
         Drill {
-            transcript: Transcript::new(&scenario.id, options.seed, options.time_scale, started_at),
+            transcript: Transcript {
+                scenario_fingerprint: Some(scenario.fingerprint()),
+                learner: options.learner.clone(),
+                ..Transcript::new(&scenario.id, options.seed, options.time_scale, started_at)
+            },
             clock: Clock::start(options.time_scale),
             scenario,
             dbs: vec![Db {
@@ -453,6 +459,7 @@ impl Drill {
     /// Appends an event to the transcript and tells the listener.
     fn push(&mut self, kind: EventKind) {
         let event = Event {
+            hash: None,
             t_ms: self.clock.now_ms(),
             kind,
         };

@@ -81,6 +81,25 @@ pub struct Scenario {
     pub source: Source,
 }
 
+impl Scenario {
+    /// A hash of the files the drill is played from (the scenario and its
+    /// fixture SQL, line endings normalised so a checkout with CRLF matches):
+    /// `sha256:` and 64 hex digits. Transcripts record it, so grading can
+    /// tell a drill played against other files than the instructor's.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"pgdrill scenario\0");
+        for text in [&self.source.text, &self.fixture.sql_text] {
+            let text = text.replace("\r\n", "\n");
+            h.update((text.len() as u64).to_be_bytes());
+            h.update(text.as_bytes());
+        }
+        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
+}
+
 /// The files a scenario came from.
 #[derive(Debug, Clone, Default)]
 pub struct Source {

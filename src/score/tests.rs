@@ -29,6 +29,7 @@ impl Drill {
         for s in 0..until {
             let bad = (broken.0..broken.1).contains(&s);
             t.events.push(Event {
+                hash: None,
                 t_ms: (s + 1) * 1000,
                 kind: EventKind::Window(Window {
                     start_ms: s * 1000,
@@ -47,6 +48,7 @@ impl Drill {
     fn play(mut self, moves: &[Played]) -> Drill {
         for (sec, canonical, pods) in moves {
             self.t.events.push(Event {
+                hash: None,
                 t_ms: sec * 1000,
                 kind: EventKind::Move(Move {
                     tags: tags_for(canonical),
@@ -70,6 +72,7 @@ impl Drill {
     fn end(mut self, sec: u64, reason: EndReason) -> Transcript {
         self.t.events.sort_by_key(|e| e.t_ms);
         self.t.events.push(Event {
+            hash: None,
             t_ms: sec * 1000,
             kind: EventKind::Ended { reason },
         });
@@ -228,6 +231,7 @@ fn hints_cost_points_and_an_unresolved_drill_fails() {
         .play(&[])
         .end(80, EndReason::ScriptEnded);
     t.events.push(Event {
+        hash: None,
         t_ms: 20_000,
         kind: EventKind::Hint {
             n: 1,
@@ -272,6 +276,7 @@ fn with_flag(mut t: Transcript, value: &str) -> Transcript {
 
 fn check(t: &mut Transcript, sec: u64, ok: bool) {
     t.events.push(Event {
+        hash: None,
         t_ms: sec * 1000,
         kind: EventKind::Check {
             name: "phones-intact".into(),
@@ -296,6 +301,7 @@ fn restoring_in_place_breaks_three_guardrails_and_loses_writes() {
     check(&mut t, 21, false);
     check(&mut t, 41, true);
     t.events.push(Event {
+        hash: None,
         t_ms: 95_000,
         kind: EventKind::Rpo(crate::transcript::Rpo {
             writes: 100,
@@ -404,6 +410,7 @@ fn a_contract_right_after_a_flag_change_is_a_hard_stop() {
 fn a_forward_fix_that_fails_its_second_run_costs_points_even_though_it_failed() {
     let mut t = Drill::new((20, 40), 100).end(95, EndReason::Resolved);
     t.events.push(Event {
+        hash: None,
         t_ms: 30_000,
         kind: EventKind::Move(Move {
             input: "migrate apply fix.sql".into(),
@@ -491,6 +498,7 @@ fn a_forbid_by_tag_catches_the_contract_whatever_the_verb() {
     t.events.insert(
         5,
         Event {
+            hash: None,
             t_ms: 5_000,
             kind: EventKind::Move(Move {
                 input: "sql ALTER TABLE users DROP COLUMN password_sha1".into(),

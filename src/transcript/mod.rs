@@ -6,13 +6,22 @@
 //! window per second, hints and the end. The log is the truth: scoring and
 //! reports read only this and the scenario, never a database.
 
+mod seal;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// The file format version this build writes and reads.
-pub const FORMAT: u32 = 1;
+pub use seal::{Finding, Seal, Signature, hex, key_id};
+
+/// The file format version this build writes.
+pub const FORMAT: u32 = 2;
+
+/// The oldest format this build reads. Format 1 has no learner, scenario
+/// fingerprint or seal; its transcripts score the same, but edits to them
+/// cannot be detected.
+pub const OLDEST_FORMAT: u32 = 1;
 
 /// One drill's log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +32,13 @@ pub struct Transcript {
     pub pgdrill_version: String,
     /// The scenario's id.
     pub scenario: String,
+    /// A hash of the scenario's files as played
+    /// ([`Scenario::fingerprint`](crate::scenario::Scenario::fingerprint)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_fingerprint: Option<String>,
+    /// Who played (`run --learner`, else the login name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learner: Option<String>,
     /// The workload's random seed.
     pub seed: u64,
     /// Scenario seconds per real second.
@@ -31,6 +47,9 @@ pub struct Transcript {
     pub started_at: u64,
     /// What happened, in order.
     pub events: Vec<Event>,
+    /// The hash chain's head and the signature ([`Transcript::seal`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<Seal>,
     /// The score as shown at the end; informational only: `pgdrill score`
     /// recomputes it from the events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,6 +61,9 @@ pub struct Transcript {
 pub struct Event {
     /// Scenario time in milliseconds since the drill started.
     pub t_ms: u64,
+    /// This event's link in the hash chain (set when the transcript is sealed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
     /// What.
     #[serde(flatten)]
     pub kind: EventKind,
@@ -103,6 +125,31 @@ pub enum EventKind {
         /// Why.
         reason: EndReason,
     },
+}
+
+impl EventKind {
+    /// What the event is, in a few words: `move \`flag set x off\``.
+    pub fn what(&self) -> String {
+        fn short(text: &str) -> String {
+            let line = text.lines().next().unwrap_or_default();
+            if line.chars().count() > 60 {
+                format!("{}...", line.chars().take(57).collect::<String>())
+            } else {
+                line.to_string()
+            }
+        }
+        match self {
+            EventKind::Started { .. } => "the start".into(),
+            EventKind::Timeline { message, .. } => format!("timeline: {}", short(message)),
+            EventKind::Move(m) => format!("move `{}`", short(&m.canonical)),
+            EventKind::Observation { message, .. } => format!("observation: {}", short(message)),
+            EventKind::Window(_) => "a metrics window".into(),
+            EventKind::Check { name, .. } => format!("check {name}"),
+            EventKind::Rpo(_) => "the RPO measurement".into(),
+            EventKind::Hint { n, .. } => format!("hint {n}"),
+            EventKind::Ended { reason } => format!("the end ({})", reason.describe()),
+        }
+    }
 }
 
 /// Writes the app was told succeeded, and how many of them are gone.
@@ -322,10 +369,13 @@ impl Transcript {
             format: FORMAT,
             pgdrill_version: env!("CARGO_PKG_VERSION").to_string(),
             scenario: scenario.to_string(),
+            scenario_fingerprint: None,
+            learner: None,
             seed,
             time_scale,
             started_at,
             events: Vec::new(),
+            seal: None,
             score: None,
         }
     }
@@ -406,25 +456,53 @@ impl Transcript {
 
     /// Reads a transcript file, refusing other format versions.
     pub fn load(path: &Path) -> Result<Transcript, Error> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Json {
-            path: path.to_path_buf(),
-            message: format!("line {} column {}: {e}", e.line(), e.column()),
-        })?;
-        let format = value.get("format").and_then(|f| f.as_u64());
-        if format != Some(u64::from(FORMAT)) {
-            return Err(Error::Format {
-                path: path.to_path_buf(),
-                found: format,
-            });
+        Transcript::parse(path, &bytes)
+    }
+
+    /// Parses a transcript's JSON (`path` only labels errors): refuses
+    /// other format versions, and tells a file cut short from one that is
+    /// not a transcript.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Transcript, Error> {
+        /// Just the version, to explain a file that does not parse.
+        #[derive(Deserialize)]
+        struct Version {
+            format: Option<serde_json::Value>,
         }
-        serde_json::from_value(value).map_err(|e| Error::Json {
+        let supported = |f: Option<u64>| {
+            f.is_some_and(|f| (u64::from(OLDEST_FORMAT)..=u64::from(FORMAT)).contains(&f))
+        };
+        let wrong_format = |found: Option<u64>| Error::Format {
             path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+            found,
+        };
+        match serde_json::from_slice::<Transcript>(bytes) {
+            Ok(t) if supported(Some(u64::from(t.format))) => Ok(t),
+            Ok(t) => Err(wrong_format(Some(u64::from(t.format)))),
+            Err(e) if e.is_eof() => Err(Error::Truncated {
+                path: path.to_path_buf(),
+                line: e.line(),
+            }),
+            Err(e) if e.is_syntax() => Err(Error::Json {
+                path: path.to_path_buf(),
+                message: format!("not JSON: line {} column {}: {e}", e.line(), e.column()),
+            }),
+            Err(e) => {
+                let format = serde_json::from_slice::<Version>(bytes)
+                    .ok()
+                    .and_then(|v| v.format);
+                match format {
+                    Some(f) if !supported(f.as_u64()) => Err(wrong_format(f.as_u64())),
+                    _ => Err(Error::Json {
+                        path: path.to_path_buf(),
+                        message: e.to_string(),
+                    }),
+                }
+            }
+        }
     }
 }
 
@@ -448,8 +526,16 @@ pub enum Error {
         /// What the parser said.
         message: String,
     },
+    /// The file ends before its JSON does.
+    #[error("{}: truncated: the file ends at line {line} before the transcript does (copied while a drill was still running?)", path.display())]
+    Truncated {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its last line.
+        line: usize,
+    },
     /// Another format version.
-    #[error("{}: transcript format {} is not supported (this pgdrill reads format {FORMAT})", path.display(), found.map_or("missing".to_string(), |f| f.to_string()))]
+    #[error("{}: transcript format {} is not supported (this pgdrill reads formats {OLDEST_FORMAT} to {FORMAT}; a newer pgdrill wrote it?)", path.display(), found.map_or("missing".to_string(), |f| f.to_string()))]
     Format {
         /// The file.
         path: std::path::PathBuf,
