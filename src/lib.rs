@@ -11,6 +11,7 @@ pub mod bench;
 pub mod cli;
 pub mod drill;
 mod error;
+pub mod grade;
 pub mod instance;
 pub mod migrate;
 pub mod quiz;

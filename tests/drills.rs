@@ -163,6 +163,7 @@ fn scenario_scores_as_its_author_said(id: &str) {
     let dir = tempfile::tempdir().unwrap();
     let scripts = solutions(id);
     assert!(!scripts.is_empty(), "{id}: no solution scripts");
+    let mut scores = Vec::new();
     for script in scripts {
         let played = play(&env, id, &script, dir.path());
         let reference = script.ends_with(format!("{id}.reference.txt"));
@@ -209,6 +210,33 @@ fn scenario_scores_as_its_author_said(id: &str) {
             script.display()
         );
         assert_eq!(rescored.status.code(), played.output.status.code());
+        scores.push((played.transcript, played.score));
+    }
+    // The class view of the same runs: every transcript is sealed, matches
+    // the scenario's files, and grades to the score the drill showed.
+    let graded = env
+        .pgdrill()
+        .current_dir(root())
+        .args(["grade", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        graded.status.code(),
+        Some(0),
+        "{id}: grade flagged a fresh transcript:\n{}",
+        String::from_utf8_lossy(&graded.stdout)
+    );
+    let graded: Value = serde_json::from_slice(&graded.stdout).unwrap();
+    let rows = graded["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), scores.len());
+    for (transcript, score) in &scores {
+        let row = rows
+            .iter()
+            .find(|r| r["file"] == transcript.to_str().unwrap())
+            .unwrap();
+        assert_eq!(&row["score"], score, "{}", transcript.display());
+        assert_eq!(row["flags"], Value::Array(vec![]));
     }
     assert!(
         env.registry_entries().is_empty(),

@@ -7,6 +7,7 @@
 
 mod bench;
 mod doctor;
+mod grade;
 mod instances;
 mod progress;
 mod quiz;
@@ -159,6 +160,43 @@ pub enum Command {
         /// The scenario file (default: the one the transcript names).
         #[arg(long, value_name = "FILE")]
         scenario: Option<PathBuf>,
+    },
+    /// Grade a class: re-score every transcript and print the class table.
+    ///
+    /// Each transcript is re-scored from its events with your copy of its
+    /// scenario (a stored score is never trusted), and checked: its hash
+    /// chain (edited or cut short?), the fingerprint of the scenario files
+    /// it was played against (changed?) and, with --key, its signature.
+    /// Files that cannot be graded are listed with the reason; they never
+    /// stop the others. Folders are searched for *.json (reports saved as
+    /// *.evidence.json are skipped).
+    ///
+    /// Exit code: 0 every file was graded and none is flagged; 1 some file
+    /// is flagged or could not be graded. Learners who failed do not change
+    /// it: the table says who failed.
+    #[command(after_help = "Examples:
+  pgdrill grade submissions/
+  pgdrill grade submissions/ --format csv -o grades.csv
+  pgdrill grade submissions/ --format junit -o junit.xml --scenarios course/scenarios
+  PGDRILL_SIGNING_KEY=$(cat lab.key) pgdrill grade submissions/ --key
+
+What the checks prove: see \"Grading a class\" in the README. In short, the hash
+chain catches edits made without pgdrill's algorithm; only a signature made with
+a key the learner never had proves a transcript was not rewritten.")]
+    Grade {
+        /// Transcript files, or folders of them.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = grade::GradeFormat::Table)]
+        format: grade::GradeFormat,
+        /// Write to this file instead of stdout (the summary still goes to stdout).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Require signatures, verified with the key in PGDRILL_SIGNING_KEY;
+        /// unsigned transcripts and other keys are flagged.
+        #[arg(long)]
+        key: bool,
     },
     /// Take a quiz at the terminal, or grade an answers file.
     ///
@@ -438,6 +476,21 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             &ctx.scenarios,
             format.into(),
             output.as_deref(),
+            &mut out,
+        ),
+        Command::Grade {
+            paths,
+            format,
+            output,
+            key,
+        } => grade::run(
+            &ctx,
+            grade::GradeArgs {
+                paths,
+                format,
+                output,
+                key,
+            },
             &mut out,
         ),
         Command::Quiz {

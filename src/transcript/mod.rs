@@ -488,7 +488,7 @@ impl Transcript {
             }),
             Err(e) if e.is_syntax() => Err(Error::Json {
                 path: path.to_path_buf(),
-                message: format!("not JSON: line {} column {}: {e}", e.line(), e.column()),
+                message: format!("not JSON: {e}"),
             }),
             Err(e) => {
                 let format = serde_json::from_slice::<Version>(bytes)
