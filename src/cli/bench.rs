@@ -98,3 +98,107 @@ pub async fn provision(
     say!(out, "cold / peer = {:.2}x", report.cold_ratio);
     Ok(ExitCode::SUCCESS)
 }
+
+/// `pgdrill bench grade`.
+pub fn grade(
+    ctx: &Context,
+    transcripts: usize,
+    minutes: u32,
+    runs: u32,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<ExitCode, Error> {
+    let note = |line: String| {
+        if !json {
+            eprintln!("  {line}");
+        }
+    };
+    let report = bench::grade::grade(
+        &ctx.scenarios,
+        &std::env::temp_dir(),
+        transcripts,
+        minutes,
+        runs,
+        &note,
+    )?;
+    if json {
+        say!(
+            out,
+            "{:#}",
+            serde_json::to_value(&report).expect("report serialises")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    say!(out);
+    say!(
+        out,
+        "{} transcripts ({} scenarios, {}-minute drills, {} events and {:.0} KiB each, {:.0} MiB in all), {} cores, {} build",
+        report.transcripts,
+        report.scenarios.len(),
+        report.minutes,
+        report.events_per_transcript,
+        report.bytes as f64 / report.transcripts as f64 / 1024.0,
+        report.bytes as f64 / (1024.0 * 1024.0),
+        report.cores,
+        if report.optimized {
+            "optimised"
+        } else {
+            "debug (figures are not comparable: use --release)"
+        }
+    );
+    say!(
+        out,
+        "  {:<44} {:>9} {:>9} {:>9} {:>5}",
+        "",
+        "median",
+        "min",
+        "max",
+        "runs"
+    );
+    let row = |label: &str, s: &Stats| {
+        format!(
+            "  {label:<44} {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>5}",
+            s.median_ms,
+            s.min_ms,
+            s.max_ms,
+            s.samples_ms.len()
+        )
+    };
+    say!(
+        out,
+        "{}",
+        row(
+            "pgdrill grade (read, verify, sign check, score)",
+            &report.grade
+        )
+    );
+    say!(
+        out,
+        "{}",
+        row("peer: sha256sum over the same files", &report.peer)
+    );
+    say!(out);
+    say!(
+        out,
+        "grade / sha256sum = {:.2}x; {:.0} transcripts/s; graded {} passed, {} failed",
+        report.ratio,
+        report.per_second,
+        report.passed,
+        report.failed
+    );
+    let per_target = report.grade.median_ms * bench::grade::TARGET_TRANSCRIPTS as f64
+        / report.transcripts as f64;
+    say!(
+        out,
+        "{} transcripts take {:.0} ms at this rate ({} the target of under {:.0} ms)",
+        bench::grade::TARGET_TRANSCRIPTS,
+        per_target,
+        if per_target < bench::grade::TARGET_MS {
+            "meets"
+        } else {
+            "MISSES"
+        },
+        bench::grade::TARGET_MS
+    );
+    Ok(ExitCode::SUCCESS)
+}

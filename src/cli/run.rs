@@ -217,7 +217,7 @@ pub async fn run(
 }
 
 /// At the end of an interactive drill: offer to save the incident timeline
-/// (Markdown) and its evidence (JSON) in the current directory.
+/// (Markdown and HTML) and its evidence (JSON) in the current directory.
 fn offer_report(
     scenario: &crate::scenario::Scenario,
     transcript: &Transcript,
@@ -229,13 +229,15 @@ fn offer_report(
     }
     let stem = format!("{}-{}", transcript.scenario, transcript.started_at);
     let md = PathBuf::from(format!("{stem}.md"));
+    let html = PathBuf::from(format!("{stem}.html"));
     let json = PathBuf::from(format!("{stem}.evidence.json"));
     let _ = out.flush();
     let yes = tokio::task::block_in_place(|| {
         dialoguer::Confirm::new()
             .with_prompt(format!(
-                "Save the incident timeline and postmortem skeleton as {} and {}?",
+                "Save the incident timeline and postmortem skeleton as {}, {} and {}?",
                 md.display(),
+                html.display(),
                 json.display()
             ))
             .default(true)
@@ -251,6 +253,7 @@ fn offer_report(
     }
     for (path, format) in [
         (&md, crate::report::Format::Markdown),
+        (&html, crate::report::Format::Html),
         (&json, crate::report::Format::Json),
     ] {
         match super::score::write_report(scenario, transcript, format, path) {

@@ -27,6 +27,9 @@ pub struct Evidence {
     pub seed: u64,
     /// The pgdrill that recorded it.
     pub pgdrill_version: String,
+    /// Who played, when the transcript says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learner: Option<String>,
     /// When and why it ended.
     pub ended: Option<Ended>,
     /// Migration plans the learner recorded.
@@ -49,6 +52,8 @@ pub struct Evidence {
     pub score: Score,
     /// A postmortem to complete.
     pub postmortem: Postmortem,
+    /// What the charts show.
+    pub chart: super::chart::Chart,
 }
 
 /// The drill played.
@@ -293,7 +298,8 @@ const TYPICAL_FOLLOW_UPS: &[&str] = &[
     "Add guardrails for destructive operations and limit automatic backfills (runbook 003, post-incident).",
 ];
 
-fn looking(canonical: &str) -> bool {
+/// Whether a move only looks (status, events, help) and changes nothing.
+pub(super) fn looking(canonical: &str) -> bool {
     LOOKING
         .iter()
         .any(|p| crate::scenario::pattern_matches(p, canonical))
@@ -550,6 +556,8 @@ impl Evidence {
             time_scale: transcript.time_scale,
             seed: transcript.seed,
             pgdrill_version: transcript.pgdrill_version.clone(),
+            learner: transcript.learner.clone(),
+            chart: super::chart::Chart::build(scenario, transcript, score),
             ended,
             plan,
             approvals,

@@ -4,7 +4,9 @@
 //! timeline, postmortem skeleton) is gathered once in [`evidence`] and laid
 //! out by one file per [`Format`].
 
+pub mod chart;
 pub mod evidence;
+pub mod html;
 pub mod markdown;
 
 pub use evidence::Evidence;
@@ -23,6 +25,8 @@ pub enum Format {
     Markdown,
     /// The same evidence as JSON, for scripts.
     Json,
+    /// One self-contained page with charts, to look at and to share.
+    Html,
 }
 
 impl Format {
@@ -31,6 +35,7 @@ impl Format {
         match self {
             Format::Markdown => "md",
             Format::Json => "json",
+            Format::Html => "html",
         }
     }
 }
@@ -43,6 +48,7 @@ pub fn write(
 ) -> std::io::Result<()> {
     match format {
         Format::Markdown => markdown::write(evidence, out),
+        Format::Html => html::write(evidence, out),
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, evidence)?;
             writeln!(out)

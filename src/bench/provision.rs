@@ -1,6 +1,5 @@
-//! Benchmarks pgdrill ships, measured against a peer run side by side.
-//!
-//! `provision`: time from nothing to a ready, connectable instance, for
+//! `pgdrill bench provision`: time from nothing to a ready, connectable
+//! instance, for
 //! - **cold**: an empty template cache (so `initdb` runs), in a throwaway
 //!   cache directory so the user's cache is untouched;
 //! - **warm**: the template is cached (the everyday case);
@@ -16,43 +15,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sqlx::Connection;
 
+use super::Stats;
+
 use crate::Error;
 use crate::instance::registry::{Entry, Registry};
 use crate::instance::{self, Backend, Dirs, LocalBackend, RunAs, Storage, fsutil, process};
-
-/// Summary of one series of timings.
-#[derive(Debug, Clone, Serialize)]
-pub struct Stats {
-    /// Every sample, in milliseconds, in run order.
-    pub samples_ms: Vec<f64>,
-    /// Median.
-    pub median_ms: f64,
-    /// Fastest.
-    pub min_ms: f64,
-    /// Slowest.
-    pub max_ms: f64,
-}
-
-impl Stats {
-    /// Summarises samples (at least one).
-    pub fn of(samples: &[Duration]) -> Stats {
-        let samples_ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-        let mut sorted = samples_ms.clone();
-        sorted.sort_by(f64::total_cmp);
-        let n = sorted.len();
-        let median_ms = if n % 2 == 1 {
-            sorted[n / 2]
-        } else {
-            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-        };
-        Stats {
-            samples_ms,
-            median_ms,
-            min_ms: sorted[0],
-            max_ms: sorted[n - 1],
-        }
-    }
-}
 
 /// The result of `pgdrill bench provision`.
 #[derive(Debug, Clone, Serialize)]

@@ -1,0 +1,50 @@
+//! Benchmarks pgdrill ships, each measured against a peer run side by side
+//! on the same machine, reported as medians and ratios. No printing: the
+//! CLI lays the reports out.
+//!
+//! - `provision`: a ready instance, against `initdb` + `pg_ctl start -w`.
+//! - `grade`: re-scoring a class of synthetic transcripts, against
+//!   `sha256sum` reading the same files.
+
+pub mod grade;
+pub mod provision;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use provision::{ProvisionReport, WARM_MEDIAN_TARGET_MS, WARM_RATIO_TARGET, provision};
+
+/// Summary of one series of timings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    /// Every sample, in milliseconds, in run order.
+    pub samples_ms: Vec<f64>,
+    /// Median.
+    pub median_ms: f64,
+    /// Fastest.
+    pub min_ms: f64,
+    /// Slowest.
+    pub max_ms: f64,
+}
+
+impl Stats {
+    /// Summarises samples (at least one).
+    pub fn of(samples: &[Duration]) -> Stats {
+        let samples_ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+        let mut sorted = samples_ms.clone();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len();
+        let median_ms = if n % 2 == 1 {
+            sorted[n / 2]
+        } else {
+            (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+        };
+        Stats {
+            samples_ms,
+            median_ms,
+            min_ms: sorted[0],
+            max_ms: sorted[n - 1],
+        }
+    }
+}
