@@ -210,6 +210,7 @@ fn a_class_folder_is_graded_and_every_problem_named() {
         "FAIL",
         "1m04s of 2m00s",
         "FLAGGED",
+        "Did not pass:\n  ben (ben.json)\n    - the incident was never declared resolved",
         "Flagged (graded, but check before you trust the grade):",
         "Not graded:",
         "fay.json: truncated",

@@ -14,7 +14,7 @@ fn field(text: &str) -> String {
     }
 }
 
-const HEADER: [&str; 17] = [
+const HEADER: [&str; 18] = [
     "file",
     "learner",
     "scenario",
@@ -32,6 +32,7 @@ const HEADER: [&str; 17] = [
     "signed",
     "flags",
     "played_utc",
+    "reasons",
 ];
 
 /// Writes the rows.
@@ -68,6 +69,7 @@ pub fn write(rows: &[Row], out: &mut impl Write) -> io::Result<()> {
                     g.signed.to_string(),
                     g.flags.join("; "),
                     g.started.clone(),
+                    s.reasons.join("; "),
                 ]
             }
             Outcome::Unreadable { reason } => {
@@ -111,7 +113,7 @@ mod tests {
         let line = text.lines().nth(1).unwrap();
         assert_eq!(
             line,
-            "class/bob.json,,,unreadable,,,,,,,,,,false,,\"truncated, at line 3\","
+            "class/bob.json,,,unreadable,,,,,,,,,,false,,\"truncated, at line 3\",,"
         );
         assert_eq!(line.matches(',').count(), HEADER.len()); // one more for the quoted comma
     }

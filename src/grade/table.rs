@@ -21,6 +21,7 @@ pub fn render(rows: &[Row]) -> String {
         "trust",
     ]);
     let mut flagged = Vec::new();
+    let mut failed = Vec::new();
     let mut unreadable = Vec::new();
     for r in rows {
         match &r.outcome {
@@ -64,6 +65,9 @@ pub fn render(rows: &[Row]) -> String {
                 if !g.flags.is_empty() {
                     flagged.push((r, &g.flags));
                 }
+                if !s.passed {
+                    failed.push((r, g));
+                }
             }
             Outcome::Unreadable { reason } => unreadable.push((r, reason)),
         }
@@ -76,6 +80,16 @@ pub fn render(rows: &[Row]) -> String {
             .with(Modify::new(Columns::one(7)).with(Width::wrap(32).keep_words(true)));
         out.push_str(&table.to_string());
         out.push('\n');
+    }
+    if !failed.is_empty() {
+        out.push_str("\nDid not pass:\n");
+        for (r, g) in failed {
+            let name = r.file.file_name().unwrap_or_default().to_string_lossy();
+            out.push_str(&format!("  {} ({name})\n", g.learner));
+            for reason in &g.score.reasons {
+                out.push_str(&format!("    - {reason}\n"));
+            }
+        }
     }
     if !flagged.is_empty() {
         out.push_str("\nFlagged (graded, but check before you trust the grade):\n");
