@@ -19,6 +19,12 @@ fn load(
     dir: &Path,
 ) -> Result<(Scenario, Transcript), Error> {
     let transcript = Transcript::load(path)?;
+    // Scored all the same; `pgdrill grade` is where a class is checked.
+    for f in transcript.verify(None) {
+        if f != crate::transcript::Finding::Unsealed {
+            eprintln!("warning: {}: {}", path.display(), f.describe());
+        }
+    }
     let scenario_path = match scenario {
         Some(p) => p,
         None => crate::scenario::resolve(&transcript.scenario, dir)?,
