@@ -33,11 +33,7 @@ pub async fn provision(
         .await??;
 
     if json {
-        say!(
-            out,
-            "{:#}",
-            serde_json::to_value(&report).expect("report serialises")
-        );
+        say!(out, "{}", json_of(&report));
         return Ok(ExitCode::SUCCESS);
     }
     say!(out);
@@ -50,24 +46,8 @@ pub async fn provision(
         report.cores
     );
     say!(out, "time to a ready, connectable instance:");
-    say!(
-        out,
-        "  {:<34} {:>9} {:>9} {:>9} {:>5}",
-        "",
-        "median",
-        "min",
-        "max",
-        "runs"
-    );
-    let row = |label: &str, s: &Stats| {
-        format!(
-            "  {label:<34} {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>5}",
-            s.median_ms,
-            s.min_ms,
-            s.max_ms,
-            s.samples_ms.len()
-        )
-    };
+    say!(out, "{}", heads(34));
+    let row = |label: &str, s: &Stats| row(label, s, 34);
     say!(out, "{}", row("pgdrill cold (empty cache)", &report.cold));
     say!(
         out,
@@ -122,11 +102,7 @@ pub fn grade(
         &note,
     )?;
     if json {
-        say!(
-            out,
-            "{:#}",
-            serde_json::to_value(&report).expect("report serialises")
-        );
+        say!(out, "{}", json_of(&report));
         return Ok(ExitCode::SUCCESS);
     }
     say!(out);
@@ -146,24 +122,8 @@ pub fn grade(
             "debug (figures are not comparable: use --release)"
         }
     );
-    say!(
-        out,
-        "  {:<44} {:>9} {:>9} {:>9} {:>5}",
-        "",
-        "median",
-        "min",
-        "max",
-        "runs"
-    );
-    let row = |label: &str, s: &Stats| {
-        format!(
-            "  {label:<44} {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>5}",
-            s.median_ms,
-            s.min_ms,
-            s.max_ms,
-            s.samples_ms.len()
-        )
-    };
+    say!(out, "{}", heads(44));
+    let row = |label: &str, s: &Stats| row(label, s, 44);
     say!(
         out,
         "{}",
@@ -201,4 +161,31 @@ pub fn grade(
         bench::grade::TARGET_MS
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A report as pretty JSON.
+fn json_of(report: &impl serde::Serialize) -> String {
+    format!(
+        "{:#}",
+        serde_json::to_value(report).expect("report serialises")
+    )
+}
+
+/// The column heads of a timings table with labels `width` wide.
+fn heads(width: usize) -> String {
+    format!(
+        "  {:<width$} {:>9} {:>9} {:>9} {:>5}",
+        "", "median", "min", "max", "runs"
+    )
+}
+
+/// One line of a timings table.
+fn row(label: &str, s: &Stats, width: usize) -> String {
+    format!(
+        "  {label:<width$} {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>5}",
+        s.median_ms,
+        s.min_ms,
+        s.max_ms,
+        s.samples_ms.len()
+    )
 }

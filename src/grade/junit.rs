@@ -7,24 +7,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::{Graded, Outcome, Row, rpo, rto};
-
-/// Escapes text for XML attributes and content.
-fn esc(text: &str) -> String {
-    let mut s = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => s.push_str("&amp;"),
-            '<' => s.push_str("&lt;"),
-            '>' => s.push_str("&gt;"),
-            '"' => s.push_str("&quot;"),
-            '\'' => s.push_str("&apos;"),
-            // Characters XML 1.0 cannot carry at all.
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => s.push('?'),
-            c => s.push(c),
-        }
-    }
-    s
-}
+use crate::report::escape_markup as esc;
 
 /// Why a graded transcript fails its test case, if it does.
 fn failure(g: &Graded) -> Option<(String, String)> {
@@ -158,7 +141,7 @@ mod tests {
     fn xml_is_escaped() {
         assert_eq!(
             esc(r#"<a href="x">&'"#),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;"
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
         assert_eq!(esc("bell\u{7}"), "bell?");
     }

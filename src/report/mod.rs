@@ -18,6 +18,24 @@ use crate::drill::StatusView;
 use crate::score::{ItemKind, Score, clock};
 use crate::transcript::{Event, EventKind, Level};
 
+/// Escapes text for HTML and XML, content and attributes alike; characters
+/// XML 1.0 cannot carry at all become `?`.
+pub fn escape_markup(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => s.push_str("&amp;"),
+            '<' => s.push_str("&lt;"),
+            '>' => s.push_str("&gt;"),
+            '"' => s.push_str("&quot;"),
+            '\'' => s.push_str("&#39;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => s.push('?'),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
 /// A format the evidence of a drill can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
