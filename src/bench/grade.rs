@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
-use super::Stats;
+use super::{Stats, TempDir};
 use crate::Error;
 use crate::grade::{Outcome, Scenarios};
 use crate::scenario::Scenario;
@@ -86,11 +86,11 @@ pub fn grade(
             scenarios_dir.display()
         )));
     }
-    let dir = tempdir(work)?;
+    let dir = TempDir::new(work.to_path_buf(), "pgdrill-bench-grade")?;
     let result = (|| {
         note(format!(
             "writing {transcripts} transcripts of {minutes}-minute drills to {}",
-            dir.path.display()
+            dir.path().display()
         ));
         let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64(2026);
         let mut files = Vec::with_capacity(transcripts);
@@ -102,7 +102,7 @@ pub fn grade(
                 (!scripts.is_empty()).then(|| &scripts[rng.random_range(0..scripts.len())]);
             let t = synthesize(scenario, script.map(|s| s.as_slice()), i, minutes, &mut rng);
             events += t.events.len();
-            let path = dir.path.join(format!("learner-{i:04}.json"));
+            let path = dir.path().join(format!("learner-{i:04}.json"));
             let json = serde_json::to_vec_pretty(&t).expect("a transcript serialises");
             bytes += json.len() as u64;
             std::fs::write(&path, json).map_err(|source| Error::WriteOutput {
@@ -375,24 +375,4 @@ fn synthesize(
     );
     t.seal(Some(KEY));
     t
-}
-
-/// A folder removed when dropped.
-struct TempDir {
-    path: PathBuf,
-}
-
-fn tempdir(under: &Path) -> Result<TempDir, Error> {
-    let path = under.join(format!("pgdrill-bench-grade-{}", std::process::id()));
-    std::fs::create_dir_all(&path).map_err(|source| Error::WriteOutput {
-        path: path.clone(),
-        source,
-    })?;
-    Ok(TempDir { path })
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }

@@ -9,9 +9,13 @@
 pub mod grade;
 pub mod provision;
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::Error;
+use crate::instance;
 
 pub use provision::{ProvisionReport, WARM_MEDIAN_TARGET_MS, WARM_RATIO_TARGET, provision};
 
@@ -46,5 +50,32 @@ impl Stats {
             min_ms: sorted[0],
             max_ms: sorted[n - 1],
         }
+    }
+}
+
+/// A directory removed on drop.
+pub(crate) struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub(crate) fn new(parent: PathBuf, prefix: &str) -> Result<TempDir, Error> {
+        let path = parent.join(format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            instance::random_token(6)
+        ));
+        std::fs::create_dir_all(&path).map_err(instance::Error::io("create", &path))?;
+        Ok(TempDir { path })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sqlx::Connection;
 
-use super::Stats;
+use super::{Stats, TempDir};
 
 use crate::Error;
 use crate::instance::registry::{Entry, Registry};
@@ -225,33 +225,6 @@ impl Drop for PeerCluster {
         }
         let _ = fsutil::remove_tree(&self.dir);
         self.registry.remove(&self.id);
-    }
-}
-
-/// A directory removed on drop.
-struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    fn new(parent: PathBuf, prefix: &str) -> Result<TempDir, Error> {
-        let path = parent.join(format!(
-            "{prefix}-{}-{}",
-            std::process::id(),
-            instance::random_token(6)
-        ));
-        std::fs::create_dir_all(&path).map_err(instance::Error::io("create", &path))?;
-        Ok(TempDir { path })
-    }
-
-    fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 

@@ -2,7 +2,7 @@
 //! class table, CSV, JSON or JUnit XML.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{Context, say};
@@ -66,7 +66,7 @@ pub fn run(ctx: &Context, args: GradeArgs, out: &mut impl Write) -> Result<ExitC
     write(args.format, &rows, &mut buf).expect("writing to memory");
     match &args.output {
         Some(file) => {
-            write_file(file, &buf)?;
+            super::score::write_whole(file, &buf)?;
             say!(out, "{}", Summary::of(&rows).describe());
             say!(out, "wrote {}", file.display());
         }
@@ -99,17 +99,4 @@ pub fn write(format: GradeFormat, rows: &[Row], out: &mut impl Write) -> std::io
         }
         GradeFormat::Junit => grade::junit::write(rows, out),
     }
-}
-
-/// Written whole, then renamed into place.
-fn write_file(file: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let mut tmp = file.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, file))
-        .map_err(|source| Error::WriteOutput {
-            path: file.to_path_buf(),
-            source,
-        })
 }

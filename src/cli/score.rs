@@ -101,8 +101,16 @@ pub fn write_report(
     let mut buf = Vec::new();
     crate::report::write(format, &evidence(scenario, transcript), &mut buf)
         .expect("writing to memory");
-    let tmp = file.with_extension(format!("{}.tmp", format.extension()));
-    std::fs::write(&tmp, &buf)
+    write_whole(file, &buf)
+}
+
+/// Writes a file whole: to a temporary name beside it, then renamed into
+/// place, so a failed write never leaves half a file.
+pub fn write_whole(file: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes)
         .and_then(|()| std::fs::rename(&tmp, file))
         .map_err(|source| Error::WriteOutput {
             path: file.to_path_buf(),

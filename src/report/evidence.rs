@@ -12,7 +12,9 @@ use serde::Serialize;
 use crate::action::{self, Action};
 use crate::scenario::Scenario;
 use crate::score::{ItemKind, Score, clock, recovery};
-use crate::transcript::{EndReason, EventKind, Level, Transcript, Window, check_finding};
+use crate::transcript::{
+    EndReason, EventKind, Level, Transcript, Window, check_finding, first_line,
+};
 
 /// Everything a report shows.
 #[derive(Debug, Clone, Serialize)]
@@ -314,16 +316,6 @@ fn window_info(w: &Window) -> WindowInfo {
         error_rate: w.error_rate(),
         p99_ms: w.p99_ms,
         top_error,
-    }
-}
-
-/// The first line of a text, cut to a table cell's length.
-fn first_line(text: &str, max: usize) -> String {
-    let line = text.lines().next().unwrap_or_default().trim();
-    if line.chars().count() > max {
-        format!("{}...", line.chars().take(max - 3).collect::<String>())
-    } else {
-        line.to_string()
     }
 }
 

@@ -47,17 +47,6 @@ pub enum Format {
     Html,
 }
 
-impl Format {
-    /// The file extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Markdown => "md",
-            Format::Json => "json",
-            Format::Html => "html",
-        }
-    }
-}
-
 /// Writes the evidence of a drill in a format.
 pub fn write(
     format: Format,

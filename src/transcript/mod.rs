@@ -130,14 +130,7 @@ pub enum EventKind {
 impl EventKind {
     /// What the event is, in a few words: `move \`flag set x off\``.
     pub fn what(&self) -> String {
-        fn short(text: &str) -> String {
-            let line = text.lines().next().unwrap_or_default();
-            if line.chars().count() > 60 {
-                format!("{}...", line.chars().take(57).collect::<String>())
-            } else {
-                line.to_string()
-            }
-        }
+        let short = |text: &str| first_line(text, 60);
         match self {
             EventKind::Started { .. } => "the start".into(),
             EventKind::Timeline { message, .. } => format!("timeline: {}", short(message)),
@@ -149,6 +142,16 @@ impl EventKind {
             EventKind::Hint { n, .. } => format!("hint {n}"),
             EventKind::Ended { reason } => format!("the end ({})", reason.describe()),
         }
+    }
+}
+
+/// The first line of a text, trimmed and cut to `max` characters.
+pub fn first_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default().trim();
+    if line.chars().count() > max {
+        format!("{}...", line.chars().take(max - 3).collect::<String>())
+    } else {
+        line.to_string()
     }
 }
 
