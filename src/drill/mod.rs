@@ -380,13 +380,16 @@ impl Drill {
     ) -> Result<Transcript, Error> {
         self.notices = Some(notices);
         let (samples_tx, mut samples) = mpsc::unbounded_channel();
-        self.fleet = Some(Fleet::start(
-            &self.scenario,
-            &self.db().app_url,
-            self.options.seed,
-            self.flags.clone(),
-            samples_tx,
-        )?);
+        self.fleet = Some(
+            Fleet::start(
+                &self.scenario,
+                &self.db().app_url,
+                self.options.seed,
+                self.flags.clone(),
+                samples_tx,
+            )
+            .await?,
+        );
         self.window_started = (Instant::now(), self.clock.now_ms());
         let f = &self.scenario.fleet;
         let message = format!(

@@ -3,7 +3,12 @@
 //!
 //! A window is healthy when it served requests, its error rate is within the
 //! SLO and its p99 is within the SLO. The incident begins with the first
-//! unhealthy window after a healthy one (the warm-up does not count). The
+//! unhealthy window after a healthy one, or with the first window whose
+//! error rate breaks the SLO: slowness before the service was first healthy
+//! is the warm-up (pods and the database still starting), errors never are.
+//! On a busy machine, or at a high time scale where one real-second window
+//! covers the whole baseline, the warm-up may never look healthy; a fault
+//! that fails requests must still start the incident. The
 //! service has recovered at the start of the first run of healthy windows,
 //! after the incident began, that lasts the SLO's stability window; the
 //! recovery is confirmed when that run completes. RTO is the time from the
@@ -59,7 +64,8 @@ pub fn analyze<'a>(slo: &Slo, windows: impl IntoIterator<Item = &'a Window>) -> 
     for w in windows {
         let ok = healthy(slo, w);
         if r.incident_start_ms.is_none() {
-            if !ok && seen_healthy {
+            let failing = w.error_rate() > slo.max_error_rate;
+            if !ok && (seen_healthy || failing) {
                 r.incident_start_ms = Some(w.start_ms);
             }
             seen_healthy |= ok;
@@ -123,6 +129,24 @@ mod tests {
         assert!(r.healthy_at(4000));
         assert!(!r.healthy_at(12000));
         assert!(r.healthy_at(14000));
+    }
+
+    #[test]
+    fn errors_start_the_incident_even_when_the_warm_up_never_looked_healthy() {
+        // One slow window (the whole baseline at a high time scale on a busy
+        // machine), then a fault that fails requests and is never fixed.
+        let ws: Vec<Window> = std::iter::once(window(0, 0, 400.0))
+            .chain((1..6).map(|s| window(s, 12, 10.0)))
+            .collect();
+        let r = analyze(&slo(), &ws);
+        assert_eq!(r.incident_start_ms, Some(1000));
+        assert_eq!(r.recovered_ms, None);
+        // Slowness alone before the first healthy window is still warm-up.
+        let slow: Vec<Window> = (0..3)
+            .map(|s| window(s, 0, 400.0))
+            .chain((3..6).map(|s| window(s, 0, 10.0)))
+            .collect();
+        assert_eq!(analyze(&slo(), &slow).incident_start_ms, None);
     }
 
     #[test]

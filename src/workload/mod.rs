@@ -66,8 +66,9 @@ pub struct Fleet {
 
 impl Fleet {
     /// Starts the fleet the scenario declares, against `url`, with
-    /// randomness from `seed`. Samples go to `samples`.
-    pub fn start(
+    /// randomness from `seed`. Samples go to `samples`. Each pod has one
+    /// session open before its first request.
+    pub async fn start(
         scenario: &Scenario,
         url: &str,
         seed: u64,
@@ -95,8 +96,12 @@ impl Fleet {
             stop,
             tasks: JoinSet::new(),
         };
-        for pod in 0..fleet.pods as usize {
-            let pool = Arc::new(RwLock::new((0, options.pool(url, pod)?)));
+        let pools: Vec<PgPool> = (0..fleet.pods as usize)
+            .map(|pod| options.pool(url, pod))
+            .collect::<Result<_, _>>()?;
+        warm(&pools).await;
+        for (pod, pool) in pools.into_iter().enumerate() {
+            let pool = Arc::new(RwLock::new((0, pool)));
             let current = Arc::new(AtomicUsize::new(start));
             let worker = Pod {
                 index: pod,
@@ -185,6 +190,19 @@ impl Fleet {
             pool.close().await;
         }
     }
+}
+
+/// Opens one session per pod before traffic starts, as a pod's readiness
+/// probe would, so the first metrics window measures the service and not
+/// backends starting. A pod that cannot connect is left to fail its
+/// requests, which report why.
+async fn warm(pools: &[PgPool]) {
+    let mut opening = JoinSet::new();
+    for pool in pools {
+        let pool = pool.clone();
+        opening.spawn(async move { pool.acquire().await.map(drop) });
+    }
+    while opening.join_next().await.is_some() {}
 }
 
 /// How pods connect.
