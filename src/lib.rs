@@ -28,6 +28,16 @@ use std::process::ExitCode;
 
 pub use error::Error;
 
+/// Whether `name` is plain: letters, digits, `-` and `_`, and not empty.
+/// Scenario and quiz ids, snapshot and job names are plain, so none of them
+/// can reach outside the folder it names a file in.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 /// Runs pgdrill with these arguments (the first is the program name) and
 /// returns the process exit code. Errors carry their own exit code.
 pub fn run<I, T>(args: I) -> Result<ExitCode, Error>

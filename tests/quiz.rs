@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 use common::TestEnv;
 use pgdrill::quiz::{self, Kind};
@@ -38,6 +39,18 @@ fn answers_file(
     let path = dir.join("answers.toml");
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// `pgdrill quiz chapter-16 [EXTRA...] --answers FILE`, from the repository.
+fn answer(env: &TestEnv, extra: &[&str], file: &Path) -> Output {
+    env.pgdrill()
+        .current_dir(root())
+        .args(["quiz", "chapter-16"])
+        .args(extra)
+        .arg("--answers")
+        .arg(file)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -79,13 +92,7 @@ fn right_answers_pass_and_the_result_is_json() {
     let dir = tempfile::tempdir().unwrap();
     let q = quiz::load(&root().join("quizzes/chapter-16.toml")).unwrap();
     let file = answers_file(dir.path(), &q, |x| quiz::letters(&x.key()));
-    let out = env
-        .pgdrill()
-        .current_dir(root())
-        .args(["quiz", "chapter-16", "--json", "--answers"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = answer(&env, &["--json"], &file);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -116,13 +123,7 @@ fn wrong_answers_fail_with_the_explanation_and_its_source() {
         quiz::letters(&key)
     };
     let file = answers_file(dir.path(), &q, reversed);
-    let out = env
-        .pgdrill()
-        .current_dir(root())
-        .args(["quiz", "chapter-16", "--answers"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = answer(&env, &[], &file);
     let table = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{table}");
     assert!(table.contains("WRONG"), "{table}");
@@ -141,13 +142,7 @@ fn wrong_answers_fail_with_the_explanation_and_its_source() {
             quiz::letters(&x.key())
         }
     });
-    let out = env
-        .pgdrill()
-        .current_dir(root())
-        .args(["quiz", "chapter-16", "--answers"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = answer(&env, &[], &file);
     let table = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{table}");
     assert!(table.contains("FAIL"), "{table}");
@@ -163,13 +158,7 @@ fn a_bad_answers_file_is_refused_with_every_problem_and_its_place() {
         "classify-rename = \"B\"\nrollout-order = \"A A\"\nno-such-question = \"A\"\n",
     )
     .unwrap();
-    let out = env
-        .pgdrill()
-        .current_dir(root())
-        .args(["quiz", "chapter-16", "--answers"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let out = answer(&env, &[], &file);
     assert_eq!(out.status.code(), Some(5));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("answers.toml:2:"), "{err}");

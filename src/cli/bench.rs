@@ -16,7 +16,11 @@ pub async fn provision(
     out: &mut impl Write,
 ) -> Result<ExitCode, Error> {
     let backend = ctx.local_backend()?;
-    let note = |line: String| eprintln!("  {line}");
+    let note = |line: String| {
+        if !json {
+            eprintln!("  {line}");
+        }
+    };
     if !json {
         eprintln!(
             "measuring {} cold, {} warm and {} peer runs (data in {})...",
@@ -26,10 +30,8 @@ pub async fn provision(
             backend.dirs().runtime.display()
         );
     }
-    let quiet = |_: String| {};
-    let note: &(dyn Fn(String) + Send + Sync) = if json { &quiet } else { &note };
     let report = interrupt
-        .guard(bench::provision(&backend, runs, cold_runs, note))
+        .guard(bench::provision(&backend, runs, cold_runs, &note))
         .await??;
 
     if json {

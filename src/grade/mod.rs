@@ -142,11 +142,7 @@ impl Scenarios {
     fn load(&self, id: &str) -> Result<Loaded, String> {
         // An id, never a path: a transcript does not choose which files
         // the grader reads.
-        if id.is_empty()
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !crate::is_plain_name(id) {
             return Err(format!("unknown scenario `{id}` (not a scenario id)"));
         }
         let path = crate::scenario::find(id, &self.dir).map_err(|known| {

@@ -44,11 +44,7 @@ pub async fn create(
     superuser_url: &str,
     name: &str,
 ) -> Result<Snapshot, Error> {
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if !crate::is_plain_name(name) {
         return Err(Error::BadName(name.to_string()));
     }
     let (Some(bin), Some(data)) = (&info.bin_dir, &info.data_dir) else {

@@ -59,13 +59,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Quiz, Vec<Diagnostic>> {
     Ok(quiz)
 }
 
-fn valid_id(id: &str) -> bool {
-    !id.is_empty()
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
 /// Every problem in a quiz.
 pub fn validate(quiz: &Quiz) -> Vec<Problem> {
     let mut p = Vec::new();
@@ -84,7 +77,7 @@ pub fn validate(quiz: &Quiz) -> Vec<Problem> {
     let mut seen = BTreeSet::new();
     for (i, q) in quiz.questions.iter().enumerate() {
         let at = |key: &str| format!("questions.{i}.{key}");
-        if !valid_id(&q.id) {
+        if !crate::is_plain_name(&q.id) {
             p.push(Problem::at(
                 &at("id"),
                 format!(

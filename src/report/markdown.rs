@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use super::evidence::{Evidence, Line, Source};
-use crate::score::{ItemKind, clock};
+use crate::score::clock;
 
 /// A table cell: one line, pipes escaped.
 fn cell(text: &str) -> String {
@@ -210,24 +210,12 @@ pub fn write(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "| | what | points | why |")?;
     writeln!(out, "| --- | --- | ---: | --- |")?;
     for i in &s.items {
-        let kind = match i.kind {
-            ItemKind::Step => "step",
-            ItemKind::MissedStep => "missed",
-            ItemKind::Forbidden => "forbidden",
-            ItemKind::Guardrail => "guardrail",
-            ItemKind::Check => "check",
-            ItemKind::Rpo => "rpo",
-            ItemKind::Hint => "hint",
-        };
-        let points = if i.points > 0 {
-            format!("+{}", i.points)
-        } else {
-            i.points.to_string()
-        };
         writeln!(
             out,
-            "| {kind} | {} | {points} | {} |",
+            "| {} | {} | {} | {} |",
+            i.kind.tag(),
             cell(&i.label),
+            i.signed_points(),
             cell(&i.detail)
         )?;
     }

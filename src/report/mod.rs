@@ -15,7 +15,7 @@ use tabled::builder::Builder;
 use tabled::settings::Style;
 
 use crate::drill::StatusView;
-use crate::score::{ItemKind, Score, clock};
+use crate::score::{Score, clock};
 use crate::transcript::{Event, EventKind, Level};
 
 /// Escapes text for HTML and XML, content and attributes alike; characters
@@ -247,24 +247,10 @@ pub fn events(events: &[Event]) -> String {
 pub fn score(s: &Score) -> String {
     let mut rows_out = Vec::new();
     for i in &s.items {
-        let kind = match i.kind {
-            ItemKind::Step => "step",
-            ItemKind::MissedStep => "missed",
-            ItemKind::Forbidden => "forbidden",
-            ItemKind::Hint => "hint",
-            ItemKind::Guardrail => "guardrail",
-            ItemKind::Check => "check",
-            ItemKind::Rpo => "rpo",
-        };
-        let points = if i.points > 0 {
-            format!("+{}", i.points)
-        } else {
-            i.points.to_string()
-        };
         rows_out.push(vec![
-            kind.to_string(),
+            i.kind.tag().to_string(),
             i.label.clone(),
-            points,
+            i.signed_points(),
             wrap(&i.detail, 70),
         ]);
     }

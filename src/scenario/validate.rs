@@ -369,10 +369,7 @@ fn check_timeline(s: &Scenario, p: &mut Vec<Problem>) {
             );
         }
         if let Some(job) = &event.job
-            && (job.is_empty()
-                || !job
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            && !crate::is_plain_name(job)
         {
             p.push(Problem::at(
                 &format!("timeline.{i}.job"),

@@ -94,6 +94,32 @@ pub enum ItemKind {
     Hint,
 }
 
+impl Item {
+    /// The points as score tables show them: a gain with its plus sign.
+    pub fn signed_points(&self) -> String {
+        if self.points > 0 {
+            format!("+{}", self.points)
+        } else {
+            self.points.to_string()
+        }
+    }
+}
+
+impl ItemKind {
+    /// The one-word tag of the line in score tables.
+    pub fn tag(self) -> &'static str {
+        match self {
+            ItemKind::Step => "step",
+            ItemKind::MissedStep => "missed",
+            ItemKind::Forbidden => "forbidden",
+            ItemKind::Guardrail => "guardrail",
+            ItemKind::Check => "check",
+            ItemKind::Rpo => "rpo",
+            ItemKind::Hint => "hint",
+        }
+    }
+}
+
 /// A move's text cut to a readable length for a score line.
 fn short(text: &str) -> String {
     if text.chars().count() > 60 {
