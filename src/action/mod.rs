@@ -146,11 +146,35 @@ pub enum Action {
     /// Add a note to the incident timeline.
     Note(String),
     /// Let scenario time pass.
-    Wait(Dur),
+    Wait(Wait),
     /// A nudge (costs points).
     Hint,
     /// Declare the incident resolved and end the drill.
     Resolve,
+}
+
+/// How long a `wait` lasts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Wait {
+    /// This much scenario time.
+    For(Dur),
+    /// Until the service has recovered: the SLO has held for its stability
+    /// window and every integrity check passes (at once when no incident
+    /// has begun). At most `max` when given, else until the drill ends.
+    Recovered {
+        /// The longest to wait.
+        max: Option<Dur>,
+    },
+}
+
+impl std::fmt::Display for Wait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Wait::For(d) => write!(f, "wait {d}"),
+            Wait::Recovered { max: None } => write!(f, "wait until recovered"),
+            Wait::Recovered { max: Some(d) } => write!(f, "wait until recovered --max {d}"),
+        }
+    }
 }
 
 /// A migration plan: what runs, how it is classified, and the rollback
@@ -322,9 +346,9 @@ pub const HELP: &[Help] = &[
     },
     Help {
         name: "wait",
-        usage: "wait DURATION",
-        summary: "let scenario time pass (e.g. `wait 30s`)",
-        detail: "Traffic keeps running while you wait; alerts are shown as they happen.",
+        usage: "wait DURATION | wait until recovered [--max DURATION]",
+        summary: "let scenario time pass (e.g. `wait 30s`), or watch until the service recovers",
+        detail: "Traffic keeps running while you wait; alerts are shown as they happen. `wait until recovered` returns once the SLO has held for its stability window and every integrity check passes (at once if no incident has begun), or after `--max`; it does not judge anything, `status` still shows you the evidence.",
     },
     Help {
         name: "hint",
@@ -709,12 +733,27 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
         }
         ("sql", _) => Action::Sql(text_arg(line, "give the SQL to run", u)?),
         ("note", _) => Action::Note(text_arg(line, "give the note's text", u)?),
+        ("wait", Some("until")) => {
+            if w.get(2).map(|s| s.to_ascii_lowercase()).as_deref() != Some("recovered") {
+                return Err(err("`wait until` takes `recovered`", u));
+            }
+            let max = match (w.get(3).map(String::as_str), w.get(4)) {
+                (None, _) => None,
+                (Some("--max"), Some(d)) => {
+                    extra(5)?;
+                    Some(Dur(parse_duration(d, "wait")?))
+                }
+                (Some("--max"), None) => return Err(err("--max takes a duration", u)),
+                (Some(other), _) => return Err(err(format!("unexpected `{other}`"), u)),
+            };
+            Action::Wait(Wait::Recovered { max })
+        }
         ("wait", _) => {
             extra(2)?;
             let d = w
                 .get(1)
                 .ok_or_else(|| err("say how long, e.g. `wait 30s`", u))?;
-            Action::Wait(Dur(parse_duration(d, "wait")?))
+            Action::Wait(Wait::For(Dur(parse_duration(d, "wait")?)))
         }
         ("hint", _) => Action::Hint,
         ("resolve", _) => {
@@ -921,7 +960,34 @@ mod tests {
             parse("note 'v1 fails with 42703'").unwrap(),
             Action::Note("v1 fails with 42703".into())
         );
-        assert_eq!(parse("wait 1m").unwrap(), Action::Wait(Dur::from_secs(60)));
+        assert_eq!(
+            parse("wait 1m").unwrap(),
+            Action::Wait(Wait::For(Dur::from_secs(60)))
+        );
+        for (line, max) in [
+            ("wait until recovered", None),
+            ("Wait Until Recovered --max 3m", Some(Dur::from_secs(180))),
+        ] {
+            let parsed = parse(line).unwrap();
+            assert_eq!(parsed, Action::Wait(Wait::Recovered { max }));
+        }
+        assert_eq!(
+            Wait::Recovered {
+                max: Some(Dur::from_secs(90))
+            }
+            .to_string(),
+            "wait until recovered --max 1m30s"
+        );
+        for bad in [
+            "wait until",
+            "wait until healthy",
+            "wait until recovered --max",
+            "wait until recovered --max soon",
+            "wait until recovered now",
+            "wait until recovered --max 1m extra",
+        ] {
+            assert!(parse(bad).is_err(), "{bad} parsed");
+        }
     }
 
     #[test]

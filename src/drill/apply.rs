@@ -7,8 +7,8 @@ use std::sync::Arc;
 use sqlx::{AssertSqlSafe, Column, Row};
 use tokio::sync::oneshot;
 
-use super::{Db, Drill, Finished, MOVES, Pending, Reply, Snap, View};
-use crate::action::{Action, HELP};
+use super::{Db, Drill, Finished, MOVES, Pending, Reply, Snap, View, Waiting};
+use crate::action::{Action, HELP, Wait};
 use crate::instance::Instance;
 use crate::migrate::classify::classify;
 use crate::migrate::{Direction, RunOptions, Runner};
@@ -179,21 +179,32 @@ impl Drill {
                 }
             }
             Action::Note(text) => Done::ok(format!("note {text}"), "noted"),
-            Action::Wait(d) => {
-                let until = pending.t_ms + d.as_millis();
+            Action::Wait(wait) => {
                 let t = pending.t_ms;
+                let (until_ms, recovered, result) = match wait {
+                    Wait::For(d) => (t + d.as_millis(), false, format!("waited {d}")),
+                    Wait::Recovered { max } => (
+                        max.map_or(u64::MAX, |d| t + d.as_millis()),
+                        true,
+                        "watched until the service recovered".to_string(),
+                    ),
+                };
                 self.record_move(
                     t,
                     Move {
                         input: pending.input.trim().to_string(),
-                        canonical: format!("wait {d}"),
+                        canonical: wait.to_string(),
                         ok: true,
-                        result: format!("waited {d}"),
+                        result,
                         tags: Vec::new(),
                         state: pending.state.clone(),
                     },
                 );
-                self.waits.push((until, pending));
+                self.waits.push(Waiting {
+                    until_ms,
+                    recovered,
+                    pending,
+                });
                 return;
             }
             Action::Hint => {

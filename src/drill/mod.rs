@@ -174,6 +174,15 @@ struct Pending {
     reply: oneshot::Sender<Reply>,
 }
 
+/// A `wait` in progress.
+struct Waiting {
+    /// Scenario time it ends at the latest.
+    until_ms: u64,
+    /// Whether it ends as soon as the service has recovered.
+    recovered: bool,
+    pending: Pending,
+}
+
 /// What a background task finished with. Short-lived messages, one per
 /// task, so their size does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -247,7 +256,7 @@ pub struct Drill {
     next_event: usize,
     /// Timeline events waiting for their condition (indexes).
     triggers: Vec<usize>,
-    waits: Vec<(u64, Pending)>,
+    waits: Vec<Waiting>,
     tasks: JoinSet<Finished>,
     background: JoinSet<()>,
     ledger: Vec<Write>,
@@ -549,14 +558,27 @@ impl Drill {
             self.fire(index);
         }
         self.step_rollout(now);
+        let healthy = self.healthy_now(now);
         let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waits)
             .into_iter()
-            .partition(|(until, _)| *until <= now);
+            .partition(|w| w.until_ms <= now || (w.recovered && healthy));
         self.waits = waiting;
-        for (_, pending) in due {
-            let _ = pending
-                .reply
-                .send(Reply::ok(format!("waited until {}", score::clock(now))));
+        for w in due {
+            let text = match (w.recovered, healthy, self.recovery.recovered_ms) {
+                (false, _, _) => format!("waited until {}", score::clock(now)),
+                (true, true, Some(at)) => format!(
+                    "recovered: the SLO has held for {} since {} (now {})",
+                    self.scenario.slo.stable_for,
+                    score::clock(at),
+                    score::clock(now)
+                ),
+                (true, true, None) => format!(
+                    "no incident has begun: the SLO holds (now {})",
+                    score::clock(now)
+                ),
+                (true, false, _) => format!("not recovered by {}: see `status`", score::clock(now)),
+            };
+            let _ = w.pending.reply.send(Reply::ok(text));
         }
         if now >= self.end_at_ms {
             self.observe(
@@ -591,6 +613,13 @@ impl Drill {
             let pos = self.next_event + pending.partition_point(|(t, _)| *t <= at);
             self.timeline.insert(pos, (at, index));
         }
+    }
+
+    /// Whether the service counts as recovered at `now`, as scoring will
+    /// judge it: no incident, or the SLO held for its stability window
+    /// after it, and no integrity check failing.
+    fn healthy_now(&self, now: u64) -> bool {
+        self.recovery.healthy_at(now) && self.checks.values().all(|(ok, _)| *ok)
     }
 
     fn close_window(&mut self, now: u64) {
