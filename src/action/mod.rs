@@ -442,6 +442,24 @@ fn parse_duration(text: &str, verb: &str) -> Result<Duration, ParseError> {
         .map_err(|e| err(e, usage(verb)))
 }
 
+/// The value of `--lock-timeout`: at least 1ms, because PostgreSQL reads
+/// `lock_timeout = 0` as "wait forever", the opposite of what the learner
+/// asked for (and values under 1ms round down to it).
+fn lock_timeout_arg(
+    value: Option<&String>,
+    u: Option<&'static str>,
+) -> Result<Duration, ParseError> {
+    let d = value.ok_or_else(|| err("--lock-timeout takes a duration", u))?;
+    let d = parse_duration(d, "migrate")?;
+    if d < Duration::from_millis(1) {
+        return Err(err(
+            "--lock-timeout must be at least 1ms: PostgreSQL reads a lock_timeout of 0 as \"wait forever\"",
+            u,
+        ));
+    }
+    Ok(d)
+}
+
 /// Parses one line.
 pub fn parse(line: &str) -> Result<Action, ParseError> {
     let w = words(line)?;
@@ -516,10 +534,7 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
             while i < w.len() {
                 match w[i].as_str() {
                     "--lock-timeout" => {
-                        let d = w
-                            .get(i + 1)
-                            .ok_or_else(|| err("--lock-timeout takes a duration", u))?;
-                        lock_timeout = Some(parse_duration(d, "migrate")?);
+                        lock_timeout = Some(lock_timeout_arg(w.get(i + 1), u)?);
                         i += 2;
                     }
                     other => return Err(err(format!("unexpected `{other}`"), u)),
@@ -552,10 +567,7 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
                         i += 2;
                     }
                     "--lock-timeout" => {
-                        let d = w
-                            .get(i + 1)
-                            .ok_or_else(|| err("--lock-timeout takes a duration", u))?;
-                        lock_timeout = Some(parse_duration(d, "migrate")?);
+                        lock_timeout = Some(lock_timeout_arg(w.get(i + 1), u)?);
                         i += 2;
                     }
                     id if !id.starts_with('-') && dir == "down" && target.is_none() => {
@@ -1006,6 +1018,35 @@ mod tests {
         assert!(parse("migrate down 002 --count 2").is_err());
         assert!(parse("note").is_err());
         assert!(parse("sql \"unclosed").is_err());
+    }
+
+    #[test]
+    fn lock_timeout_of_zero_is_refused() {
+        // Regression: `--lock-timeout 0ms` was accepted and meant "wait
+        // forever" to PostgreSQL.
+        for line in [
+            "migrate up --lock-timeout 0ms",
+            "migrate up --lock-timeout 0s",
+            "migrate down --lock-timeout 0ms",
+            "migrate apply fix.sql --lock-timeout 0ms",
+        ] {
+            let e = parse(line).unwrap_err();
+            assert!(e.message.contains("at least 1ms"), "{line}: {e}");
+            assert!(e.message.contains("wait forever"), "{line}: {e}");
+        }
+        assert!(matches!(
+            parse("migrate up --lock-timeout 1ms"),
+            Ok(Action::MigrateUp { lock_timeout: Some(d), .. }) if d == Duration::from_millis(1)
+        ));
+        assert!(
+            parse("wait 9999999999999999h")
+                .unwrap_err()
+                .message
+                .contains("too long")
+        );
+        let script = parse_script("at 307445734561825861m: status\n").unwrap_err();
+        assert_eq!(script[0].0, 1);
+        assert!(script[0].1.contains("too long"), "{script:?}");
     }
 
     #[test]

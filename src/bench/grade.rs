@@ -289,6 +289,7 @@ fn synthesize(
                     ok: true,
                     result: format!("done: {text}"),
                     tags: Vec::new(),
+                    outcome: Some(crate::transcript::Outcome::Done),
                     state: State {
                         pods: scenario
                             .app

@@ -13,11 +13,11 @@ use crate::instance::Instance;
 use crate::migrate::classify::classify;
 use crate::migrate::{Direction, RunOptions, Runner};
 use crate::scenario::{Migration, MigrationKind, Scenario};
-use crate::transcript::{EndReason, Event, EventKind, Move};
+use crate::transcript::{EndReason, Event, EventKind, Move, Outcome};
 
 /// The result of a move.
 pub(super) struct Done {
-    pub ok: bool,
+    pub outcome: Outcome,
     pub canonical: String,
     pub text: String,
     pub view: Option<View>,
@@ -36,7 +36,7 @@ pub(super) enum Effect {
 impl Done {
     pub(super) fn ok(canonical: impl Into<String>, text: impl Into<String>) -> Done {
         Done {
-            ok: true,
+            outcome: Outcome::Done,
             canonical: canonical.into(),
             text: text.into(),
             view: None,
@@ -44,12 +44,21 @@ impl Done {
             tags: Vec::new(),
         }
     }
+    /// Carried out, and it failed.
     pub(super) fn fail(canonical: impl Into<String>, text: impl Into<String>) -> Done {
         Done {
-            ok: false,
+            outcome: Outcome::Failed,
             ..Done::ok(canonical, text)
         }
     }
+    /// Not carried out: nothing changed (see [`Outcome::Refused`]).
+    pub(super) fn refuse(canonical: impl Into<String>, text: impl Into<String>) -> Done {
+        Done {
+            outcome: Outcome::Refused,
+            ..Done::ok(canonical, text)
+        }
+    }
+
     pub(super) fn view(mut self, view: View) -> Done {
         self.view = Some(view);
         self
@@ -119,7 +128,7 @@ impl Drill {
                     )
                 } else {
                     let known: Vec<String> = self.flags.values().into_keys().collect();
-                    Done::fail(
+                    Done::refuse(
                         format!("flag set {name} {value}"),
                         format!("no flag `{name}` (flags: {})", list_or_none(&known)),
                     )
@@ -172,7 +181,7 @@ impl Drill {
                             format!("rollout to {target} {word}d"),
                         )
                     }
-                    _ => Done::fail(
+                    _ => Done::refuse(
                         format!("app {word}"),
                         format!("no rollout in progress to {word}"),
                     ),
@@ -198,6 +207,7 @@ impl Drill {
                         result,
                         tags: Vec::new(),
                         state: pending.state.clone(),
+                        outcome: Some(Outcome::Done),
                     },
                 );
                 self.waits.push(Waiting {
@@ -281,7 +291,7 @@ impl Drill {
                 let word = if go { "go" } else { "no-go" };
                 let canonical = format!("decide {word} {what} {reason}");
                 if self.scenario.migrations.get(&what).is_none() {
-                    Done::fail(canonical, unknown_migration(&self.scenario, &what))
+                    Done::refuse(canonical, unknown_migration(&self.scenario, &what))
                 } else {
                     Done::ok(
                         canonical,
@@ -314,14 +324,15 @@ impl Drill {
             Move {
                 input: pending.input.trim().to_string(),
                 canonical: done.canonical,
-                ok: done.ok,
+                ok: done.outcome == Outcome::Done,
                 result: done.text.clone(),
                 tags: done.tags,
                 state: pending.state,
+                outcome: Some(done.outcome),
             },
         );
         let _ = pending.reply.send(Reply {
-            ok: done.ok,
+            ok: done.outcome == Outcome::Done,
             text: done.text,
             view: done.view,
         });
@@ -337,14 +348,15 @@ impl Drill {
         if let Some(n) = &self.notices {
             let _ = n.send(event.clone());
         }
-        let ok = matches!(&event.kind, EventKind::Move(m) if m.ok);
+        // An attempt can break a hard stop as well as a success can.
+        let attempted = matches!(&event.kind, EventKind::Move(m) if m.attempted());
         let events = &mut self.transcript.events;
         let at = events
             .iter()
             .rposition(|e| e.t_ms <= t_ms)
             .map_or(0, |i| i + 1);
         events.insert(at, event);
-        if ok {
+        if attempted {
             self.enforce_hard_stops();
         }
     }
@@ -401,6 +413,7 @@ impl Drill {
                 result: format!("{} seen in the DDL audit, run from {app}", row.tag),
                 tags,
                 state,
+                outcome: Some(Outcome::Done),
             },
         );
     }
@@ -414,7 +427,7 @@ impl Drill {
             canonical.push_str(&format!(" --purpose {p}"));
         }
         if self.scenario.migrations.get(&plan.migration).is_none() {
-            return Done::fail(
+            return Done::refuse(
                 canonical,
                 unknown_migration(&self.scenario, &plan.migration),
             );
@@ -463,7 +476,7 @@ impl Drill {
                 .iter()
                 .map(|v| v.name.clone())
                 .collect();
-            return Done::fail(
+            return Done::refuse(
                 canonical,
                 format!("no version `{version}` (versions: {})", known.join(", ")),
             );
@@ -473,7 +486,7 @@ impl Drill {
             .as_ref()
             .is_some_and(|f| f.pod_versions().iter().all(|v| v == version))
         {
-            return Done::fail(canonical, format!("every pod already runs {version}"));
+            return Done::refuse(canonical, format!("every pod already runs {version}"));
         }
         let step = self.scenario.fleet.rollout_step;
         self.start_rollout(version, step.as_millis(), None);
@@ -485,7 +498,7 @@ impl Drill {
 
     fn rollback(&mut self) -> Done {
         let Some(previous) = self.previous_version.clone() else {
-            return Done::fail(
+            return Done::refuse(
                 "app rollback",
                 "nothing to roll back to: no deploy has happened",
             );
@@ -617,7 +630,7 @@ pub(super) async fn migrate_ids(
 async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
     let mut conn = match crate::instance::connect_as(&url, MOVES, None).await {
         Ok(c) => c,
-        Err(e) => return Done::fail("migrate", e.to_string()),
+        Err(e) => return Done::refuse("migrate", e.to_string()),
     };
     let tracking = scenario.migrations.tracking();
     let runner = Runner::new(&tracking, &scenario.migrations.list);
@@ -626,6 +639,30 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
             *lock_timeout
         }
         _ => None,
+    };
+    // What the run tries to touch, known before it runs: a run that fails
+    // or is cancelled is tagged like one that succeeds, because forbidden
+    // moves and guardrails count attempts.
+    let planned: Vec<String> = match (&action, runner.applied(&mut conn).await) {
+        (Action::MigrateUp { count, .. }, Ok(applied)) => scenario
+            .migrations
+            .list
+            .iter()
+            .filter(|m| !applied.contains(&m.id))
+            .take(count.unwrap_or(usize::MAX))
+            .map(|m| m.id.clone())
+            .collect(),
+        (Action::MigrateDown { count, target, .. }, Ok(applied)) => {
+            let n = match target {
+                Some(id) => applied
+                    .iter()
+                    .rposition(|a| a == id)
+                    .map_or(0, |i| applied.len() - i),
+                None => *count,
+            };
+            applied.iter().rev().take(n).cloned().collect()
+        }
+        _ => Vec::new(),
     };
     let (direction, result) = match action {
         Action::MigrateStatus => {
@@ -694,13 +731,13 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
                     Ok(applied) => match applied.iter().rposition(|a| *a == id) {
                         Some(i) => applied.len() - i,
                         None => {
-                            return Done::fail(
+                            return Done::refuse(
                                 format!("migrate down {id}"),
                                 format!("{id} is not applied (see `migrate status`)"),
                             );
                         }
                     },
-                    Err(e) => return Done::fail(format!("migrate down {id}"), e.to_string()),
+                    Err(e) => return Done::refuse(format!("migrate down {id}"), e.to_string()),
                 },
             };
             (
@@ -727,12 +764,12 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
         .map(|t| format!(" --lock-timeout {}", crate::scenario::Dur(t)))
         .unwrap_or_default();
     let touched: Vec<&Migration> = match &result {
-        Ok(ids) => ids
-            .iter()
-            .filter_map(|id| scenario.migrations.get(id))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
+        Ok(ids) => ids,
+        Err(_) => &planned,
+    }
+    .iter()
+    .filter_map(|id| scenario.migrations.get(id))
+    .collect();
     // A down is a corrective action; an up is the planned release going
     // on, unless it destroys data.
     let text_of = |m: &&Migration| match direction {
@@ -756,7 +793,7 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
     let done = match result {
         Ok(ids) if ids.is_empty() => Done {
             effect,
-            ..Done::fail(
+            ..Done::refuse(
                 format!("migrate {direction}"),
                 format!(
                     "nothing to {}",
@@ -784,14 +821,26 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
             )
         },
         Err(e) => {
-            let id = match &e {
+            // The migration it failed on, or what it set out to do; with
+            // its lock timeout, so that a rule against runs without one
+            // never matches a run that had one.
+            let ids = match &e {
                 crate::migrate::Error::Statement { id, .. }
                 | crate::migrate::Error::NoDown { id } => format!(" {id}"),
-                _ => String::new(),
+                _ if planned.is_empty() => String::new(),
+                _ => format!(" {}", planned.join(" ")),
             };
-            Done {
-                effect,
-                ..Done::fail(format!("migrate {direction}{id}"), e.to_string())
+            let canonical = format!("migrate {direction}{flag}{ids}");
+            match e {
+                // Nothing ran: there is no down SQL to run.
+                crate::migrate::Error::NoDown { .. } => Done {
+                    effect,
+                    ..Done::refuse(canonical, e.to_string())
+                },
+                e => Done {
+                    effect,
+                    ..Done::fail(canonical, e.to_string())
+                },
             }
         }
     };
@@ -815,22 +864,22 @@ async fn forward_fix(
     let canonical = format!("migrate apply {id}");
     let up = match tokio::fs::read_to_string(path).await {
         Ok(t) if !t.trim().is_empty() => t,
-        Ok(_) => return Done::fail(canonical, format!("{file} is empty")),
-        Err(e) => return Done::fail(canonical, format!("cannot read {file}: {e}")),
+        Ok(_) => return Done::refuse(canonical, format!("{file} is empty")),
+        Err(e) => return Done::refuse(canonical, format!("cannot read {file}: {e}")),
     };
     let applied = match runner.applied(conn).await {
         Ok(a) => a,
-        Err(e) => return Done::fail(canonical, e.to_string()),
+        Err(e) => return Done::refuse(canonical, e.to_string()),
     };
     if applied.contains(&id) {
-        return Done::fail(canonical, format!("{id} is already applied"));
+        return Done::refuse(canonical, format!("{id} is already applied"));
     }
     if let Some(newest) = applied.iter().max()
         && id.as_str() <= newest.as_str()
     {
         return Done {
             tags: vec!["lower-version".into()],
-            ..Done::fail(
+            ..Done::refuse(
                 canonical,
                 format!(
                     "{id} does not sort after {newest}: a forward fix gets a higher version, e.g. {}_fix_...sql (runbook 004, option B)",
@@ -918,7 +967,7 @@ async fn run_sql(url: String, text: &str) -> Done {
     let canonical = format!("sql {text}");
     let mut conn = match crate::instance::connect_as(&url, MOVES, None).await {
         Ok(c) => c,
-        Err(e) => return Done::fail(canonical, e.to_string()),
+        Err(e) => return Done::refuse(canonical, e.to_string()),
     };
     match sqlx::raw_sql(AssertSqlSafe(text.to_string()))
         .fetch_all(&mut conn)

@@ -25,7 +25,7 @@ impl Drill {
         let name = name.unwrap_or_else(|| format!("snap-{}", self.snapshots.len() + 1));
         let canonical = format!("snapshot create {name}");
         if self.snapshots.iter().any(|s| s.snapshot.name == name) {
-            let done = Done::fail(
+            let done = Done::refuse(
                 canonical,
                 format!("a snapshot named `{name}` exists; pick another name"),
             );
@@ -121,7 +121,7 @@ impl Drill {
                 .iter()
                 .map(|s| s.snapshot.name.clone())
                 .collect();
-            let done = Done::fail(
+            let done = Done::refuse(
                 canonical,
                 format!(
                     "no snapshot `{snapshot}` (snapshots: {})",
@@ -159,19 +159,24 @@ impl Drill {
                             )
                         }
                     }
-                    Err(e) => Done::fail(canonical, e),
+                    // `--clean` may already have dropped objects: the
+                    // attempt is as destructive as a success.
+                    Err(e) => Done {
+                        tags: vec!["corrective".into(), "destructive".into(), "in-place".into()],
+                        ..Done::fail(canonical, e)
+                    },
                 };
                 Finished::Move(pending, done)
             });
             return;
         }
         let Some(provision) = self.provision.clone() else {
-            let done = Done::fail(canonical, "this drill cannot start new instances");
+            let done = Done::refuse(canonical, "this drill cannot start new instances");
             return self.complete(pending, done);
         };
         let name = name.unwrap_or_else(|| format!("restored-{}", self.dbs.len()));
         if self.db_named(&name).is_some() {
-            let done = Done::fail(canonical, format!("an instance named `{name}` exists"));
+            let done = Done::refuse(canonical, format!("an instance named `{name}` exists"));
             return self.complete(pending, done);
         }
         let scenario = self.scenario.clone();
@@ -224,13 +229,13 @@ impl Drill {
         let canonical = format!("cutover {instance}");
         let Some(db) = self.db_named(instance) else {
             let known: Vec<&str> = self.dbs.iter().map(|d| d.target.name.as_str()).collect();
-            return Done::fail(
+            return Done::refuse(
                 canonical,
                 format!("no instance `{instance}` (instances: {})", known.join(", ")),
             );
         };
         if db == self.serving {
-            return Done::fail(canonical, format!("the app already uses {instance}"));
+            return Done::refuse(canonical, format!("the app already uses {instance}"));
         }
         let url = self.dbs[db].target.app_url.clone();
         match self.fleet.as_ref().map(|f| f.repoint(&url, db)) {
@@ -253,14 +258,14 @@ impl Drill {
     pub(super) fn replay(&mut self, pending: Pending, since: String) {
         let canonical = format!("replay --since {since}");
         let Some(snap) = self.snapshots.iter().find(|s| s.snapshot.name == since) else {
-            let done = Done::fail(
+            let done = Done::refuse(
                 canonical,
                 format!("no snapshot `{since}` (see `snapshot list`)"),
             );
             return self.complete(pending, done);
         };
         if snap.db == self.serving {
-            let done = Done::fail(
+            let done = Done::refuse(
                 canonical,
                 format!(
                     "{since} was taken of {}, which the app still uses: nothing to replay (replay after a cutover to a restored instance)",
@@ -313,11 +318,11 @@ impl Drill {
     ) {
         let canonical = format!("repair {table}.{} --from {from}", columns.join(","));
         let Some(source) = self.db_named(&from) else {
-            let done = Done::fail(canonical, format!("no instance `{from}` (see `instances`)"));
+            let done = Done::refuse(canonical, format!("no instance `{from}` (see `instances`)"));
             return self.complete(pending, done);
         };
         if source == self.serving {
-            let done = Done::fail(
+            let done = Done::refuse(
                 canonical,
                 format!("the app uses {from}: repair the live instance from another one"),
             );

@@ -58,7 +58,7 @@ impl Drill {
                     format!("kill {verb} {names}"),
                     format!("{verb}led {n} backend(s) of {names}"),
                 ),
-                Ok(_) => Done::fail(
+                Ok(_) => Done::refuse(
                     format!("kill {verb} {target}"),
                     format!("no backend matches `{target}` (see `locks`)"),
                 ),

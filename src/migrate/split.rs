@@ -52,7 +52,9 @@ pub fn statements(sql: &str) -> Vec<String> {
             c if !c.is_ascii_whitespace() => has_code = true,
             _ => {}
         }
-        i += 1;
+        // One character on: `i` must stay on a character boundary, or the
+        // next `&sql[i..]` panics inside a multi-byte letter (`prénom`).
+        i += rest.chars().next().map_or(1, char::len_utf8);
     }
     if has_code {
         out.push(sql[start..].trim().to_string());
@@ -147,6 +149,19 @@ mod tests {
         assert!(got[0].ends_with("END $body$"));
         let anon = statements("DO $$ BEGIN NULL; END $$; SELECT $1;");
         assert_eq!(anon.len(), 2, "{anon:?}");
+    }
+
+    #[test]
+    fn splits_text_with_multibyte_characters() {
+        // Regression: stepping one byte at a time sliced inside `é`.
+        assert_eq!(
+            statements("ALTER TABLE users ADD COLUMN prénom text; SELECT '€;ß'"),
+            vec!["ALTER TABLE users ADD COLUMN prénom text", "SELECT '€;ß'"]
+        );
+        assert_eq!(
+            statements("SELECT \"naïve\" -- ü\n; /* ø */ ;é"),
+            vec!["SELECT \"naïve\" -- ü", "é"]
+        );
     }
 
     #[test]

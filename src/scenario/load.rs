@@ -351,4 +351,33 @@ why = "because"
             d[0]
         );
     }
+
+    #[test]
+    fn numbers_the_engine_cannot_run_are_refused() {
+        // Regression: these validated, then overflowed in scoring or in the
+        // engine after a server had been provisioned.
+        let d = errors(&MINIMAL.replace("points = 10", "points = 4294967295"));
+        assert!(
+            d[0].message.contains("more than a step may be worth"),
+            "{}",
+            d[0]
+        );
+        let d = errors(&MINIMAL.replace("points = 10", "points = 700000000"));
+        assert!(
+            d[0].message.contains("more than a step may be worth"),
+            "{}",
+            d[0]
+        );
+        let d = errors(&MINIMAL.replace(
+            "stable_for = \"10s\"",
+            "stable_for = \"18446744073709551615s\"",
+        ));
+        assert!(d[0].message.contains("too long"), "{}", d[0]);
+        assert_eq!(d[0].line, 27, "{}", d[0]);
+        let d = errors(
+            &(MINIMAL.to_string()
+                + "[[rubric.forbid]]\nmove = \"sql\"\npenalty = 5000\nwhy = \"no\"\n"),
+        );
+        assert!(d[0].message.contains("penalty of 5000"), "{}", d[0]);
+    }
 }

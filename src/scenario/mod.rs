@@ -460,13 +460,17 @@ fn default_hint_cost() -> u32 {
 impl Rubric {
     /// Points of all steps.
     pub fn max_points(&self) -> u32 {
-        self.steps.iter().map(|s| s.points).sum()
+        // Validation keeps points small; saturating so that an unvalidated
+        // rubric cannot overflow either.
+        self.steps
+            .iter()
+            .fold(0u32, |sum, s| sum.saturating_add(s.points))
     }
 
     /// Points needed to pass.
     pub fn pass_mark(&self) -> u32 {
         self.pass_mark
-            .unwrap_or_else(|| (self.max_points() * 7).div_ceil(10))
+            .unwrap_or_else(|| (u64::from(self.max_points()) * 7).div_ceil(10) as u32)
     }
 }
 
@@ -496,7 +500,8 @@ pub struct Step {
     pub why: String,
 }
 
-/// A forbidden move: penalised when it succeeds while every condition holds.
+/// A forbidden move: penalised when it is attempted (or, with
+/// `only_if_done`, when it succeeds) while every condition holds.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Forbid {
@@ -517,6 +522,12 @@ pub struct Forbid {
     /// Only while the service is not (yet) recovered.
     #[serde(default)]
     pub while_unhealthy: bool,
+    /// Penalise only a move that succeeded. By default an attempt counts
+    /// too (it failed, was cancelled or was still running at the end): a
+    /// DDL that queued behind a lock did its harm even if it never
+    /// committed. A move pgdrill refused never counts.
+    #[serde(default)]
+    pub only_if_done: bool,
     /// Points taken off.
     pub penalty: u32,
     /// A hard stop: the drill fails whatever the points.

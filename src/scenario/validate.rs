@@ -43,6 +43,13 @@ pub const MOVE_TAGS: &[&str] = &[
     "direct",
 ];
 
+/// The most points a step is worth, a penalty takes or a hint costs: totals
+/// stay far from overflowing, and a score stays readable.
+pub const MAX_POINTS: u32 = 1000;
+
+/// The most steps a rubric may require.
+pub const MAX_STEPS: usize = 100;
+
 /// Every problem in the scenario; empty when it is valid.
 pub fn validate(s: &Scenario) -> Vec<Problem> {
     let mut p = Vec::new();
@@ -495,6 +502,17 @@ fn check_rubric(s: &Scenario, p: &mut Vec<Problem>) {
                 &format!("rubric.steps.{i}.points"),
                 "a step is worth at least 1 point",
             ));
+        } else if step.points > MAX_POINTS {
+            p.push(
+                Problem::at(
+                    &format!("rubric.steps.{i}.points"),
+                    format!(
+                        "{} points is more than a step may be worth ({MAX_POINTS})",
+                        step.points
+                    ),
+                )
+                .hint("scores are read by people: keep steps in tens of points"),
+            );
         }
         for (k, id) in step.after.iter().enumerate() {
             step_ref(format!("rubric.steps.{i}.after.{k}"), id, Some(&step.id), p);
@@ -527,6 +545,18 @@ fn check_rubric(s: &Scenario, p: &mut Vec<Problem>) {
                 .hint(listing(MOVE_TAGS.iter().copied())),
             );
         }
+        if rule.penalty > MAX_POINTS {
+            p.push(
+                Problem::at(
+                    &format!("rubric.forbid.{i}.penalty"),
+                    format!(
+                        "a penalty of {} is more than {MAX_POINTS} points",
+                        rule.penalty
+                    ),
+                )
+                .hint("use `fatal = true` for a move that must fail the drill whatever the points"),
+            );
+        }
         if rule.why.trim().is_empty() {
             p.push(
                 Problem::at(
@@ -547,6 +577,18 @@ fn check_rubric(s: &Scenario, p: &mut Vec<Problem>) {
                 .hint(listing(super::GUARDRAILS.iter().map(|g| g.id))),
             );
         }
+    }
+    if r.hint_cost > MAX_POINTS {
+        p.push(Problem::at(
+            "rubric.hint_cost",
+            format!("a hint may cost at most {MAX_POINTS} points"),
+        ));
+    }
+    if r.steps.len() > MAX_STEPS {
+        p.push(Problem::at(
+            "rubric.steps",
+            format!("{} steps is more than {MAX_STEPS}", r.steps.len()),
+        ));
     }
     if let Some(mark) = r.pass_mark
         && mark > r.max_points()

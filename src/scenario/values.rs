@@ -23,11 +23,17 @@ impl Dur {
         self.0.as_millis() as u64
     }
 
-    /// Parses `250ms`, `15s`, `5m`, `1h`, `1m30s`.
+    /// The longest duration pgdrill accepts anywhere (30 days): far beyond
+    /// any drill, and small enough that sums of durations in milliseconds
+    /// never overflow.
+    pub const MAX: Dur = Dur::from_secs(30 * 24 * 3600);
+
+    /// Parses `250ms`, `15s`, `5m`, `1h`, `1m30s` (at most [`Dur::MAX`]).
     pub fn parse(text: &str) -> Result<Dur, String> {
         let bad = || {
             format!("`{text}` is not a duration; write e.g. `250ms`, `15s`, `5m`, `1h` or `1m30s`")
         };
+        let too_long = || format!("`{text}` is too long: durations are at most {}", Dur::MAX);
         let s = text.trim();
         if s.is_empty() {
             return Err(bad());
@@ -41,19 +47,24 @@ impl Dur {
             if digits == 0 {
                 return Err(bad());
             }
-            let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+            // All digits: a number too big for u64 is too long, not malformed.
+            let n: u64 = rest[..digits].parse().map_err(|_| too_long())?;
             rest = &rest[digits..];
             let unit = rest
                 .find(|c: char| c.is_ascii_digit())
                 .unwrap_or(rest.len());
-            let part = match &rest[..unit] {
-                "ms" => Duration::from_millis(n),
-                "s" => Duration::from_secs(n),
-                "m" | "min" => Duration::from_secs(n * 60),
-                "h" => Duration::from_secs(n * 3600),
+            let millis_per = match &rest[..unit] {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" | "min" => 60_000,
+                "h" => 3_600_000,
                 _ => return Err(bad()),
             };
-            total += part;
+            let part = n.checked_mul(millis_per).ok_or_else(too_long)?;
+            total = total
+                .checked_add(Duration::from_millis(part))
+                .filter(|t| *t <= Dur::MAX.0)
+                .ok_or_else(too_long)?;
             rest = &rest[unit..];
         }
         Ok(Dur(total))
@@ -312,6 +323,25 @@ mod tests {
         assert_eq!(Dur::from_secs(90).to_string(), "1m30s");
         assert_eq!(Dur::parse("250ms").unwrap().to_string(), "250ms");
         assert_eq!(Dur::parse("1500ms").unwrap().to_string(), "1.5s");
+    }
+
+    #[test]
+    fn durations_never_overflow() {
+        // Regression: `wait 9999999999999999h` and a stable_for of u64::MAX
+        // seconds panicked in the multiplication or later in the engine.
+        for text in [
+            "9999999999999999h",
+            "18446744073709551615s",
+            "307445734561825861m",
+            "99999999999999999999999ms",
+            "721h",
+            "720h1ms",
+        ] {
+            let err = Dur::parse(text).unwrap_err();
+            assert!(err.contains("too long"), "{text}: {err}");
+        }
+        assert_eq!(Dur::parse("720h").unwrap(), Dur::MAX);
+        assert!(Dur::parse("30d").unwrap_err().contains("not a duration"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub struct Broken<'a> {
 
 /// What the guardrails need to know about the drill.
 pub struct Facts<'a> {
-    /// Every move (failed ones too) with its time.
+    /// Every move (failed and refused ones too) with its time.
     pub moves: &'a [(u64, &'a Move)],
     /// When the incident began (SLO or integrity), if it did.
     pub incident_start_ms: Option<u64>,
@@ -31,18 +31,22 @@ pub struct Facts<'a> {
 /// Every guardrail the response broke, in the order of [`GUARDRAILS`].
 pub fn broken<'a>(scenario: &Scenario, facts: &Facts<'a>) -> Vec<Broken<'a>> {
     let on = |id: &str| !scenario.rubric.guardrails_off.iter().any(|o| o == id);
-    let ok_moves = || facts.moves.iter().filter(|(_, m)| m.ok);
+    // A rule is broken by an attempt (see `Move::attempted`); what it
+    // asks to have been done first must have succeeded.
+    let attempts = || facts.moves.iter().filter(|(_, m)| m.attempted());
     let done_before = |pattern: &str, t: u64, since: u64| {
-        ok_moves().any(|(tm, m)| *tm >= since && *tm < t && pattern_matches(pattern, &m.canonical))
+        facts.moves.iter().any(|(tm, m)| {
+            m.ok && *tm >= since && *tm < t && pattern_matches(pattern, &m.canonical)
+        })
     };
     let mut out = Vec::new();
     for rule in GUARDRAILS.iter().filter(|g| on(g.id)) {
         let found: Option<(u64, &Move, String)> = match rule.id {
-            "destructive-without-approval" => ok_moves()
+            "destructive-without-approval" => attempts()
                 .find(|(t, m)| m.tagged("destructive") && !done_before("approve", *t, 0))
                 .map(|(t, m)| (*t, *m, "with no approval recorded before it".to_string())),
             "corrective-without-snapshot" => facts.incident_start_ms.and_then(|start| {
-                ok_moves()
+                attempts()
                     .find(|(t, m)| {
                         *t >= start
                             && m.tagged("corrective")
@@ -56,10 +60,10 @@ pub fn broken<'a>(scenario: &Scenario, facts: &Facts<'a>) -> Vec<Broken<'a>> {
                         )
                     })
             }),
-            "restore-in-place" => ok_moves()
+            "restore-in-place" => attempts()
                 .find(|(_, m)| m.tagged("in-place"))
                 .map(|(t, m)| (*t, *m, "over the database the app uses".to_string())),
-            "rollback-before-flag" if !scenario.flags.is_empty() => ok_moves()
+            "rollback-before-flag" if !scenario.flags.is_empty() => attempts()
                 .find(|(_, m)| {
                     pattern_matches("app rollback", &m.canonical)
                         && m.state.flags.values().any(|v| v != "off")
@@ -80,7 +84,7 @@ pub fn broken<'a>(scenario: &Scenario, facts: &Facts<'a>) -> Vec<Broken<'a>> {
                 }),
             "contract-before-stable" => {
                 let stable = scenario.slo.stable_for.as_millis();
-                ok_moves()
+                attempts()
                     .find(|(t, m)| {
                         m.tagged("contract")
                             && (!(facts.healthy_at)(*t)
@@ -113,7 +117,10 @@ pub fn broken<'a>(scenario: &Scenario, facts: &Facts<'a>) -> Vec<Broken<'a>> {
                 }),
             _ => None,
         };
-        if let Some((t_ms, mv, context)) = found {
+        if let Some((t_ms, mv, mut context)) = found {
+            if !mv.ok {
+                context.push_str(&format!(" ({})", mv.outcome().describe()));
+            }
             out.push(Broken {
                 rule,
                 t_ms,

@@ -277,8 +277,12 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
 
     let mut fatal = Vec::new();
     for rule in &rubric.forbid {
-        let broken = moves.iter().find(|(t, m)| {
-            rule.moves.matches(&m.canonical)
+        let broken = all_moves.iter().find(|(t, m)| {
+            (if rule.only_if_done {
+                m.ok
+            } else {
+                m.attempted()
+            }) && rule.moves.matches(&m.canonical)
                 && rule.tagged.as_deref().is_none_or(|tag| m.tagged(tag))
                 && rule
                     .while_serving
@@ -306,6 +310,9 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
             }
             if let Some(tag) = &rule.tagged {
                 context.insert(0, format!("(a {tag} move)"));
+            }
+            if !m.ok {
+                context.push(format!("({})", m.outcome().describe()));
             }
             let detail = format!(
                 "`{}` at {}{}: {}",

@@ -56,6 +56,7 @@ impl Drill {
                     canonical: canonical.to_string(),
                     ok: true,
                     result: String::new(),
+                    outcome: None,
                     state: State {
                         pods: pods
                             .iter()
@@ -419,6 +420,7 @@ fn a_forward_fix_that_fails_its_second_run_costs_points_even_though_it_failed() 
             result: "not idempotent".into(),
             tags: vec!["corrective".into(), "not-idempotent".into()],
             state: State::default(),
+            outcome: Some(crate::transcript::Outcome::Failed),
         }),
     });
     t.events.sort_by_key(|e| e.t_ms);
@@ -507,6 +509,7 @@ fn a_forbid_by_tag_catches_the_contract_whatever_the_verb() {
                 result: String::new(),
                 tags: vec!["contract".into(), "destructive".into()],
                 state: State::default(),
+                outcome: None,
             }),
         },
     );
@@ -524,4 +527,123 @@ fn a_forbid_by_tag_catches_the_contract_whatever_the_verb() {
         m.tags.clear();
     }
     assert!(score(&lab, &t).hard_stops.is_empty());
+}
+
+/// A move that did not succeed, ended as `outcome`.
+fn unsuccessful(
+    t: &mut Transcript,
+    sec: u64,
+    canonical: &str,
+    outcome: crate::transcript::Outcome,
+    tags: &[&str],
+) {
+    t.events.push(Event {
+        hash: None,
+        t_ms: sec * 1000,
+        kind: EventKind::Move(Move {
+            input: canonical.into(),
+            canonical: canonical.into(),
+            ok: false,
+            result: "canceling statement due to user request".into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            state: State::default(),
+            outcome: Some(outcome),
+        }),
+    });
+    t.events.sort_by_key(|e| e.t_ms);
+}
+
+#[test]
+fn a_forbidden_move_that_was_attempted_costs_its_penalty_even_when_it_failed() {
+    // Regression: in lock-queue, `migrate up` without a lock timeout queued
+    // behind the report, was cancelled, ended `ok: false`, and escaped the
+    // rule written for exactly that move.
+    use crate::transcript::Outcome;
+    let lock_queue = crate::scenario::parse(
+        Path::new("lock-queue.toml"),
+        include_str!("../../scenarios/lock-queue.toml"),
+    )
+    .unwrap();
+    let forbidden = |s: &Score| {
+        s.items
+            .iter()
+            .filter(|i| i.kind == ItemKind::Forbidden)
+            .map(|i| i.detail.clone())
+            .collect::<Vec<_>>()
+    };
+    for outcome in [Outcome::Failed, Outcome::Cancelled, Outcome::Interrupted] {
+        let mut t = Drill::new((20, 40), 100).end(95, EndReason::Resolved);
+        unsuccessful(&mut t, 30, "migrate up 002_add_order_channel", outcome, &[]);
+        let s = score(&lock_queue, &t);
+        let found = forbidden(&s);
+        assert_eq!(found.len(), 1, "{outcome:?}: {s:#?}");
+        assert!(found[0].contains(outcome.describe()), "{}", found[0]);
+        assert!(
+            found[0].contains("queues behind the same long transaction"),
+            "{}",
+            found[0]
+        );
+    }
+    // A refused move changed nothing, and a run with a lock timeout is
+    // another move.
+    let mut t = Drill::new((20, 40), 100).end(95, EndReason::Resolved);
+    unsuccessful(
+        &mut t,
+        30,
+        "migrate up 002_add_order_channel",
+        Outcome::Refused,
+        &[],
+    );
+    unsuccessful(
+        &mut t,
+        31,
+        "migrate up --lock-timeout 2s 002_add_order_channel",
+        Outcome::Failed,
+        &[],
+    );
+    assert!(forbidden(&score(&lock_queue, &t)).is_empty());
+    // A rule can ask for success only.
+    let mut strict = lock_queue.clone();
+    strict.rubric.forbid[0].only_if_done = true;
+    let mut t = Drill::new((20, 40), 100).end(95, EndReason::Resolved);
+    unsuccessful(
+        &mut t,
+        30,
+        "migrate up 002_add_order_channel",
+        Outcome::Failed,
+        &[],
+    );
+    assert!(forbidden(&score(&strict, &t)).is_empty());
+}
+
+#[test]
+fn a_guardrail_is_broken_by_an_attempt_not_by_a_refusal() {
+    use crate::transcript::Outcome;
+    let in_place = ["corrective", "destructive", "in-place"];
+    let mut t = Drill::new((20, 40), 100).end(95, EndReason::Resolved);
+    unsuccessful(
+        &mut t,
+        30,
+        "restore snap-1 --to in-place",
+        Outcome::Failed,
+        &in_place,
+    );
+    let s = score(&scenario(), &t);
+    assert!(
+        item(&s, "restore-in-place").detail.contains("(it failed)"),
+        "{s:#?}"
+    );
+    let mut t = Drill::new((20, 40), 100).end(95, EndReason::Resolved);
+    unsuccessful(
+        &mut t,
+        30,
+        "restore snap-1 --to in-place",
+        Outcome::Refused,
+        &in_place,
+    );
+    let s = score(&scenario(), &t);
+    assert!(
+        s.items.iter().all(|i| i.kind != ItemKind::Guardrail),
+        "{s:#?}"
+    );
 }

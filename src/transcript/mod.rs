@@ -235,12 +235,66 @@ pub struct Move {
     pub tags: Vec<String>,
     /// The world as the move met it.
     pub state: State,
+    /// How it ended. Absent in transcripts recorded before pgdrill kept it;
+    /// there a failed move is read as refused (see [`Move::attempted`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+}
+
+/// How a move ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// It did what it said.
+    Done,
+    /// It was carried out and failed: the database reported an error, a
+    /// lock or statement timeout cancelled it, a restore broke off.
+    Failed,
+    /// pgdrill did not carry it out: it named something that does not
+    /// exist, or the drill's state made it meaningless. Nothing changed.
+    Refused,
+    /// The learner cancelled it while it ran (Ctrl-C); its server-side
+    /// query was cancelled too.
+    Cancelled,
+    /// It was still running when the drill ended (the time limit, a hard
+    /// stop, the learner quitting); it was stopped there.
+    Interrupted,
+}
+
+impl Outcome {
+    /// In a few words, for feedback: `it failed`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Failed => "it failed",
+            Outcome::Refused => "refused",
+            Outcome::Cancelled => "cancelled by the learner",
+            Outcome::Interrupted => "still running when the drill ended",
+        }
+    }
 }
 
 impl Move {
     /// Whether the engine tagged it so.
     pub fn tagged(&self, tag: &str) -> bool {
         self.tags.iter().any(|t| t == tag)
+    }
+
+    /// How it ended; for old transcripts, from `ok` alone.
+    pub fn outcome(&self) -> Outcome {
+        self.outcome.unwrap_or(if self.ok {
+            Outcome::Done
+        } else {
+            Outcome::Refused
+        })
+    }
+
+    /// Whether it was attempted: carried out, whether or not it succeeded
+    /// (done, failed, cancelled or interrupted), as opposed to refused.
+    /// Forbidden moves and guardrails count attempts: a DDL that queued
+    /// behind a lock did its harm even if it was cancelled in the end.
+    pub fn attempted(&self) -> bool {
+        self.outcome() != Outcome::Refused
     }
 }
 
