@@ -487,3 +487,87 @@ fn ddl_from_another_client_is_recorded_as_a_move() {
         "{direct:#}"
     );
 }
+
+#[test]
+fn a_move_still_running_when_the_drill_is_interrupted_is_kept_and_scored() {
+    // Regression: a `migrate up` queued behind the report was lost when the
+    // drill ended (Ctrl-C, the time limit), and the feedback said "never
+    // done". It must be in the transcript as interrupted, with the
+    // migration it was applying, and its forbid rule must apply.
+    use std::io::{BufRead, BufReader};
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("queue.txt");
+    std::fs::write(
+        &script,
+        "at 25s: migrate up   # no lock_timeout: queues behind the report\n",
+    )
+    .unwrap();
+    let transcript = dir.path().join("queue.json");
+    let mut child = env
+        .pgdrill()
+        .current_dir(root())
+        .args(["run", "lock-queue", "--time-scale", TIME_SCALE, "--script"])
+        .arg(&script)
+        .arg("--transcript")
+        .arg(&transcript)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stdout.lines().map_while(Result::ok) {
+        let started = line.contains("> migrate up");
+        seen.push(line);
+        if started {
+            break;
+        }
+    }
+    assert!(
+        seen.last().is_some_and(|l| l.contains("> migrate up")),
+        "the script never reached its move:\n{}",
+        seen.join("\n")
+    );
+    // Queued for a while, then the learner presses Ctrl-C.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&transcript).unwrap()).unwrap();
+    let moves: Vec<&Value> = saved["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "move")
+        .collect();
+    assert_eq!(moves.len(), 1, "{moves:#?}");
+    assert_eq!(
+        moves[0]["canonical"], "migrate up 002_add_order_channel",
+        "{:#}",
+        moves[0]
+    );
+    assert_eq!(moves[0]["outcome"], "interrupted", "{:#}", moves[0]);
+    assert_eq!(moves[0]["ok"], false);
+    let rescored = env
+        .pgdrill()
+        .current_dir(root())
+        .args(["score", "--json"])
+        .arg(&transcript)
+        .output()
+        .unwrap();
+    let score: Value = serde_json::from_slice(&rescored.stdout).unwrap();
+    let feedback = feedback(&score);
+    assert!(
+        feedback.contains("`migrate up 002_add_order_channel` at ")
+            && feedback.contains("(still running when the drill ended)")
+            && feedback.contains("queues behind the same long transaction"),
+        "{feedback}"
+    );
+}

@@ -368,7 +368,22 @@ pub const HELP: &[Help] = &[
         summary: "this list, or one command in detail",
         detail: "",
     },
+    Help {
+        name: "quit",
+        usage: "quit",
+        summary: "end the drill without resolving (also Ctrl-D, or Ctrl-C twice)",
+        detail: "Ctrl-C while a move runs cancels that move (its query on the server too) and brings the prompt back, as in psql; the move is kept in the transcript as cancelled. At the prompt, Ctrl-C clears the line; twice in a row, Ctrl-D or `quit` ends the drill, unresolved, and shows the score.",
+    },
+    Help {
+        name: "clear",
+        usage: "clear",
+        summary: "clear the screen (also Ctrl-L)",
+        detail: "",
+    },
 ];
+
+/// Commands of the prompt itself, not moves: never sent to the engine.
+pub const PROMPT_COMMANDS: &[&str] = &["help", "quit", "exit", "clear"];
 
 /// The help of a verb.
 pub fn help(name: &str) -> Option<&'static Help> {
@@ -707,8 +722,8 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
             let severity = w
                 .get(2)
                 .map(|s| s.to_ascii_lowercase())
-                .filter(|s| matches!(s.as_str(), "sev1" | "sev2" | "sev3" | "sev4"))
-                .ok_or_else(|| err("give a severity: sev1 (highest) to sev4", u))?;
+                .filter(|s| matches!(s.as_str(), "sev1" | "sev2" | "sev3"))
+                .ok_or_else(|| err("give a severity: SEV1 (highest), SEV2 or SEV3", u))?;
             Action::IncidentDeclare { severity }
         }
         ("comms", _) => Action::Comms(text_arg(line, "give the update's text", u)?),
@@ -1051,7 +1066,7 @@ mod tests {
 
     #[test]
     fn every_command_verb_is_a_rubric_move_verb() {
-        for h in HELP.iter().filter(|h| h.name != "help") {
+        for h in HELP.iter().filter(|h| !PROMPT_COMMANDS.contains(&h.name)) {
             assert!(
                 crate::scenario::validate::MOVE_VERBS.contains(&h.name),
                 "{}",

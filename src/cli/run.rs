@@ -146,6 +146,10 @@ pub async fn run(
     let mut engine = tokio::spawn(drill.run(commands_rx, notices_tx));
 
     let ended = Arc::new(AtomicBool::new(false));
+    // Set while the prompt waits for a move's answer: Ctrl-C then cancels
+    // that move instead of ending the drill, as in psql.
+    let busy = Arc::new(AtomicBool::new(false));
+    let mut signals = interrupt.signals();
     let prompt_done = match script {
         Some(lines) => {
             tokio::spawn(play_script(
@@ -157,16 +161,28 @@ pub async fn run(
             ));
             None
         }
-        None => Some(prompt(commands.clone(), notices, ended.clone())),
+        None => Some(prompt(
+            commands.clone(),
+            notices,
+            ended.clone(),
+            busy.clone(),
+        )),
     };
     let mut interrupted = false;
-    let finished = tokio::select! {
-        r = &mut engine => r,
-        signal = interrupt.wait() => {
-            tracing::debug!("{signal}: ending the drill");
-            interrupted = true;
-            let _ = commands.send(Command::End(EndReason::Interrupted)).await;
-            (&mut engine).await
+    let finished = loop {
+        tokio::select! {
+            r = &mut engine => break r,
+            signal = signals.next() => {
+                if signal == "SIGINT" && busy.load(Ordering::SeqCst) {
+                    tracing::debug!("{signal}: cancelling the move in flight");
+                    let _ = commands.send(Command::Cancel).await;
+                    continue;
+                }
+                tracing::debug!("{signal}: ending the drill");
+                interrupted = true;
+                let _ = commands.send(Command::End(EndReason::Interrupted)).await;
+                break (&mut engine).await;
+            }
         }
     };
     drop(commands);
@@ -369,6 +385,7 @@ fn prompt(
     commands: mpsc::Sender<Command>,
     mut notices: mpsc::UnboundedReceiver<Event>,
     ended: Arc<AtomicBool>,
+    busy: Arc<AtomicBool>,
 ) -> oneshot::Receiver<()> {
     let (done_tx, done) = oneshot::channel();
     let mut editor = match rustyline::DefaultEditor::new() {
@@ -408,15 +425,21 @@ fn prompt(
     });
     let handle = tokio::runtime::Handle::current();
     std::thread::spawn(move || {
+        let mut ctrl_c = false;
         loop {
             if ended.load(Ordering::SeqCst) {
                 break;
             }
             let line = match editor.readline("pgdrill> ") {
                 Ok(line) => line,
+                Err(rustyline::error::ReadlineError::Interrupted) if ctrl_c => {
+                    let _ = commands.blocking_send(Command::End(EndReason::Interrupted));
+                    break;
+                }
                 Err(rustyline::error::ReadlineError::Interrupted) => {
+                    ctrl_c = true;
                     println!(
-                        "(Ctrl-C clears the line; Ctrl-D or `quit` ends the drill without resolving)"
+                        "(Ctrl-C again, Ctrl-D or `quit` ends the drill without resolving; Ctrl-C while a move runs cancels it)"
                     );
                     continue;
                 }
@@ -432,7 +455,12 @@ fn prompt(
             if trimmed.is_empty() {
                 continue;
             }
+            ctrl_c = false;
             let _ = editor.add_history_entry(trimmed);
+            if trimmed == "clear" {
+                let _ = editor.clear_screen();
+                continue;
+            }
             if matches!(trimmed, "quit" | "exit") {
                 let _ = commands.blocking_send(Command::End(EndReason::Interrupted));
                 break;
@@ -448,7 +476,10 @@ fn prompt(
                 }
             };
             let resolve = matches!(action, Action::Resolve);
-            match handle.block_on(send(&commands, trimmed.to_string(), action)) {
+            busy.store(true, Ordering::SeqCst);
+            let reply = handle.block_on(send(&commands, trimmed.to_string(), action));
+            busy.store(false, Ordering::SeqCst);
+            match reply {
                 Some(reply) => println!("{}", render(&reply)),
                 None => break,
             }

@@ -58,12 +58,40 @@ impl Interrupt {
         }
     }
 
+    /// The signals that arrive from now on, one at a time (for a command
+    /// that reacts to each, like a drill's Ctrl-C that cancels a move).
+    pub fn signals(&self) -> Signals {
+        let mut rx = self.rx.clone();
+        rx.mark_unchanged();
+        Signals { rx }
+    }
+
     /// Runs `work` unless a stop signal comes first, in which case `work` is
     /// dropped (cleaning up what it owns) and [`Error::Interrupted`] returned.
     pub async fn guard<F: Future>(&self, work: F) -> Result<F::Output, Error> {
         tokio::select! {
             out = work => Ok(out),
             _ = self.wait() => Err(Error::Interrupted),
+        }
+    }
+}
+
+/// Stop signals, each seen once ([`Interrupt::signals`]).
+#[derive(Debug)]
+pub struct Signals {
+    rx: watch::Receiver<Option<&'static str>>,
+}
+
+impl Signals {
+    /// Resolves with the name of the next signal.
+    pub async fn next(&mut self) -> &'static str {
+        loop {
+            if self.rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            if let Some(name) = *self.rx.borrow_and_update() {
+                return name;
+            }
         }
     }
 }

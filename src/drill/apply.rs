@@ -7,7 +7,7 @@ use std::sync::Arc;
 use sqlx::{AssertSqlSafe, Column, Row};
 use tokio::sync::oneshot;
 
-use super::{Db, Drill, Finished, MOVES, Pending, Reply, Snap, View, Waiting};
+use super::{Db, Drill, Pending, Reply, Snap, View, Waiting};
 use crate::action::{Action, HELP, Wait};
 use crate::instance::Instance;
 use crate::migrate::classify::classify;
@@ -246,15 +246,26 @@ impl Drill {
             | Action::MigrateUp { .. }
             | Action::MigrateDown { .. }
             | Action::MigrateApply { .. } => {
-                let job = migrate(self.scenario.clone(), self.db().app_url.clone(), action);
-                self.tasks
-                    .spawn(async move { Finished::Move(pending, job.await) });
+                let scenario = self.scenario.clone();
+                let url = self.db().app_url.clone();
+                let canonical = as_typed(&pending.input);
+                self.spawn_move_on(
+                    pending,
+                    canonical,
+                    url,
+                    Box::new(move |conn| Box::pin(migrate(scenario, conn, action))),
+                );
                 return;
             }
             Action::Sql(text) => {
                 let url = self.db().app_url.clone();
-                self.tasks
-                    .spawn(async move { Finished::Move(pending, sql(url, text).await) });
+                let canonical = format!("sql {text}");
+                self.spawn_move_on(
+                    pending,
+                    canonical,
+                    url,
+                    Box::new(move |conn| Box::pin(sql(conn, text))),
+                );
                 return;
             }
             Action::SnapshotCreate { name } => return self.snapshot_create(pending, name),
@@ -563,6 +574,12 @@ impl Drill {
     }
 }
 
+/// A move as typed, with its words single-spaced: its record when it is
+/// stopped before it could say what it did.
+pub(super) fn as_typed(input: &str) -> String {
+    input.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn unknown_migration(scenario: &Scenario, id: &str) -> String {
     let known: Vec<String> = scenario
         .migrations
@@ -627,11 +644,7 @@ pub(super) async fn migrate_ids(
         .map_err(|e| e.to_string())
 }
 
-async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
-    let mut conn = match crate::instance::connect_as(&url, MOVES, None).await {
-        Ok(c) => c,
-        Err(e) => return Done::refuse("migrate", e.to_string()),
-    };
+async fn migrate(scenario: Arc<Scenario>, conn: &mut sqlx::PgConnection, action: Action) -> Done {
     let tracking = scenario.migrations.tracking();
     let runner = Runner::new(&tracking, &scenario.migrations.list);
     let lock_timeout = match &action {
@@ -643,7 +656,7 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
     // What the run tries to touch, known before it runs: a run that fails
     // or is cancelled is tagged like one that succeeds, because forbidden
     // moves and guardrails count attempts.
-    let planned: Vec<String> = match (&action, runner.applied(&mut conn).await) {
+    let planned: Vec<String> = match (&action, runner.applied(conn).await) {
         (Action::MigrateUp { count, .. }, Ok(applied)) => scenario
             .migrations
             .list
@@ -666,7 +679,7 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
     };
     let (direction, result) = match action {
         Action::MigrateStatus => {
-            return match runner.status(&mut conn).await {
+            return match runner.status(conn).await {
                 Ok(status) => {
                     let table = status
                         .iter()
@@ -689,7 +702,7 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
             };
         }
         Action::MigrateApply { file, lock_timeout } => {
-            return forward_fix(&mut conn, &runner, &file, lock_timeout).await;
+            return forward_fix(conn, &runner, &file, lock_timeout).await;
         }
         Action::MigrateUp {
             count,
@@ -700,7 +713,7 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
             loop {
                 let result = runner
                     .up(
-                        &mut conn,
+                        conn,
                         count,
                         RunOptions {
                             lock_timeout,
@@ -727,7 +740,7 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
         } => {
             let count = match target {
                 None => count,
-                Some(id) => match runner.applied(&mut conn).await {
+                Some(id) => match runner.applied(conn).await {
                     Ok(applied) => match applied.iter().rposition(|a| *a == id) {
                         Some(i) => applied.len() - i,
                         None => {
@@ -744,7 +757,7 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
                 Direction::Down,
                 runner
                     .down(
-                        &mut conn,
+                        conn,
                         count,
                         RunOptions {
                             lock_timeout,
@@ -756,7 +769,7 @@ async fn migrate(scenario: Arc<Scenario>, url: String, action: Action) -> Done {
         }
         _ => unreachable!("only migrate actions are sent here"),
     };
-    let applied_now = runner.applied(&mut conn).await.ok();
+    let applied_now = runner.applied(conn).await.ok();
     let effect = applied_now.map_or(Effect::None, Effect::Applied);
     // Right after the direction, so a rubric pattern `migrate up 002_x`
     // matches only runs without a lock timeout.
@@ -955,22 +968,18 @@ fn next_version(id: &str) -> String {
     }
 }
 
-async fn sql(url: String, text: String) -> Done {
-    let done = run_sql(url, &text).await;
+async fn sql(conn: &mut sqlx::PgConnection, text: String) -> Done {
+    let done = run_sql(conn, &text).await;
     Done {
         tags: sql_tags(&text),
         ..done
     }
 }
 
-async fn run_sql(url: String, text: &str) -> Done {
+async fn run_sql(conn: &mut sqlx::PgConnection, text: &str) -> Done {
     let canonical = format!("sql {text}");
-    let mut conn = match crate::instance::connect_as(&url, MOVES, None).await {
-        Ok(c) => c,
-        Err(e) => return Done::refuse(canonical, e.to_string()),
-    };
     match sqlx::raw_sql(AssertSqlSafe(text.to_string()))
-        .fetch_all(&mut conn)
+        .fetch_all(conn)
         .await
     {
         Ok(result) if result.is_empty() => Done::ok(canonical, "OK"),

@@ -9,7 +9,7 @@ use std::time::Instant;
 use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::apply::{Done, Effect, rows};
-use super::{Drill, Finished, MOVES, Pending, Snap, Target};
+use super::{Drill, MOVES, Pending, Snap, Target};
 use crate::instance::snapshot;
 use crate::migrate::quote_ident;
 use crate::score::clock;
@@ -38,8 +38,8 @@ impl Drill {
         );
         let instance = self.db().name.clone();
         let t_ms = pending.t_ms;
-        self.tasks.spawn(async move {
-            let done = match snapshot::create(&info, &url, &name).await {
+        self.spawn_move(pending, Done::fail(canonical.clone(), ""), async move {
+            match snapshot::create(&info, &url, &name).await {
                 Ok(s) => Done {
                     effect: Effect::Snapshot(Snap {
                         t_ms,
@@ -57,8 +57,7 @@ impl Drill {
                     )
                 },
                 Err(e) => Done::fail(canonical, e.to_string()),
-            };
-            Finished::Move(pending, done)
+            }
         });
     }
 
@@ -138,36 +137,42 @@ impl Drill {
         let live = self.db().clone();
         let tables: Vec<String> = self.scenario.fixture.rows.keys().cloned().collect();
         if in_place {
-            self.tasks.spawn(async move {
-                let started = Instant::now();
-                let done = match pg_restore(&live, &file, true).await {
-                    Ok(()) => {
-                        let counts = row_counts(&live.superuser_url, &tables).await;
-                        Done {
+            self.spawn_move(
+                pending,
+                Done {
+                    tags: in_place_tags(),
+                    ..Done::fail(canonical.clone(), "")
+                },
+                async move {
+                    let started = Instant::now();
+                    match pg_restore(&live, &file, true).await {
+                        Ok(()) => {
+                            let counts = row_counts(&live.superuser_url, &tables).await;
+                            Done {
+                                tags: in_place_tags(),
+                                ..Done::ok(
+                                    canonical,
+                                    format!(
+                                        "snapshot {snapshot} restored over {} in {:.1}s{counts}",
+                                        live.name,
+                                        started.elapsed().as_secs_f64()
+                                    ),
+                                )
+                            }
+                        }
+                        // `--clean` may already have dropped objects: the
+                        // attempt is as destructive as a success.
+                        Err(e) => Done {
                             tags: vec![
                                 "corrective".into(),
                                 "destructive".into(),
                                 "in-place".into(),
                             ],
-                            ..Done::ok(
-                                canonical,
-                                format!(
-                                    "snapshot {snapshot} restored over {} in {:.1}s{counts}",
-                                    live.name,
-                                    started.elapsed().as_secs_f64()
-                                ),
-                            )
-                        }
+                            ..Done::fail(canonical, e)
+                        },
                     }
-                    // `--clean` may already have dropped objects: the
-                    // attempt is as destructive as a success.
-                    Err(e) => Done {
-                        tags: vec!["corrective".into(), "destructive".into(), "in-place".into()],
-                        ..Done::fail(canonical, e)
-                    },
-                };
-                Finished::Move(pending, done)
-            });
+                },
+            );
             return;
         }
         let Some(provision) = self.provision.clone() else {
@@ -180,12 +185,15 @@ impl Drill {
             return self.complete(pending, done);
         }
         let scenario = self.scenario.clone();
-        self.tasks.spawn(async move {
+        self.spawn_move(pending, Done {
+            tags: vec!["corrective".into()],
+            ..Done::fail(canonical.clone(), "")
+        }, async move {
             let started = Instant::now();
             let instance = match provision().await {
                 Ok(i) => i,
                 Err(e) => {
-                    return Finished::Move(pending, Done::fail(canonical, format!("starting a new instance failed: {e}")));
+                    return Done::fail(canonical, format!("starting a new instance failed: {e}"));
                 }
             };
             let target = Target {
@@ -199,7 +207,7 @@ impl Drill {
                 advance_sequences(&live.superuser_url, &target.superuser_url).await
             }
             .await;
-            let done = match result {
+            match result {
                 Ok(moved) => {
                     let counts = row_counts(&target.superuser_url, &tables).await;
                     let db = super::probe::fresh_db(&scenario, target).await;
@@ -220,8 +228,7 @@ impl Drill {
                     instance.shutdown().await;
                     Done::fail(canonical, e)
                 }
-            };
-            Finished::Move(pending, done)
+            }
         });
     }
 
@@ -287,10 +294,10 @@ impl Drill {
         let source = self.dbs[snap.db].target.clone();
         let target = self.db().clone();
         let taken = clock(snap.t_ms);
-        self.tasks.spawn(async move {
+        self.spawn_move(pending, Done::fail(canonical.clone(), ""), async move {
             let result = copy_rows(&source.superuser_url, &target.superuser_url, &keys).await;
             let total: usize = keys.values().map(Vec::len).sum();
-            let done = match result {
+            match result {
                 Ok(inserted) => Done {
                     tags: vec!["corrective".into()],
                     ..Done::ok(
@@ -304,8 +311,7 @@ impl Drill {
                     )
                 },
                 Err(e) => Done::fail(canonical, e),
-            };
-            Finished::Move(pending, done)
+            }
         });
     }
 
@@ -330,8 +336,8 @@ impl Drill {
         }
         let source = self.dbs[source].target.clone();
         let target = self.db().clone();
-        self.tasks.spawn(async move {
-            let done = match repair_columns(
+        self.spawn_move(pending, Done::fail(canonical.clone(), ""), async move {
+            match repair_columns(
                 &source.superuser_url,
                 &target.superuser_url,
                 &table,
@@ -350,10 +356,17 @@ impl Drill {
                     )
                 },
                 Err(e) => Done::fail(canonical, e),
-            };
-            Finished::Move(pending, done)
+            }
         });
     }
+}
+
+/// A restore in place replaces the data the app uses: corrective,
+/// destructive, in place, whether or not it completes.
+fn in_place_tags() -> Vec<String> {
+    ["corrective", "destructive", "in-place"]
+        .map(String::from)
+        .to_vec()
 }
 
 async fn connect(url: &str) -> Result<PgConnection, String> {

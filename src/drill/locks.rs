@@ -6,7 +6,7 @@
 use sqlx::Row;
 
 use super::apply::{Done, rows};
-use super::{Drill, Finished, MOVES, Pending};
+use super::{Drill, MOVES, Pending};
 
 /// Sessions that wait for a lock or hold one somebody waits for.
 const TREE: &str = r#"
@@ -40,20 +40,20 @@ struct Session {
 impl Drill {
     pub(super) fn locks(&mut self, pending: Pending) {
         let url = self.db().superuser_url.clone();
-        self.tasks.spawn(async move {
-            let done = match tree(&url).await {
+        self.spawn_move(pending, Done::fail("locks", ""), async move {
+            match tree(&url).await {
                 Ok(sessions) => render(&sessions),
                 Err(e) => Done::fail("locks", e),
-            };
-            Finished::Move(pending, done)
+            }
         });
     }
 
     pub(super) fn kill(&mut self, pending: Pending, target: String, terminate: bool) {
         let url = self.db().superuser_url.clone();
         let verb = if terminate { "terminate" } else { "cancel" };
-        self.tasks.spawn(async move {
-            let done = match kill(&url, &target, terminate).await {
+        let canonical = format!("kill {verb} {target}");
+        self.spawn_move(pending, Done::fail(canonical, ""), async move {
+            match kill(&url, &target, terminate).await {
                 Ok((names, n)) if n > 0 => Done::ok(
                     format!("kill {verb} {names}"),
                     format!("{verb}led {n} backend(s) of {names}"),
@@ -63,8 +63,7 @@ impl Drill {
                     format!("no backend matches `{target}` (see `locks`)"),
                 ),
                 Err(e) => Done::fail(format!("kill {verb} {target}"), e),
-            };
-            Finished::Move(pending, done)
+            }
         });
     }
 }

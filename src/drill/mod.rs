@@ -11,6 +11,7 @@
 //! script runner). The engine never prints.
 
 mod apply;
+mod cancel;
 pub mod clock;
 mod data;
 mod locks;
@@ -32,6 +33,7 @@ use crate::instance::snapshot::Snapshot;
 use crate::instance::{Instance, InstanceInfo};
 use crate::scenario::{Release, Scenario};
 use crate::score::{self, Recovery};
+use crate::transcript::Outcome as MoveOutcome;
 use crate::transcript::{EndReason, Event, EventKind, Level, State, Transcript, Window};
 use crate::workload::{Flags, Fleet, Outcome, Phase, Rollout, Sample, WindowBuilder};
 
@@ -49,6 +51,9 @@ pub const MOVES: &str = "pgdrill-move";
 /// Starts a new empty instance for a restore.
 pub type Provision =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Instance, String>> + Send>> + Send + Sync>;
+
+/// How long the moves in flight at the end get to report how they ended.
+const SETTLE_AT_END: Duration = Duration::from_secs(8);
 
 /// How often the loop looks at the clock.
 const TICK: Duration = Duration::from_millis(100);
@@ -102,6 +107,9 @@ pub enum Command {
         /// Where the answer goes.
         reply: oneshot::Sender<Reply>,
     },
+    /// Cancel the moves in flight (Ctrl-C while a move runs); each still
+    /// answers, as cancelled.
+    Cancel,
     /// Stop the drill.
     End(EndReason),
 }
@@ -258,6 +266,10 @@ pub struct Drill {
     triggers: Vec<usize>,
     waits: Vec<Waiting>,
     tasks: JoinSet<Finished>,
+    /// How to stop each move task in flight.
+    running: Vec<oneshot::Sender<MoveOutcome>>,
+    /// Move tasks started and not yet recorded.
+    in_flight: usize,
     background: JoinSet<()>,
     ledger: Vec<Write>,
     end_at_ms: u64,
@@ -352,6 +364,8 @@ impl Drill {
             triggers,
             waits: Vec::new(),
             tasks: JoinSet::new(),
+            running: Vec::new(),
+            in_flight: 0,
             background: JoinSet::new(),
             ledger: Vec::new(),
             end_at_ms,
@@ -420,6 +434,9 @@ impl Drill {
                 }
                 command = commands.recv() => match command {
                     Some(Command::Act { input, action, reply }) => self.act(input, action, reply),
+                    Some(Command::Cancel) => {
+                        self.cancel_moves(MoveOutcome::Cancelled);
+                    }
                     Some(Command::End(reason)) => self.ended = Some(reason),
                     None => self.ended = Some(EndReason::Interrupted),
                 },
@@ -430,6 +447,17 @@ impl Drill {
         // flight is not the service's health.
         if self.window_started.0.elapsed() >= WINDOW / 2 {
             self.close_window(self.clock.now_ms());
+        }
+        // Moves still running are stopped, and recorded as interrupted:
+        // every move the learner started is in the transcript.
+        self.cancel_moves(MoveOutcome::Interrupted);
+        let deadline = tokio::time::Instant::now() + SETTLE_AT_END;
+        while self.in_flight > 0 {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
+                Ok(Some(Ok(done))) => self.on_finished(done),
+                Ok(Some(Err(_))) => {}
+                Ok(None) | Err(_) => break,
+            }
         }
         self.tasks.abort_all();
         self.background.abort_all();
@@ -903,7 +931,11 @@ impl Drill {
                 self.probing = false;
                 self.on_probe(db, probed);
             }
-            Finished::Move(pending, done) => self.complete(pending, done),
+            Finished::Move(pending, done) => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                self.running.retain(|tx| !tx.is_closed());
+                self.complete(pending, done)
+            }
         }
     }
 }
