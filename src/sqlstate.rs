@@ -20,13 +20,17 @@ pub fn describe(code: &str) -> String {
     let name = match code {
         UNDEFINED_COLUMN => "undefined_column",
         UNDEFINED_TABLE => "undefined_table",
-        QUERY_CANCELED => "query_canceled (timeout)",
+        QUERY_CANCELED => "statement timeout (the API timeout)",
         LOCK_NOT_AVAILABLE => "lock_not_available",
         ACTIVE_SQL_TRANSACTION => "active_sql_transaction",
         UNIQUE_VIOLATION => "unique_violation",
         NOT_NULL_VIOLATION => "not_null_violation",
         "40P01" => "deadlock_detected",
         "57P01" => "admin_shutdown",
+        // Not SQLSTATEs: what went wrong before the database could answer.
+        "pool_timeout" => return "pool_timeout (connection pool exhausted: every connection was busy for the whole API timeout)".to_string(),
+        "overload" => return "overload (the pod's queue of requests was full)".to_string(),
+        "connection" => return "connection (could not reach the database)".to_string(),
         _ => return code.to_string(),
     };
     format!("{code} {name}")

@@ -210,6 +210,7 @@ fn scenario_scores_as_its_author_said(id: &str) {
             script.display()
         );
         assert_eq!(rescored.status.code(), played.output.status.code());
+        live_recovery_agrees_with_the_score(&played);
         scores.push((played.transcript, played.score));
     }
     // The class view of the same runs: every transcript is sealed, matches
@@ -243,6 +244,48 @@ fn scenario_scores_as_its_author_said(id: &str) {
         "instances left (a restore's instance must go with the drill): {:?}",
         env.registry_entries()
     );
+}
+
+/// The last RECOVERED line the drill showed names the RTO the score gives,
+/// and no RECOVERED line came while an integrity check was failing.
+fn live_recovery_agrees_with_the_score(played: &Played) {
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&played.transcript).unwrap()).unwrap();
+    let mut failing = std::collections::BTreeSet::new();
+    let mut last_recovered = None;
+    for e in saved["events"].as_array().unwrap() {
+        match e["type"].as_str() {
+            Some("check") if e["ok"] == true => {
+                failing.remove(e["name"].as_str().unwrap());
+            }
+            Some("check") => {
+                failing.insert(e["name"].as_str().unwrap().to_string());
+            }
+            Some("observation") if e["level"] == "recovered" => {
+                assert!(
+                    failing.is_empty(),
+                    "{}: RECOVERED at {} while {failing:?} failed",
+                    played.transcript.display(),
+                    e["t_ms"]
+                );
+                last_recovered = Some(e["message"].as_str().unwrap().to_string());
+            }
+            _ => {}
+        }
+    }
+    if let (Some(line), Some(rto)) = (last_recovered, played.score["rto_ms"].as_u64()) {
+        let secs = rto / 1000;
+        let clock = if secs >= 60 {
+            format!("{}m{:02}s", secs / 60, secs % 60)
+        } else {
+            format!("{secs}s")
+        };
+        assert!(
+            line.contains(&format!("(RTO {clock},")),
+            "{}: the drill said {line:?}, the score an RTO of {clock}",
+            played.transcript.display()
+        );
+    }
 }
 
 /// One test per scenario, so that they run in parallel and a failure

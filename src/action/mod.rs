@@ -228,7 +228,7 @@ pub const HELP: &[Help] = &[
         name: "status",
         usage: "status",
         summary: "health per app version: pods, rps, error %, p50, p99, top error; flags; schema",
-        detail: "The numbers are from the last complete one-second window. Errors are counted by SQLSTATE: 42703 undefined_column, 57014 statement timeout (the API timeout), 55P03 lock_not_available.",
+        detail: "The numbers are from the last complete one-second window. Errors are counted by SQLSTATE: 42703 undefined_column, 57014 statement timeout (a query ran past the API timeout), 55P03 lock_not_available. Some failures happen before a query reaches the database: pool_timeout means the pod's connection pool was exhausted (every connection busy, for example waiting on a lock, for the whole API timeout), overload that the pod's queue of requests was full, connection that the database could not be reached.",
     },
     Help {
         name: "events",

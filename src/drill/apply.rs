@@ -552,8 +552,10 @@ impl Drill {
             .map(|m| m.id.clone())
             .collect();
         let slo = &self.scenario.slo;
+        let now = self.clock.now_ms();
+        let timing = self.timing();
         super::StatusView {
-            t_ms: self.clock.now_ms(),
+            t_ms: now,
             window_real_secs: window.as_ref().map_or(1.0, |w| {
                 ((w.end_ms - w.start_ms) as f64 / 1000.0 / self.clock.scale()).max(0.001)
             }),
@@ -563,7 +565,16 @@ impl Drill {
             flags: state.flags.into_iter().collect(),
             applied: state.applied,
             pending,
-            recovery: self.recovery,
+            incident_start_ms: timing.incident_start_ms,
+            recovered: timing
+                .recovered_at(now)
+                .then(|| timing.recovered_ms().zip(timing.rto_ms()))
+                .flatten(),
+            failing_checks: timing
+                .failing_at_end()
+                .into_iter()
+                .map(|(name, what)| format!("{name} ({what})"))
+                .collect(),
             slo: format!(
                 "error rate ≤ {}%, p99 ≤ {}, held for {}",
                 slo.max_error_rate * 100.0,

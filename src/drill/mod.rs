@@ -243,7 +243,10 @@ pub struct Drill {
     flags: Flags,
     builder: WindowBuilder,
     window_started: (Instant, u64),
+    /// The service's side of the timing, as of the last window.
     recovery: Recovery,
+    /// Whether the last word on recovery was "recovered".
+    announced_recovery: bool,
     last_healthy: Option<bool>,
     rollout: Option<Rollout>,
     rollout_phase: Option<Phase>,
@@ -346,6 +349,7 @@ impl Drill {
             builder: WindowBuilder::default(),
             window_started: (Instant::now(), 0),
             recovery: Recovery::default(),
+            announced_recovery: false,
             last_healthy: None,
             rollout: None,
             rollout_phase: None,
@@ -586,25 +590,32 @@ impl Drill {
             self.fire(index);
         }
         self.step_rollout(now);
-        let healthy = self.healthy_now(now);
+        let waiting_for_recovery = self.waits.iter().any(|w| w.recovered);
+        let timing = waiting_for_recovery.then(|| self.timing());
+        let recovered = timing.as_ref().is_some_and(|t| t.recovered_at(now));
+        let no_incident = timing
+            .as_ref()
+            .is_some_and(|t| t.incident_start_ms.is_none());
         let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waits)
             .into_iter()
-            .partition(|w| w.until_ms <= now || (w.recovered && healthy));
+            .partition(|w| w.until_ms <= now || (w.recovered && (recovered || no_incident)));
         self.waits = waiting;
         for w in due {
-            let text = match (w.recovered, healthy, self.recovery.recovered_ms) {
+            let at = timing.as_ref().and_then(|t| t.recovered_ms());
+            let text = match (w.recovered, recovered, no_incident) {
                 (false, _, _) => format!("waited until {}", score::clock(now)),
-                (true, true, Some(at)) => format!(
-                    "recovered: the SLO has held for {} since {} (now {})",
-                    self.scenario.slo.stable_for,
-                    score::clock(at),
+                (true, true, _) => format!(
+                    "recovered since {} (now {}): service and data are back",
+                    score::clock(at.unwrap_or_default()),
                     score::clock(now)
                 ),
-                (true, true, None) => format!(
-                    "no incident has begun: the SLO holds (now {})",
+                (true, false, true) => format!(
+                    "no incident has begun: the SLO holds and no check fails (now {})",
                     score::clock(now)
                 ),
-                (true, false, _) => format!("not recovered by {}: see `status`", score::clock(now)),
+                (true, false, false) => {
+                    format!("not recovered by {}: see `status`", score::clock(now))
+                }
             };
             let _ = w.pending.reply.send(Reply::ok(text));
         }
@@ -643,11 +654,53 @@ impl Drill {
         }
     }
 
-    /// Whether the service counts as recovered at `now`, as scoring will
-    /// judge it: no incident, or the SLO held for its stability window
-    /// after it, and no integrity check failing.
-    fn healthy_now(&self, now: u64) -> bool {
-        self.recovery.healthy_at(now) && self.checks.values().all(|(ok, _)| *ok)
+    /// The incident's timing from the events so far: the same function
+    /// scoring applies to the whole transcript.
+    fn timing(&self) -> score::recovery::Timing {
+        score::recovery::Timing::of(&self.scenario.slo, &self.transcript)
+    }
+
+    /// Announces the recovery when service and data are both back, the way
+    /// the score will judge it; takes it back if a check fails again.
+    fn follow_recovery(&mut self) {
+        let now = self.clock.now_ms();
+        let timing = self.timing();
+        self.recovery = timing.service;
+        let recovered = timing.recovered_at(now);
+        if recovered == self.announced_recovery {
+            return;
+        }
+        self.announced_recovery = recovered;
+        if !recovered {
+            // Whatever broke says so in its own alert.
+            return;
+        }
+        let mut what = Vec::new();
+        if let (Some(_), Some(at)) = (
+            timing.service.incident_start_ms,
+            timing.service.recovered_ms,
+        ) {
+            what.push(format!(
+                "the SLO has held for {} since {}",
+                self.scenario.slo.stable_for,
+                score::clock(at)
+            ));
+        }
+        if let Some(at) = timing.data_restored_ms {
+            what.push(format!(
+                "every integrity check passes since {}",
+                score::clock(at)
+            ));
+        }
+        self.observe(
+            Level::Recovered,
+            format!(
+                "{} (RTO {}, target {})",
+                what.join(" and "),
+                score::clock(timing.rto_ms().unwrap_or_default()),
+                self.scenario.rubric.rto
+            ),
+        );
     }
 
     fn close_window(&mut self, now: u64) {
@@ -672,21 +725,8 @@ impl Drill {
             };
             self.observe(level, format!("{what}: {summary}"));
         }
-        if before.confirmed_ms.is_none()
-            && let (Some(rto), Some(_)) = (self.recovery.rto_ms(), self.recovery.confirmed_ms)
-        {
-            self.observe(
-                Level::Recovered,
-                format!(
-                    "recovered: the SLO has held for {} since {} (RTO {}, target {})",
-                    self.scenario.slo.stable_for,
-                    score::clock(self.recovery.recovered_ms.unwrap_or_default()),
-                    score::clock(rto),
-                    self.scenario.rubric.rto
-                ),
-            );
-        }
         self.last_healthy = Some(healthy);
+        self.follow_recovery();
     }
 
     fn fire(&mut self, index: usize) {
@@ -695,6 +735,9 @@ impl Drill {
         if let Some(say) = &event.say {
             self.announce_as(hidden, say.clone());
         }
+        // The author's `say` tells the story; pgdrill's own line for the
+        // same event would say it twice.
+        let told = event.say.is_some();
         if let Some(release) = event.release {
             let message = if release.migrations.is_empty() {
                 format!("release {}: rolling deploy starts", release.version)
@@ -705,7 +748,9 @@ impl Drill {
                     release.migrations.join(", ")
                 )
             };
-            self.announce_as(hidden, message);
+            if !told {
+                self.announce_as(hidden, message);
+            }
             let timeout = release
                 .job_timeout
                 .map(|t| t.0.div_f64(self.options.time_scale));
@@ -720,10 +765,12 @@ impl Drill {
                 .spawn(async move { Finished::Release(release, job.await) });
         }
         if !event.migrate.is_empty() {
-            self.announce_as(
-                hidden,
-                format!("the migration job applies {}", event.migrate.join(", ")),
-            );
+            if !told {
+                self.announce_as(
+                    hidden,
+                    format!("the migration job applies {}", event.migrate.join(", ")),
+                );
+            }
             let job = apply::migrate_ids(
                 self.scenario.clone(),
                 self.db().app_url.clone(),
@@ -736,13 +783,17 @@ impl Drill {
         }
         if let Some(change) = event.flag {
             self.flags.set(&change.name, change.value);
-            self.announce_as(
-                hidden,
-                format!("flag {} set to {}", change.name, change.value),
-            );
+            if !told {
+                self.announce_as(
+                    hidden,
+                    format!("flag {} set to {}", change.name, change.value),
+                );
+            }
         }
         if let Some(name) = event.snapshot {
-            self.announce_as(hidden, format!("the pipeline takes snapshot {name}"));
+            if !told {
+                self.announce_as(hidden, format!("the pipeline takes snapshot {name}"));
+            }
             let (info, url) = (self.db().info.clone(), self.db().superuser_url.clone());
             let t = self.clock.now_ms();
             self.tasks.spawn(async move {
@@ -756,10 +807,12 @@ impl Drill {
             let url = self.db().superuser_url.clone();
             let sql = scale_durations(&sql, self.options.time_scale);
             let job = event.job.unwrap_or_else(|| "timeline-job".into());
-            self.announce_as(
-                hidden,
-                format!("background job {job} started: {}", one_line(&sql)),
-            );
+            if !told {
+                self.announce_as(
+                    hidden,
+                    format!("background job {job} started: {}", one_line(&sql)),
+                );
+            }
             self.background.spawn(async move {
                 if let Ok(mut conn) = crate::instance::connect_as(&url, &job, None).await {
                     let _ =
@@ -816,7 +869,7 @@ impl Drill {
                 Phase::Done => notes.push((Level::Info, format!("rollout to {} complete", rollout.target))),
                 Phase::Stalled => notes.push((
                     Level::Alert,
-                    format!("rollout to {} stalled after {} pods: the new pods fail their health checks", rollout.target, rollout.moved),
+                    format!("rollout to {} stopped by the pipeline after {} pods: old and new versions now serve side by side", rollout.target, rollout.moved),
                 )),
                 Phase::Paused | Phase::Rolling => {}
             }

@@ -205,6 +205,7 @@ impl Drill {
                 bad,
                 error,
             });
+            self.follow_recovery();
         }
         let mut last_query = String::new();
         for row in probed.audit {

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use crate::score::Recovery;
 use crate::transcript::Window;
 
 /// The health of the drill at a moment.
@@ -25,8 +24,12 @@ pub struct StatusView {
     pub applied: Vec<String>,
     /// Declared migrations not applied.
     pub pending: Vec<String>,
-    /// The incident so far.
-    pub recovery: Recovery,
+    /// When the incident began (the SLO broke or a check failed).
+    pub incident_start_ms: Option<u64>,
+    /// When service and data were back, if they are now, and the RTO.
+    pub recovered: Option<(u64, u64)>,
+    /// Integrity checks failing now.
+    pub failing_checks: Vec<String>,
     /// The SLO, in words.
     pub slo: String,
 }

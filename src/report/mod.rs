@@ -83,23 +83,24 @@ pub fn rows(columns: &[String], rows: &[Vec<String>]) -> String {
 /// The `status` screen.
 pub fn status(s: &StatusView) -> String {
     let mut out = format!("scenario time {}", clock(s.t_ms));
-    match (
-        s.recovery.incident_start_ms,
-        s.recovery.recovered_ms,
-        s.recovery.confirmed_ms,
-    ) {
-        (None, _, _) => out.push_str(" · no incident yet"),
-        (Some(start), _, None) => out.push_str(&format!(
+    match (s.incident_start_ms, s.recovered) {
+        (None, _) => out.push_str(" · no incident yet"),
+        (Some(start), None) => out.push_str(&format!(
             " · INCIDENT since {} ({} ago)",
             clock(start),
             clock(s.t_ms.saturating_sub(start))
         )),
-        (Some(start), Some(rec), Some(_)) => out.push_str(&format!(
+        (Some(_), Some((at, rto))) => out.push_str(&format!(
             " · recovered at {} (RTO {})",
-            clock(rec),
-            clock(rec.saturating_sub(start))
+            clock(at),
+            clock(rto)
         )),
-        (Some(_), None, Some(_)) => {}
+    }
+    if !s.failing_checks.is_empty() {
+        out.push_str(&format!(
+            "\nintegrity checks failing: {}",
+            s.failing_checks.join("; ")
+        ));
     }
     out.push_str(&format!("\nSLO: {}\n", s.slo));
     let mut rows_out = Vec::new();
@@ -208,19 +209,9 @@ pub fn event_line(e: &Event) -> Option<String> {
             format!("{t} > {} ({mark}: {})", m.input, m.result)
         }
         EventKind::Hint { n, text } => format!("{t} hint {n}: {text}"),
-        EventKind::Check {
-            name,
-            ok,
-            bad,
-            error,
-        } => {
-            let what = match (ok, crate::transcript::check_finding(*bad, error.as_deref())) {
-                (true, _) => "passes".to_string(),
-                (false, f) if f.is_empty() => "FAILS".to_string(),
-                (false, f) => format!("FAILS: {f}"),
-            };
-            format!("{t} CHECK {name} {what}")
-        }
+        // The engine's alert for a check says it, with its lesson: one
+        // line per fact.
+        EventKind::Check { .. } => return None,
         EventKind::Rpo(r) => match &r.error {
             Some(e) => format!("{t} RPO could not be measured: {e}"),
             None => format!(

@@ -142,7 +142,6 @@ pub fn clock(ms: u64) -> String {
 /// Scores a transcript against its scenario.
 pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
     let rubric = &scenario.rubric;
-    let recovery = recovery::analyze(&scenario.slo, transcript.windows());
     let all_moves: Vec<(u64, &crate::transcript::Move)> = transcript.moves().collect();
     let moves: Vec<(u64, &crate::transcript::Move)> =
         all_moves.iter().copied().filter(|(_, m)| m.ok).collect();
@@ -163,43 +162,12 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
             .map(|(t, _)| *t)
     };
 
-    // Integrity: when checks failed, and when they all passed again.
+    // Service and data together: the same function the engine uses live.
+    let timing = recovery::Timing::of(&scenario.slo, transcript);
     let checks = transcript.checks();
-    let first_check_failure = checks
-        .values()
-        .filter_map(|runs| runs.iter().find(|(_, ok, _)| !ok).map(|(t, _, _)| *t))
-        .min();
-    let failing_at = |t: u64| {
-        checks.values().any(|runs| {
-            runs.iter()
-                .rev()
-                .find(|(tc, _, _)| *tc <= t)
-                .is_some_and(|(_, ok, _)| !ok)
-        })
-    };
-    let failing_at_end: Vec<(&str, String)> = checks
-        .iter()
-        .filter_map(|(name, runs)| match runs.last() {
-            Some((_, false, what)) => Some((*name, what.clone())),
-            _ => None,
-        })
-        .collect();
-    let data_restored_ms = match (first_check_failure, failing_at_end.is_empty()) {
-        (Some(_), true) => checks
-            .values()
-            .filter_map(|runs| {
-                // The start of the final run of passes.
-                let last_fail = runs.iter().rposition(|(_, ok, _)| !ok)?;
-                runs.get(last_fail + 1).map(|(t, _, _)| *t)
-            })
-            .max(),
-        _ => None,
-    };
-    let incident_start_ms = [recovery.incident_start_ms, first_check_failure]
-        .into_iter()
-        .flatten()
-        .min();
-    let healthy_at = |t: u64| recovery.healthy_at(t) && !failing_at(t);
+    let incident_start_ms = timing.incident_start_ms;
+    let data_restored_ms = timing.data_restored_ms;
+    let healthy_at = |t: u64| timing.healthy_at(t);
 
     let mut items = Vec::new();
     for step in &rubric.steps {
@@ -432,18 +400,8 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
         Some((_, EndReason::Resolved | EndReason::HardStop)) => {}
         _ => reasons.push("the incident was never declared resolved (`resolve`)".to_string()),
     }
-    let service_back = match recovery.incident_start_ms {
-        None => incident_start_ms,
-        Some(_) => recovery.recovered_ms,
-    };
-    let data_back = match first_check_failure {
-        None => incident_start_ms,
-        Some(_) => data_restored_ms,
-    };
-    let rto_ms = match (incident_start_ms, service_back, data_back) {
-        (Some(start), Some(s), Some(d)) => Some(s.max(d).saturating_sub(start)),
-        _ => None,
-    };
+    let service_back = timing.service_back_ms();
+    let rto_ms = timing.rto_ms();
     match (incident_start_ms, rto_ms) {
         (None, _) if stopped => {}
         (None, _) if scenario.kind == crate::scenario::ScenarioKind::Rollout => reasons.push(
@@ -480,7 +438,7 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
         max_points: rubric.max_points(),
         pass_mark,
         passed: reasons.is_empty(),
-        recovery,
+        recovery: timing.service,
         rto_target_ms,
         incident_start_ms,
         data_restored_ms,

@@ -87,6 +87,131 @@ pub fn analyze<'a>(slo: &Slo, windows: impl IntoIterator<Item = &'a Window>) -> 
     r
 }
 
+/// The incident's timing from everything that judges it: the SLO over the
+/// metrics windows and the integrity checks. The one function behind the
+/// live `RECOVERED` line, `status`, `wait until recovered` and the score,
+/// so they cannot disagree: given the events so far, each says the same.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timing {
+    /// The service's side, from the windows alone.
+    pub service: Recovery,
+    /// When the incident began: the SLO broke or a check failed.
+    pub incident_start_ms: Option<u64>,
+    /// When a check first failed.
+    pub first_check_failure_ms: Option<u64>,
+    /// When every check passed again, for good so far (the start of the
+    /// last run of passes), if one failed and none fails now.
+    pub data_restored_ms: Option<u64>,
+    /// Each check's runs.
+    checks: Vec<(String, Vec<CheckRun>)>,
+}
+
+/// One recorded state of a check: time, passing, what it found.
+type CheckRun = (u64, bool, String);
+
+impl Timing {
+    /// The timing of a drill, from its events so far.
+    pub fn of(slo: &Slo, transcript: &crate::transcript::Transcript) -> Timing {
+        let service = analyze(slo, transcript.windows());
+        let checks: Vec<(String, Vec<CheckRun>)> = transcript
+            .checks()
+            .into_iter()
+            .map(|(name, runs)| (name.to_string(), runs))
+            .collect();
+        let first_check_failure_ms = checks
+            .iter()
+            .filter_map(|(_, runs)| runs.iter().find(|(_, ok, _)| !ok).map(|(t, _, _)| *t))
+            .min();
+        let failing_now = checks
+            .iter()
+            .any(|(_, runs)| runs.last().is_some_and(|(_, ok, _)| !ok));
+        let data_restored_ms = match (first_check_failure_ms, failing_now) {
+            (Some(_), false) => checks
+                .iter()
+                .filter_map(|(_, runs)| {
+                    let last_fail = runs.iter().rposition(|(_, ok, _)| !ok)?;
+                    runs.get(last_fail + 1).map(|(t, _, _)| *t)
+                })
+                .max(),
+            _ => None,
+        };
+        let incident_start_ms = [service.incident_start_ms, first_check_failure_ms]
+            .into_iter()
+            .flatten()
+            .min();
+        Timing {
+            service,
+            incident_start_ms,
+            first_check_failure_ms,
+            data_restored_ms,
+            checks,
+        }
+    }
+
+    /// Whether some check was failing at `t`.
+    pub fn failing_at(&self, t_ms: u64) -> bool {
+        self.checks.iter().any(|(_, runs)| {
+            runs.iter()
+                .rev()
+                .find(|(tc, _, _)| *tc <= t_ms)
+                .is_some_and(|(_, ok, _)| !ok)
+        })
+    }
+
+    /// The checks failing at the end of the events, with what they found.
+    pub fn failing_at_end(&self) -> Vec<(&str, &str)> {
+        self.checks
+            .iter()
+            .filter_map(|(name, runs)| match runs.last() {
+                Some((_, false, what)) => Some((name.as_str(), what.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether the drill counted as healthy at `t`: the service recovered
+    /// (or never broke) and no check failing.
+    pub fn healthy_at(&self, t_ms: u64) -> bool {
+        self.service.healthy_at(t_ms) && !self.failing_at(t_ms)
+    }
+
+    /// When the service was back: its recovery, or the incident's start if
+    /// the SLO never broke.
+    pub fn service_back_ms(&self) -> Option<u64> {
+        match self.service.incident_start_ms {
+            None => self.incident_start_ms,
+            Some(_) => self.service.recovered_ms,
+        }
+    }
+
+    /// When the data was back: the checks passing again, or the incident's
+    /// start if none failed.
+    pub fn data_back_ms(&self) -> Option<u64> {
+        match self.first_check_failure_ms {
+            None => self.incident_start_ms,
+            Some(_) => self.data_restored_ms,
+        }
+    }
+
+    /// When both service and data were back (the recovery point).
+    pub fn recovered_ms(&self) -> Option<u64> {
+        self.incident_start_ms?;
+        Some(self.service_back_ms()?.max(self.data_back_ms()?))
+    }
+
+    /// Time from the incident's start until both service and data were
+    /// back.
+    pub fn rto_ms(&self) -> Option<u64> {
+        Some(self.recovered_ms()?.saturating_sub(self.incident_start_ms?))
+    }
+
+    /// Whether, at `now`, an incident began and the drill has recovered
+    /// from it: the RTO is known and nothing fails.
+    pub fn recovered_at(&self, now: u64) -> bool {
+        self.incident_start_ms.is_some() && self.rto_ms().is_some() && self.healthy_at(now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +291,55 @@ mod tests {
         assert_eq!(r.incident_start_ms, Some(3000));
         assert_eq!(r.rto_ms(), None);
         assert!(!r.healthy_at(9000));
+    }
+
+    #[test]
+    fn recovery_waits_for_the_data_as_well_as_the_service() {
+        // Regression: in contract-too-early the SLO held again while an
+        // integrity check still failed; the drill announced RECOVERED with
+        // an RTO of 38s, the score said 2m33s. Both now come from here.
+        use crate::transcript::{Event, EventKind, Transcript};
+        let mut t = Transcript::new("t", 1, 1.0, 0);
+        let mut push = |t_ms: u64, kind: EventKind| {
+            t.events.push(Event {
+                hash: None,
+                t_ms,
+                kind,
+            })
+        };
+        for s in 0..80 {
+            let broken = (20..30).contains(&s);
+            push(
+                (s + 1) * 1000,
+                EventKind::Window(window(s, if broken { 50 } else { 0 }, 10.0)),
+            );
+            if s == 25 || s == 60 {
+                push(
+                    s * 1000,
+                    EventKind::Check {
+                        name: "emails".into(),
+                        ok: s == 60,
+                        bad: Some(3),
+                        error: None,
+                    },
+                );
+            }
+        }
+        t.events.sort_by_key(|e| e.t_ms);
+        let timing = Timing::of(&slo(), &t);
+        assert_eq!(timing.incident_start_ms, Some(20_000));
+        // The service alone is back at 30s, confirmed at 33s ...
+        assert_eq!(timing.service.recovered_ms, Some(30_000));
+        assert!(timing.service.healthy_at(45_000));
+        // ... but the data only at 60s: not recovered before then.
+        assert!(!timing.recovered_at(45_000));
+        assert!(timing.recovered_at(60_000));
+        assert_eq!(timing.rto_ms(), Some(40_000));
+        // Cut at 45s, the events so far say "not recovered" as well.
+        let mut so_far = t.clone();
+        so_far.events.retain(|e| e.t_ms <= 45_000);
+        let live = Timing::of(&slo(), &so_far);
+        assert!(!live.recovered_at(45_000));
+        assert_eq!(live.rto_ms(), None);
     }
 }
