@@ -163,3 +163,60 @@ fn a_cancelled_provision_cleans_up_after_itself() {
         Duration::from_secs(5),
     );
 }
+
+#[test]
+fn no_password_appears_in_a_process_list_and_each_instance_has_its_own() {
+    // Regression: pg_dump and pg_restore got the superuser URL, password
+    // included, in their arguments (readable by every local user in `ps`),
+    // and every instance of a user shared the template's passwords.
+    let env = TestEnv::new();
+    let backend = env.backend();
+    runtime().block_on(async {
+        let a = backend.provision(&no_progress).await.unwrap();
+        let b = backend.provision(&no_progress).await.unwrap();
+        assert_ne!(a.info().superuser.password, b.info().superuser.password);
+        assert_ne!(a.info().app.password, b.info().app.password);
+        let mut conn = a.connect_superuser().await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(
+            "CREATE TABLE big AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, 300000) g",
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        let secret = a.info().superuser.password.clone();
+        let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let watcher = {
+            let watching = watching.clone();
+            let secret = secret.clone();
+            std::thread::spawn(move || {
+                let (mut dumps, mut leaks) = (0, Vec::new());
+                while watching.load(std::sync::atomic::Ordering::SeqCst) {
+                    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                            continue;
+                        };
+                        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                        if cmdline.contains("pg_dump") {
+                            dumps += 1;
+                        }
+                        if cmdline.contains(&secret) {
+                            leaks.push(cmdline);
+                        }
+                    }
+                }
+                (dumps, leaks)
+            })
+        };
+        for n in 0..3 {
+            pgdrill::instance::snapshot::create(a.info(), &a.superuser_url(), &format!("s{n}"))
+                .await
+                .unwrap();
+        }
+        watching.store(false, std::sync::atomic::Ordering::SeqCst);
+        let (dumps, leaks) = watcher.join().unwrap();
+        assert!(dumps > 0, "the watcher never saw pg_dump run");
+        assert!(leaks.is_empty(), "the password is in a process's arguments: {leaks:?}");
+        a.shutdown().await;
+        b.shutdown().await;
+    });
+}

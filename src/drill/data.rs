@@ -382,20 +382,17 @@ async fn pg_restore(target: &Target, file: &std::path::Path, clean: bool) -> Res
         .bin_dir
         .as_ref()
         .ok_or("this instance has no client tools for pg_restore")?;
-    let mut cmd = tokio::process::Command::new(bin.join("pg_restore"));
+    let mut cmd = crate::instance::client_tool(&bin.join("pg_restore"), &target.superuser_url);
     if clean {
         cmd.arg("--clean").arg("--if-exists");
     }
     let output = cmd
-        .arg("--dbname")
-        .arg(&target.superuser_url)
         .arg(file)
         .env("PGAPPNAME", "pg_restore")
         .env(
             "PGOPTIONS",
             format!("-c {}=on", crate::instance::OWN_SESSION),
         )
-        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| format!("pg_restore: {e}"))?;

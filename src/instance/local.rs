@@ -183,10 +183,8 @@ impl LocalBackend {
         }
         progress(Progress::Ready);
 
-        let postmaster = guard.postmaster.take().expect("started above");
-        let pid = postmaster.pid();
-        guard.disarm();
-        let info = InstanceInfo {
+        let pid = guard.postmaster.as_ref().expect("started above").pid();
+        let mut info = InstanceInfo {
             id: id.clone(),
             backend: self.name(),
             version: self.bins.version.clone(),
@@ -207,6 +205,14 @@ impl LocalBackend {
             pid: Some(pid),
             bin_dir: Some(self.bins.bindir.clone()),
         };
+        // Passwords of this instance alone: the template's are shared by
+        // every instance of this user, so one leaked URL would reach them
+        // all.
+        let fresh = super::fresh_passwords(&info).await?;
+        info.superuser.password = fresh.0;
+        info.app.password = fresh.1;
+        let postmaster = guard.postmaster.take().expect("started above");
+        guard.disarm();
         let server = LocalServer {
             postmaster,
             instance_dir,

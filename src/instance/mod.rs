@@ -254,6 +254,61 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Gives an instance's superuser and application role new random
+/// passwords, over one superuser connection; returns them (superuser, app).
+pub(crate) async fn fresh_passwords(info: &InstanceInfo) -> Result<(String, String), Error> {
+    use sqlx::Executor;
+    let superuser = random_token(24);
+    let app = random_token(24);
+    let mut conn = connect(&info.url_for(&info.superuser)).await?;
+    // Tokens are alphanumeric, so they need no quoting beyond the quotes.
+    let sql = format!(
+        "ALTER ROLE {} PASSWORD '{superuser}'; ALTER ROLE {} PASSWORD '{app}';",
+        crate::migrate::quote_ident(&info.superuser.user),
+        crate::migrate::quote_ident(&info.app.user),
+    );
+    conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
+        .await
+        .map_err(|e| Error::Connect {
+            url: redact(&info.url_for(&info.superuser)),
+            detail: format!("setting this instance's passwords: {e}"),
+        })?;
+    Ok((superuser, app))
+}
+
+/// A URL without its password, and the password: for client tools, which
+/// get the first on their command line and the second in their
+/// environment, because every local user can read a process's arguments.
+pub fn split_password(url: &str) -> (String, Option<String>) {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, password)) => (
+                    format!("{}{user}{}", &url[..scheme + 3], &url[at..]),
+                    Some(password.to_string()),
+                ),
+                None => (url.to_string(), None),
+            }
+        }
+        _ => (url.to_string(), None),
+    }
+}
+
+/// A PostgreSQL client tool (`pg_dump`, `pg_restore`) to run against
+/// `url`: `--dbname` carries the URL without its password, which goes in
+/// the child's `PGPASSWORD` (never in its arguments).
+pub fn client_tool(program: &std::path::Path, url: &str) -> tokio::process::Command {
+    let (url, password) = split_password(url);
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.arg("--dbname").arg(url).env_remove("PGPASSWORD");
+    if let Some(password) = password {
+        cmd.env("PGPASSWORD", password);
+    }
+    cmd.kill_on_drop(true);
+    cmd
+}
+
 /// What [`gc`] cleaned up.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct GcReport {
@@ -313,6 +368,31 @@ mod tests {
             "postgres://app:***@127.0.0.1:5432/pgdrill"
         );
         assert_eq!(redact("postgres://app@host/db"), "postgres://app@host/db");
+    }
+
+    #[test]
+    fn client_tools_get_the_password_apart_from_the_url() {
+        assert_eq!(
+            split_password("postgres://postgres:s3cret@127.0.0.1:5432/pgdrill"),
+            (
+                "postgres://postgres@127.0.0.1:5432/pgdrill".to_string(),
+                Some("s3cret".to_string())
+            )
+        );
+        let cmd = client_tool(
+            std::path::Path::new("pg_dump"),
+            "postgres://postgres:s3cret@127.0.0.1:5432/pgdrill",
+        );
+        let args: Vec<_> = cmd.as_std().get_args().collect();
+        assert!(
+            args.iter().all(|a| !a.to_string_lossy().contains("s3cret")),
+            "{args:?}"
+        );
+        assert!(
+            cmd.as_std()
+                .get_envs()
+                .any(|(k, v)| k == "PGPASSWORD" && v.is_some_and(|v| v == "s3cret"))
+        );
     }
 
     #[test]

@@ -57,13 +57,10 @@ pub async fn create(
         return Err(Error::Exists(name.to_string()));
     }
     let started = Instant::now();
-    let output = tokio::process::Command::new(bin.join("pg_dump"))
+    let output = super::client_tool(&bin.join("pg_dump"), superuser_url)
         .arg("--format=custom")
         .arg("--file")
         .arg(&file)
-        .arg("--dbname")
-        .arg(superuser_url)
-        .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| Error::Dump(e.to_string()))?;

@@ -23,7 +23,8 @@ use crate::scenario::{Migration, MigrationKind, Tracking};
 pub enum Error {
     /// The database refused a statement.
     #[error(
-        "migration {id} ({direction}) failed: {message} (SQLSTATE {code})\n  statement: {statement}"
+        "migration {id} ({direction}) failed: {message} (SQLSTATE {code})\n  statement: {}",
+        excerpt(statement)
     )]
     Statement {
         /// Migration id.
@@ -66,6 +67,25 @@ pub enum Error {
     /// Talking to the database failed outside a migration statement.
     #[error("migration runner: {0}")]
     Database(String),
+}
+
+/// The start of a statement, for a message: at most three lines and 240
+/// characters. A file that is not SQL at all (`migrate apply /etc/passwd`)
+/// must not be echoed whole into the output and the transcript.
+pub fn excerpt(statement: &str) -> String {
+    const LINES: usize = 3;
+    const CHARS: usize = 240;
+    let lines: Vec<&str> = statement.trim().lines().collect();
+    let mut shown = lines[..lines.len().min(LINES)].join("\n  ");
+    let mut cut = lines.len() > LINES;
+    if shown.chars().count() > CHARS {
+        shown = shown.chars().take(CHARS).collect();
+        cut = true;
+    }
+    if cut {
+        shown.push_str(&format!(" ... ({} lines in all)", lines.len()));
+    }
+    shown
 }
 
 impl Error {
@@ -390,5 +410,29 @@ mod tests {
     fn identifiers_are_quoted() {
         assert_eq!(quote_ident("schema_migrations"), "\"schema_migrations\"");
         assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
+    }
+
+    #[test]
+    fn a_failed_file_is_shown_as_a_short_excerpt() {
+        // Regression: `migrate apply /etc/passwd` echoed the whole file into
+        // the output and the transcript.
+        let file: String = (0..40)
+            .map(|n| format!("user{n}:x:{n}:{n}:secret line {n}:/home/u{n}:/bin/sh\n"))
+            .collect();
+        let e = Error::Statement {
+            id: "passwd".into(),
+            direction: Direction::Up,
+            code: "42601".into(),
+            message: "syntax error at or near \"user0\"".into(),
+            statement: file,
+        };
+        let shown = e.to_string();
+        assert!(shown.contains("user0:x:0"), "{shown}");
+        assert!(!shown.contains("secret line 3"), "{shown}");
+        assert!(shown.contains("(40 lines in all)"), "{shown}");
+        assert!(shown.chars().count() < 500, "{shown}");
+        assert_eq!(excerpt("SELECT 1"), "SELECT 1");
+        let long = "x".repeat(1000);
+        assert!(excerpt(&long).chars().count() < 300);
     }
 }
