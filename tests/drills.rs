@@ -614,3 +614,41 @@ fn a_move_still_running_when_the_drill_is_interrupted_is_kept_and_scored() {
         "{feedback}"
     );
 }
+
+#[test]
+fn repair_touches_only_the_drills_own_tables() {
+    // Regression: `repair pg_class.relname --from NAME` ran as the superuser
+    // and rewrote catalog rows.
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("repair.txt");
+    std::fs::write(
+        &script,
+        "snapshot create s1\nrestore s1 --to new\nrepair pg_class.relname --from restored-1\nrepair users.email --from restored-1\nresolve\n",
+    )
+    .unwrap();
+    let played = play(&env, "bad-backfill", &script, dir.path());
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(&played.transcript).unwrap()).unwrap();
+    let moves: Vec<&Value> = saved["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "move")
+        .collect();
+    let catalog = moves
+        .iter()
+        .find(|m| m["input"].as_str().unwrap().contains("pg_class"))
+        .unwrap();
+    assert_eq!(catalog["outcome"], "refused", "{catalog:#}");
+    let said = catalog["result"].as_str().unwrap();
+    assert!(
+        said.contains("`pg_class` is not one of this drill's tables") && said.contains("users"),
+        "{said}"
+    );
+    let own = moves
+        .iter()
+        .find(|m| m["input"].as_str().unwrap().contains("users.email"))
+        .unwrap();
+    assert_eq!(own["outcome"], "done", "{own:#}");
+}

@@ -337,9 +337,10 @@ impl Drill {
         let source = self.dbs[source].target.clone();
         let target = self.db().clone();
         self.spawn_move(pending, Done::fail(canonical.clone(), ""), async move {
+            // As the app role: a repair may touch only what the app owns.
             match repair_columns(
-                &source.superuser_url,
-                &target.superuser_url,
+                &source.app_url,
+                &target.app_url,
                 &table,
                 &columns,
             )
@@ -355,7 +356,8 @@ impl Drill {
                         ),
                     )
                 },
-                Err(e) => Done::fail(canonical, e),
+                Err(Refusal::NotOurs(e)) => Done::refuse(canonical, e),
+                Err(Refusal::Failed(e)) => Done::fail(canonical, e),
             }
         });
     }
@@ -503,13 +505,43 @@ async fn copy_rows(
 
 /// Copies `columns` of `table` from `source` by primary key; returns the
 /// rows changed.
+/// Why a repair did not happen.
+enum Refusal {
+    /// The table is not the drill's: nothing was touched.
+    NotOurs(String),
+    /// It was tried and failed.
+    Failed(String),
+}
+
+impl From<String> for Refusal {
+    fn from(e: String) -> Refusal {
+        Refusal::Failed(e)
+    }
+}
+
 async fn repair_columns(
     source: &str,
     target: &str,
     table: &str,
     columns: &[String],
-) -> Result<u64, String> {
+) -> Result<u64, Refusal> {
     let mut to = connect(target).await?;
+    // Only the drill's own tables: in the drill's schema, owned by the app
+    // role (the fixture's and the migrations' tables), never a catalog.
+    let own: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relowner = \
+         (SELECT oid FROM pg_roles WHERE rolname = current_user) ORDER BY 1",
+    )
+    .fetch_all(&mut to)
+    .await
+    .map_err(|e| message(&e))?;
+    if !own.iter().any(|t| t == table) {
+        return Err(Refusal::NotOurs(format!(
+            "`{table}` is not one of this drill's tables (tables: {}); repair copies only the app's own data",
+            if own.is_empty() { "none".to_string() } else { own.join(", ") }
+        )));
+    }
     let key: String = sqlx::query_scalar(
         "SELECT a.attname::text FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] WHERE i.indrelid = $1::regclass AND i.indisprimary",
     )
