@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::{TestEnv, assert_no_process_within, list_names, start_up};
@@ -289,4 +291,57 @@ fn an_unusable_run_as_user_is_a_clear_error() {
     // As root: there is no such user; as anyone else: the variable does not apply.
     assert!(stderr.contains("no-such-user-xyz"), "{stderr}");
     assert!(env.registry_entries().is_empty());
+}
+
+#[test]
+fn a_closed_output_ends_a_scripted_drill_cleanly() {
+    // Regression: `pgdrill run X --script F | head -3` panicked on the
+    // broken pipe, and the drill then hung with its server running until
+    // the time limit.
+    use std::io::{BufRead, BufReader};
+    let env = TestEnv::new();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut child = env
+        .pgdrill()
+        .current_dir(&root)
+        .args([
+            "run",
+            "mixed-version-rename",
+            "--time-scale",
+            "10",
+            "--script",
+        ])
+        .arg(root.join("scenarios/solutions/mixed-version-rename.reference.txt"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    {
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for _ in 0..3 {
+            lines.next().unwrap().unwrap();
+        }
+        // `head -3` exits here: the pipe closes.
+    }
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "pgdrill kept running after its output closed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{status:?}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        env.registry_entries().is_empty(),
+        "{:?}",
+        env.registry_entries()
+    );
 }

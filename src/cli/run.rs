@@ -150,6 +150,10 @@ pub async fn run(
     // that move instead of ending the drill, as in psql.
     let busy = Arc::new(AtomicBool::new(false));
     let mut signals = interrupt.signals();
+    // Set when standard output is closed (`| head`): the drill then ends,
+    // is torn down, and the command succeeds quietly, as cargo and ripgrep
+    // do.
+    let stdout_gone = Arc::new(AtomicBool::new(false));
     let prompt_done = match script {
         Some(lines) => {
             tokio::spawn(play_script(
@@ -158,6 +162,7 @@ pub async fn run(
                 commands.clone(),
                 notices,
                 args.json,
+                stdout_gone.clone(),
             ));
             None
         }
@@ -202,6 +207,9 @@ pub async fn run(
     transcript.score = serde_json::to_value(&score).ok();
     transcript.seal(key);
     let saved = save(ctx, &args, &transcript)?;
+    if stdout_gone.load(Ordering::SeqCst) {
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.json {
         say!(
             out,
@@ -340,42 +348,77 @@ async fn play_script(
     commands: mpsc::Sender<Command>,
     mut notices: mpsc::UnboundedReceiver<Event>,
     quiet: bool,
+    stdout_gone: Arc<AtomicBool>,
 ) {
+    let gone = stdout_gone.clone();
     let printer = tokio::spawn(async move {
         while let Some(e) = notices.recv().await {
             if !quiet
                 && !matches!(e.kind, EventKind::Move(_))
                 && let Some(line) = crate::report::event_line(&e)
+                && !print_line(&line)
             {
-                println!("{line}");
+                gone.store(true, Ordering::SeqCst);
             }
         }
     });
+    let mut end = EndReason::ScriptEnded;
     for line in lines {
         if let Some(at) = line.at {
-            tokio::time::sleep(clock.real_until(at.as_millis() as u64)).await;
+            let wait = tokio::time::sleep(clock.real_until(at.as_millis() as u64));
+            tokio::pin!(wait);
+            // A closed output ends the drill even while the script waits.
+            while !stdout_gone.load(Ordering::SeqCst) {
+                tokio::select! {
+                    _ = &mut wait => break,
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+                }
+            }
+        }
+        if stdout_gone.load(Ordering::SeqCst) {
+            end = EndReason::Interrupted;
+            break;
         }
         let resolve = matches!(line.action, Action::Resolve);
         if !quiet {
-            println!(
+            let echo = format!(
                 "[{:>6}] > {}",
                 crate::score::clock(clock.now_ms()),
                 line.text
             );
+            if !print_line(&echo) {
+                stdout_gone.store(true, Ordering::SeqCst);
+                end = EndReason::Interrupted;
+                break;
+            }
         }
         let Some(reply) = send(&commands, line.text.clone(), line.action).await else {
             break;
         };
-        if !quiet {
-            println!("         {}", render(&reply).replace('\n', "\n         "));
+        if !quiet
+            && !print_line(&format!(
+                "         {}",
+                render(&reply).replace('\n', "\n         ")
+            ))
+        {
+            stdout_gone.store(true, Ordering::SeqCst);
+            end = EndReason::Interrupted;
+            break;
         }
         if resolve {
             break;
         }
     }
-    let _ = commands.send(Command::End(EndReason::ScriptEnded)).await;
+    let _ = commands.send(Command::End(end)).await;
     drop(commands);
     let _ = printer.await;
+}
+
+/// Prints a line of a scripted run; false once standard output is gone
+/// (a closed pipe), instead of panicking as `println!` does.
+fn print_line(line: &str) -> bool {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
 }
 
 /// The interactive prompt, on its own thread (line editing blocks). Alerts

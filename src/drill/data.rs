@@ -338,14 +338,7 @@ impl Drill {
         let target = self.db().clone();
         self.spawn_move(pending, Done::fail(canonical.clone(), ""), async move {
             // As the app role: a repair may touch only what the app owns.
-            match repair_columns(
-                &source.app_url,
-                &target.app_url,
-                &table,
-                &columns,
-            )
-            .await
-            {
+            match repair_columns(&source.app_url, &target.app_url, &table, &columns).await {
                 Ok(n) => Done {
                     tags: vec!["corrective".into()],
                     ..Done::ok(
@@ -539,7 +532,11 @@ async fn repair_columns(
     if !own.iter().any(|t| t == table) {
         return Err(Refusal::NotOurs(format!(
             "`{table}` is not one of this drill's tables (tables: {}); repair copies only the app's own data",
-            if own.is_empty() { "none".to_string() } else { own.join(", ") }
+            if own.is_empty() {
+                "none".to_string()
+            } else {
+                own.join(", ")
+            }
         )));
     }
     let key: String = sqlx::query_scalar(
