@@ -345,3 +345,48 @@ fn a_closed_output_ends_a_scripted_drill_cleanly() {
         env.registry_entries()
     );
 }
+
+#[test]
+fn without_user_or_logname_the_learner_is_the_login_name() {
+    // Regression: with $USER unset the transcript named nobody, although
+    // `id -un` knows who runs the drill.
+    let env = TestEnv::new();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.txt");
+    std::fs::write(&script, "resolve\n").unwrap();
+    let transcript = dir.path().join("t.json");
+    let out = env
+        .pgdrill()
+        .current_dir(&root)
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("PGDRILL_LEARNER")
+        .args([
+            "run",
+            "mixed-version-rename",
+            "--time-scale",
+            "10",
+            "--json",
+            "--script",
+        ])
+        .arg(&script)
+        .arg("--transcript")
+        .arg(&transcript)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .unwrap();
+    let login = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&transcript).unwrap()).unwrap();
+    assert_eq!(saved["learner"], serde_json::Value::String(login));
+}

@@ -417,3 +417,24 @@ fn nothing_to_grade_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("no such file or folder"));
 }
+
+#[test]
+fn a_transcript_that_names_nobody_has_one_learner_name_in_every_format() {
+    // Regression: the table showed `?` where CSV and JUnit showed the
+    // file's stem.
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("alice-lab.json");
+    std::fs::copy(
+        root().join("tests/fixtures/transcripts/rollout-lab.reference.json"),
+        &file,
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    for format in ["table", "csv", "junit", "json"] {
+        let out = grade(&env, &["--format", format, path], None);
+        let text = stdout(&out);
+        assert!(text.contains("alice-lab"), "{format}: {text}");
+        assert!(!text.contains(" ? "), "{format}: {text}");
+    }
+}

@@ -463,10 +463,7 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             json,
             learner,
         } => {
-            let learner = learner
-                .or_else(|| std::env::var("USER").ok())
-                .or_else(|| std::env::var("LOGNAME").ok())
-                .filter(|s| !s.trim().is_empty());
+            let learner = learner_name(learner);
             let args = run::RunArgs {
                 learner,
                 scenario: crate::scenario::resolve(&scenario, &ctx.scenarios)?,
@@ -557,6 +554,23 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
 }
 
 /// Writes to the terminal; a closed pipe (`pgdrill ... | head`) is not an error.
+/// Who plays, the one rule: `--learner` (or `PGDRILL_LEARNER`), else
+/// `$USER`, else `$LOGNAME`, else the login name of the user we run as
+/// (as `id -un` says it).
+pub(crate) fn learner_name(explicit: Option<String>) -> Option<String> {
+    let named = |s: &String| !s.trim().is_empty();
+    explicit
+        .filter(named)
+        .or_else(|| std::env::var("USER").ok().filter(named))
+        .or_else(|| std::env::var("LOGNAME").ok().filter(named))
+        .or_else(|| {
+            nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        })
+}
+
 macro_rules! say {
     ($out:expr) => {{
         let _ = writeln!($out);
