@@ -382,6 +382,27 @@ pub const HELP: &[Help] = &[
     },
 ];
 
+/// The second words of verbs that have them, for "did you mean".
+const SUBCOMMANDS: &[(&str, &[&str])] = &[
+    ("app", &["status", "deploy", "rollback", "pause", "resume"]),
+    ("migrate", &["status", "up", "down", "apply"]),
+    ("flag", &["set", "list"]),
+    ("snapshot", &["create", "list"]),
+    ("incident", &["declare"]),
+];
+
+/// The known word closest to a mistyped one, when it is close enough to be
+/// what was meant (`staus` → `status`, `rolback` → `rollback`).
+pub fn did_you_mean<'a>(typed: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let typed = typed.to_ascii_lowercase();
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(&typed, k), k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
 /// Commands of the prompt itself, not moves: never sent to the engine.
 pub const PROMPT_COMMANDS: &[&str] = &["help", "quit", "exit", "clear"];
 
@@ -788,16 +809,29 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
             Action::Resolve
         }
         (v, _) if help(v).is_some() => {
+            let sub = w.get(1).map(String::as_str).unwrap_or_default();
+            let known = SUBCOMMANDS
+                .iter()
+                .find(|(verb, _)| *verb == v)
+                .map_or(&[][..], |(_, subs)| *subs);
             return Err(err(
-                format!("`{}` is not a `{v}` command", w[1..].join(" ")),
+                format!(
+                    "`{}` is not a `{v}` command{}",
+                    w[1..].join(" "),
+                    did_you_mean(sub, known.iter().copied())
+                        .map(|s| format!("; did you mean `{v} {s}`?"))
+                        .unwrap_or_default()
+                ),
                 u,
             ));
         }
         (v, _) => {
-            return Err(err(
-                format!("unknown command `{v}`; type `help` for the list"),
-                None,
-            ));
+            let verbs = HELP.iter().map(|h| h.name);
+            let hint = match did_you_mean(v, verbs) {
+                Some(s) => format!("did you mean `{s}`? Type `help` for the list"),
+                None => "type `help` for the list".to_string(),
+            };
+            return Err(err(format!("unknown command `{v}`; {hint}"), None));
         }
     };
     Ok(action)
@@ -1029,6 +1063,28 @@ mod tests {
                 .contains("not a `app` command")
         );
         assert!(parse("dance").unwrap_err().message.contains("type `help`"));
+        // Regression: typos got no help.
+        assert!(
+            parse("staus")
+                .unwrap_err()
+                .message
+                .contains("did you mean `status`?"),
+            "{}",
+            parse("staus").unwrap_err()
+        );
+        assert!(
+            parse("app rolback")
+                .unwrap_err()
+                .message
+                .contains("did you mean `app rollback`?")
+        );
+        assert!(
+            parse("migrate upp")
+                .unwrap_err()
+                .message
+                .contains("did you mean `migrate up`?")
+        );
+        assert!(!parse("dance").unwrap_err().message.contains("did you mean"));
         assert!(parse("migrate down --count 0").is_err());
         assert!(parse("migrate down 002 --count 2").is_err());
         assert!(parse("note").is_err());
