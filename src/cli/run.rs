@@ -111,6 +111,23 @@ pub async fn run(
         } else {
             String::new()
         };
+        if args.script.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            // The briefing stays on screen until the learner has read it:
+            // the scenario clock starts on Enter.
+            say!(
+                out,
+                "Read the briefing above, then press Enter to start the drill{scale}."
+            );
+            let _ = out.flush();
+            let enter = tokio::task::spawn_blocking(|| {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)
+            });
+            if interrupt.guard(enter).await.is_err() {
+                instance.shutdown().await;
+                return Err(Error::Interrupted);
+            }
+        }
         say!(
             out,
             "The drill starts now{scale}. Type `help` for moves, `status` to look around.\n"
