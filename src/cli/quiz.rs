@@ -137,7 +137,12 @@ fn ask(quiz: &Quiz) -> Result<Answers, Error> {
         ));
     }
     let term = console::Term::stderr();
-    let theme = dialoguer::theme::ColorfulTheme::default();
+    // A neutral mark after each answer: the theme's green tick would say
+    // "right" before the verdict says "not quite".
+    let theme = dialoguer::theme::ColorfulTheme {
+        success_prefix: console::style("›".to_string()).for_stderr().dim(),
+        ..dialoguer::theme::ColorfulTheme::default()
+    };
     let _ = term.write_line(&format!("{}\n", quiz.title));
     if !quiz.intro.trim().is_empty() {
         let _ = term.write_line(&format!("{}\n", quiz.intro.trim()));
@@ -159,7 +164,14 @@ fn ask(quiz: &Quiz) -> Result<Answers, Error> {
             Kind::Multiple => "Space to pick each right answer, Enter",
             Kind::Order => "Space to grab an item, arrows to move it, Enter",
         };
-        let interrupted = |e: dialoguer::Error| Error::Usage(format!("quiz ended: {e}"));
+        // Ctrl-C in the widget is a key, not a signal: it ends the quiz as
+        // an interruption (exit 130), like Ctrl-C anywhere else.
+        let interrupted = |e: dialoguer::Error| match e {
+            dialoguer::Error::IO(io) if io.kind() == std::io::ErrorKind::Interrupted => {
+                Error::Interrupted
+            }
+            e => Error::Usage(format!("quiz ended: {e}")),
+        };
         let response: Vec<usize> = match q.kind {
             Kind::Single => vec![
                 dialoguer::Select::with_theme(&theme)
