@@ -559,15 +559,17 @@ fn a_move_still_running_when_the_drill_is_interrupted_is_kept_and_scored() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
-    for line in stdout.lines().map_while(Result::ok) {
+    for line in lines.by_ref().map_while(Result::ok) {
         let started = line.contains("> migrate up");
         seen.push(line);
         if started {
             break;
         }
     }
+    // Keep reading: a closed output would end the drill by itself.
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).count());
     assert!(
         seen.last().is_some_and(|l| l.contains("> migrate up")),
         "the script never reached its move:\n{}",
@@ -581,6 +583,7 @@ fn a_move_still_running_when_the_drill_is_interrupted_is_kept_and_scored() {
     )
     .unwrap();
     let status = child.wait().unwrap();
+    drain.join().unwrap();
     assert_eq!(status.code(), Some(130));
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(&transcript).unwrap()).unwrap();
