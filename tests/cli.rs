@@ -386,7 +386,6 @@ fn without_user_or_logname_the_learner_is_the_login_name() {
         .output()
         .unwrap();
     let login = String::from_utf8_lossy(&id.stdout).trim().to_string();
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&transcript).unwrap()).unwrap();
+    let saved = common::read_json(&transcript);
     assert_eq!(saved["learner"], serde_json::Value::String(login));
 }

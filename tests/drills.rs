@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::TestEnv;
+use common::{TestEnv, moves, read_json};
 use serde_json::Value;
 
 const TIME_SCALE: &str = "10";
@@ -249,8 +249,7 @@ fn scenario_scores_as_its_author_said(id: &str) {
 /// The last RECOVERED line the drill showed names the RTO the score gives,
 /// and no RECOVERED line came while an integrity check was failing.
 fn live_recovery_agrees_with_the_score(played: &Played) {
-    let saved: Value =
-        serde_json::from_str(&std::fs::read_to_string(&played.transcript).unwrap()).unwrap();
+    let saved = read_json(&played.transcript);
     let mut failing = std::collections::BTreeSet::new();
     let mut last_recovered = None;
     for e in saved["events"].as_array().unwrap() {
@@ -502,8 +501,7 @@ fn ddl_from_another_client_is_recorded_as_a_move() {
     });
     for _ in lines.by_ref() {}
     child.wait().unwrap();
-    let saved: Value =
-        serde_json::from_str(&std::fs::read_to_string(&transcript).unwrap()).unwrap();
+    let saved = read_json(&transcript);
     let direct = saved["events"]
         .as_array()
         .unwrap()
@@ -585,14 +583,8 @@ fn a_move_still_running_when_the_drill_is_interrupted_is_kept_and_scored() {
     let status = child.wait().unwrap();
     drain.join().unwrap();
     assert_eq!(status.code(), Some(130));
-    let saved: Value =
-        serde_json::from_str(&std::fs::read_to_string(&transcript).unwrap()).unwrap();
-    let moves: Vec<&Value> = saved["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "move")
-        .collect();
+    let saved = read_json(&transcript);
+    let moves = moves(&saved);
     assert_eq!(moves.len(), 1, "{moves:#?}");
     assert_eq!(
         moves[0]["canonical"], "migrate up 002_add_order_channel",
@@ -631,14 +623,8 @@ fn repair_touches_only_the_drills_own_tables() {
     )
     .unwrap();
     let played = play(&env, "bad-backfill", &script, dir.path());
-    let saved: Value =
-        serde_json::from_str(&std::fs::read_to_string(&played.transcript).unwrap()).unwrap();
-    let moves: Vec<&Value> = saved["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "move")
-        .collect();
+    let saved = read_json(&played.transcript);
+    let moves = moves(&saved);
     let catalog = moves
         .iter()
         .find(|m| m["input"].as_str().unwrap().contains("pg_class"))

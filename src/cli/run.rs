@@ -167,10 +167,9 @@ pub async fn run(
     // that move instead of ending the drill, as in psql.
     let busy = Arc::new(AtomicBool::new(false));
     let mut signals = interrupt.signals();
-    // Set when standard output is closed (`| head`): the drill then ends,
-    // is torn down, and the command succeeds quietly, as cargo and ripgrep
-    // do.
-    let stdout_gone = Arc::new(AtomicBool::new(false));
+    // When standard output is closed (`| head`) the drill ends, is torn
+    // down, and the command succeeds quietly, as cargo and ripgrep do.
+    let stdout = ScriptOutput::new();
     let prompt_done = match script {
         Some(lines) => {
             tokio::spawn(play_script(
@@ -179,7 +178,7 @@ pub async fn run(
                 commands.clone(),
                 notices,
                 args.json,
-                stdout_gone.clone(),
+                stdout.clone(),
             ));
             None
         }
@@ -224,7 +223,7 @@ pub async fn run(
     transcript.score = serde_json::to_value(&score).ok();
     transcript.seal(key);
     let saved = save(ctx, &args, &transcript)?;
-    if stdout_gone.load(Ordering::SeqCst) {
+    if stdout.is_gone() {
         return Ok(ExitCode::SUCCESS);
     }
     if args.json {
@@ -365,77 +364,97 @@ async fn play_script(
     commands: mpsc::Sender<Command>,
     mut notices: mpsc::UnboundedReceiver<Event>,
     quiet: bool,
-    stdout_gone: Arc<AtomicBool>,
+    stdout: ScriptOutput,
 ) {
-    let gone = stdout_gone.clone();
-    let printer = tokio::spawn(async move {
-        while let Some(e) = notices.recv().await {
-            if !quiet
-                && !matches!(e.kind, EventKind::Move(_))
-                && let Some(line) = crate::report::event_line(&e)
-                && !print_line(&line)
-            {
-                gone.store(true, Ordering::SeqCst);
-            }
-        }
-    });
-    let mut end = EndReason::ScriptEnded;
-    for line in lines {
-        if let Some(at) = line.at {
-            let wait = tokio::time::sleep(clock.real_until(at.as_millis() as u64));
-            tokio::pin!(wait);
-            // A closed output ends the drill even while the script waits.
-            while !stdout_gone.load(Ordering::SeqCst) {
-                tokio::select! {
-                    _ = &mut wait => break,
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+    let printer = {
+        let stdout = stdout.clone();
+        tokio::spawn(async move {
+            while let Some(e) = notices.recv().await {
+                if !quiet
+                    && !matches!(e.kind, EventKind::Move(_))
+                    && let Some(line) = crate::report::event_line(&e)
+                {
+                    stdout.line(&line);
                 }
             }
-        }
-        if stdout_gone.load(Ordering::SeqCst) {
-            end = EndReason::Interrupted;
-            break;
+        })
+    };
+    for line in lines {
+        if let Some(at) = line.at {
+            // A closed output ends the drill even while the script waits.
+            tokio::select! {
+                _ = tokio::time::sleep(clock.real_until(at.as_millis() as u64)) => {}
+                _ = stdout.closed() => {}
+            }
         }
         let resolve = matches!(line.action, Action::Resolve);
         if !quiet {
-            let echo = format!(
+            stdout.line(&format!(
                 "[{:>6}] > {}",
                 crate::score::clock(clock.now_ms()),
                 line.text
-            );
-            if !print_line(&echo) {
-                stdout_gone.store(true, Ordering::SeqCst);
-                end = EndReason::Interrupted;
-                break;
-            }
+            ));
+        }
+        if stdout.is_gone() {
+            break;
         }
         let Some(reply) = send(&commands, line.text.clone(), line.action).await else {
             break;
         };
-        if !quiet
-            && !print_line(&format!(
+        if !quiet {
+            stdout.line(&format!(
                 "         {}",
                 render(&reply).replace('\n', "\n         ")
-            ))
-        {
-            stdout_gone.store(true, Ordering::SeqCst);
-            end = EndReason::Interrupted;
-            break;
+            ));
         }
-        if resolve {
+        if resolve || stdout.is_gone() {
             break;
         }
     }
+    let end = if stdout.is_gone() {
+        EndReason::Interrupted
+    } else {
+        EndReason::ScriptEnded
+    };
     let _ = commands.send(Command::End(end)).await;
     drop(commands);
     let _ = printer.await;
 }
 
-/// Prints a line of a scripted run; false once standard output is gone
-/// (a closed pipe), instead of panicking as `println!` does.
-fn print_line(line: &str) -> bool {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+/// Standard output of a scripted run. Writing never panics: once it is
+/// gone (a closed pipe, `| head`) it stays gone, and whoever waits on
+/// [`ScriptOutput::closed`] learns it.
+#[derive(Clone)]
+struct ScriptOutput {
+    gone: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl ScriptOutput {
+    fn new() -> ScriptOutput {
+        ScriptOutput {
+            gone: Arc::new(tokio::sync::watch::Sender::new(false)),
+        }
+    }
+
+    /// Prints a line, unless the output is gone.
+    fn line(&self, text: &str) {
+        if self.is_gone() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+            self.gone.send_replace(true);
+        }
+    }
+
+    fn is_gone(&self) -> bool {
+        *self.gone.borrow()
+    }
+
+    /// Resolves once the output is gone.
+    async fn closed(&self) {
+        let _ = self.gone.subscribe().wait_for(|gone| *gone).await;
+    }
 }
 
 /// The interactive prompt, on its own thread (line editing blocks). Alerts

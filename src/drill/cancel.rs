@@ -18,7 +18,7 @@ use sqlx::PgConnection;
 use tokio::sync::oneshot;
 
 use super::apply::Done;
-use super::{Drill, Finished, MOVES, Pending};
+use super::{Drill, MOVES, Pending};
 use crate::transcript::Outcome;
 
 /// How long a cancelled move may take to come back once its backend is
@@ -40,10 +40,8 @@ impl Drill {
         attempt: Done,
         work: impl Future<Output = Done> + Send + 'static,
     ) {
-        let (tx, mut cancel) = oneshot::channel();
-        self.running.push(tx);
-        self.in_flight += 1;
-        self.tasks.spawn(async move {
+        let mut cancel = self.cancel_handle();
+        self.moves.spawn(async move {
             let done = tokio::select! {
                 done = work => done,
                 Ok(outcome) = &mut cancel => Done {
@@ -51,7 +49,7 @@ impl Drill {
                     ..stopped(attempt.canonical, outcome, None)
                 },
             };
-            Finished::Move(pending, done)
+            (pending, done)
         });
     }
 
@@ -66,55 +64,56 @@ impl Drill {
         work: OnConnection,
     ) {
         let superuser = self.db().superuser_url.clone();
-        let (tx, mut cancel) = oneshot::channel();
-        self.running.push(tx);
-        self.in_flight += 1;
-        self.tasks.spawn(async move {
-            let done = async {
-                let mut conn = match crate::instance::connect_as(&url, MOVES, None).await {
-                    Ok(c) => c,
-                    Err(e) => return Done::refuse(canonical, e.to_string()),
-                };
-                let pid: Option<i32> = sqlx::query_scalar("SELECT pg_backend_pid()")
-                    .fetch_one(&mut conn)
-                    .await
-                    .ok();
-                let mut work = work(&mut conn);
-                tokio::select! {
-                    done = &mut work => done,
-                    Ok(outcome) = &mut cancel => {
-                        if let Some(pid) = pid {
-                            terminate(&superuser, pid).await;
-                        }
-                        match tokio::time::timeout(SETTLE, work).await {
-                            // It finished before the cancel reached it.
-                            Ok(done) if done.outcome == Outcome::Done => done,
-                            Ok(done) => Done {
-                                outcome,
-                                text: format!(
-                                    "{}; its session on the server was ended ({})",
-                                    outcome.describe(),
-                                    crate::transcript::first_line(&done.text, 120)
-                                ),
-                                ..done
-                            },
-                            Err(_) => stopped(canonical, outcome, pid),
-                        }
+        let mut cancel = self.cancel_handle();
+        self.moves.spawn(async move {
+            let mut conn = match crate::instance::connect_as(&url, MOVES, None).await {
+                Ok(c) => c,
+                Err(e) => return (pending, Done::refuse(canonical, e.to_string())),
+            };
+            let pid: Option<i32> = sqlx::query_scalar("SELECT pg_backend_pid()")
+                .fetch_one(&mut conn)
+                .await
+                .ok();
+            let mut work = work(&mut conn);
+            let done = tokio::select! {
+                done = &mut work => done,
+                Ok(outcome) = &mut cancel => {
+                    if let Some(pid) = pid {
+                        terminate(&superuser, pid).await;
+                    }
+                    match tokio::time::timeout(SETTLE, work).await {
+                        // It finished before the cancel reached it.
+                        Ok(done) if done.outcome == Outcome::Done => done,
+                        Ok(done) => Done {
+                            outcome,
+                            text: format!(
+                                "{}; its session on the server was ended ({})",
+                                outcome.describe(),
+                                crate::transcript::first_line(&done.text, 120)
+                            ),
+                            ..done
+                        },
+                        Err(_) => stopped(canonical, outcome, pid),
                     }
                 }
-            }
-            .await;
-            Finished::Move(pending, done)
+            };
+            (pending, done)
         });
     }
 
+    /// A new move's end of the channel that stops it.
+    fn cancel_handle(&mut self) -> oneshot::Receiver<Outcome> {
+        let (tx, rx) = oneshot::channel();
+        self.running.retain(|tx| !tx.is_closed());
+        self.running.push(tx);
+        rx
+    }
+
     /// Stops every move in flight; each is recorded as ending so.
-    pub(super) fn cancel_moves(&mut self, outcome: Outcome) -> usize {
-        let mut n = 0;
+    pub(super) fn cancel_moves(&mut self, outcome: Outcome) {
         for tx in self.running.drain(..) {
-            n += usize::from(tx.send(outcome).is_ok());
+            let _ = tx.send(outcome);
         }
-        n
     }
 }
 

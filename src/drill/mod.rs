@@ -14,10 +14,14 @@ mod apply;
 mod cancel;
 pub mod clock;
 mod data;
+mod health;
 mod locks;
+mod migrations;
 mod prepare;
 mod probe;
+mod rollout;
 pub mod status;
+mod timeline;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -34,7 +38,7 @@ use crate::instance::{Instance, InstanceInfo};
 use crate::scenario::{Release, Scenario};
 use crate::score::{self, Recovery};
 use crate::transcript::Outcome as MoveOutcome;
-use crate::transcript::{EndReason, Event, EventKind, Level, State, Transcript, Window};
+use crate::transcript::{EndReason, Event, EventKind, Level, State, Transcript};
 use crate::workload::{Flags, Fleet, Outcome, Phase, Rollout, Sample, WindowBuilder};
 
 pub use clock::Clock;
@@ -193,10 +197,7 @@ struct Waiting {
 
 /// What a background task finished with. Short-lived messages, one per
 /// task, so their size does not matter.
-#[allow(clippy::large_enum_variant)]
 enum Finished {
-    /// A move.
-    Move(Pending, apply::Done),
     /// A release's migration job.
     Release(Release, Result<Vec<String>, String>),
     /// A migration job that is not part of a deploy: a version's
@@ -269,10 +270,10 @@ pub struct Drill {
     triggers: Vec<usize>,
     waits: Vec<Waiting>,
     tasks: JoinSet<Finished>,
-    /// How to stop each move task in flight.
+    /// Moves whose work runs as a task, until they are recorded.
+    moves: JoinSet<(Pending, apply::Done)>,
+    /// How to stop each of them (`cancel.rs`).
     running: Vec<oneshot::Sender<MoveOutcome>>,
-    /// Move tasks started and not yet recorded.
-    in_flight: usize,
     background: JoinSet<()>,
     ledger: Vec<Write>,
     end_at_ms: u64,
@@ -368,8 +369,8 @@ impl Drill {
             triggers,
             waits: Vec::new(),
             tasks: JoinSet::new(),
+            moves: JoinSet::new(),
             running: Vec::new(),
-            in_flight: 0,
             background: JoinSet::new(),
             ledger: Vec::new(),
             end_at_ms,
@@ -436,6 +437,11 @@ impl Drill {
                         self.on_finished(done);
                     }
                 }
+                Some(done) = self.moves.join_next(), if !self.moves.is_empty() => {
+                    if let Ok((pending, done)) = done {
+                        self.complete(pending, done);
+                    }
+                }
                 command = commands.recv() => match command {
                     Some(Command::Act { input, action, reply }) => self.act(input, action, reply),
                     Some(Command::Cancel) => {
@@ -456,13 +462,14 @@ impl Drill {
         // every move the learner started is in the transcript.
         self.cancel_moves(MoveOutcome::Interrupted);
         let deadline = tokio::time::Instant::now() + SETTLE_AT_END;
-        while self.in_flight > 0 {
-            match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
-                Ok(Some(Ok(done))) => self.on_finished(done),
-                Ok(Some(Err(_))) => {}
-                Ok(None) | Err(_) => break,
+        while let Ok(Some(finished)) =
+            tokio::time::timeout_at(deadline, self.moves.join_next()).await
+        {
+            if let Ok((pending, done)) = finished {
+                self.complete(pending, done);
             }
         }
+        self.moves.abort_all();
         self.tasks.abort_all();
         self.background.abort_all();
         if let Some(fleet) = self.fleet.take() {
@@ -626,415 +633,5 @@ impl Drill {
             );
             self.ended = Some(EndReason::TimeUp);
         }
-    }
-
-    /// Schedules the timeline events whose condition now holds, `at` after
-    /// this moment.
-    fn check_triggers(&mut self, now: u64) {
-        if self.triggers.is_empty() {
-            return;
-        }
-        let scenario = self.scenario.clone();
-        let flags = self.flags.values();
-        let (due, waiting): (Vec<usize>, Vec<usize>) = std::mem::take(&mut self.triggers)
-            .into_iter()
-            .partition(|i| {
-                scenario.timeline[*i].when.as_ref().is_some_and(|w| {
-                    flags
-                        .get(&w.flag)
-                        .is_some_and(|v| v.percent() >= w.at_least.percent())
-                })
-            });
-        self.triggers = waiting;
-        for index in due {
-            let at = now + scenario.timeline[index].at.as_millis();
-            let pending = &self.timeline[self.next_event..];
-            let pos = self.next_event + pending.partition_point(|(t, _)| *t <= at);
-            self.timeline.insert(pos, (at, index));
-        }
-    }
-
-    /// The incident's timing from the events so far: the same function
-    /// scoring applies to the whole transcript.
-    fn timing(&self) -> score::recovery::Timing {
-        score::recovery::Timing::of(&self.scenario.slo, &self.transcript)
-    }
-
-    /// Announces the recovery when service and data are both back, the way
-    /// the score will judge it; takes it back if a check fails again.
-    fn follow_recovery(&mut self) {
-        let now = self.clock.now_ms();
-        let timing = self.timing();
-        self.recovery = timing.service;
-        let recovered = timing.recovered_at(now);
-        if recovered == self.announced_recovery {
-            return;
-        }
-        self.announced_recovery = recovered;
-        if !recovered {
-            // Whatever broke says so in its own alert.
-            return;
-        }
-        let mut what = Vec::new();
-        if let (Some(_), Some(at)) = (
-            timing.service.incident_start_ms,
-            timing.service.recovered_ms,
-        ) {
-            what.push(format!(
-                "the SLO has held for {} since {}",
-                self.scenario.slo.stable_for,
-                score::clock(at)
-            ));
-        }
-        if let Some(at) = timing.data_restored_ms {
-            what.push(format!(
-                "every integrity check passes since {}",
-                score::clock(at)
-            ));
-        }
-        self.observe(
-            Level::Recovered,
-            format!(
-                "{} (RTO {}, target {})",
-                what.join(" and "),
-                score::clock(timing.rto_ms().unwrap_or_default()),
-                self.scenario.rubric.rto
-            ),
-        );
-    }
-
-    fn close_window(&mut self, now: u64) {
-        let window: Window = self.builder.finish(self.window_started.1, now);
-        self.window_started = (Instant::now(), now);
-        let healthy = score::recovery::healthy(&self.scenario.slo, &window);
-        let summary = describe(&window);
-        self.push(EventKind::Window(window));
-        let before = self.recovery;
-        self.recovery = score::recovery::analyze(&self.scenario.slo, self.transcript.windows());
-        if before.incident_start_ms.is_none() && self.recovery.incident_start_ms.is_some() {
-            self.observe(Level::Alert, format!("SLO broken: {summary}"));
-        } else if self.recovery.incident_start_ms.is_some()
-            && self.recovery.confirmed_ms.is_none()
-            && self.last_healthy.is_some_and(|h| h != healthy)
-        {
-            let level = if healthy { Level::Info } else { Level::Alert };
-            let what = if healthy {
-                "within the SLO again"
-            } else {
-                "SLO broken again"
-            };
-            self.observe(level, format!("{what}: {summary}"));
-        }
-        self.last_healthy = Some(healthy);
-        self.follow_recovery();
-    }
-
-    fn fire(&mut self, index: usize) {
-        let event = self.scenario.timeline[index].clone();
-        let hidden = event.hidden;
-        if let Some(say) = &event.say {
-            self.announce_as(hidden, say.clone());
-        }
-        // The author's `say` tells the story; pgdrill's own line for the
-        // same event would say it twice.
-        let told = event.say.is_some();
-        if let Some(release) = event.release {
-            let message = if release.migrations.is_empty() {
-                format!("release {}: rolling deploy starts", release.version)
-            } else {
-                format!(
-                    "release {}: the migration job applies {}",
-                    release.version,
-                    release.migrations.join(", ")
-                )
-            };
-            if !told {
-                self.announce_as(hidden, message);
-            }
-            let timeout = release
-                .job_timeout
-                .map(|t| t.0.div_f64(self.options.time_scale));
-            let job = apply::migrate_ids(
-                self.scenario.clone(),
-                self.db().app_url.clone(),
-                release.migrations.clone(),
-                MIGRATION_JOB.to_string(),
-                timeout,
-            );
-            self.tasks
-                .spawn(async move { Finished::Release(release, job.await) });
-        }
-        if !event.migrate.is_empty() {
-            if !told {
-                self.announce_as(
-                    hidden,
-                    format!("the migration job applies {}", event.migrate.join(", ")),
-                );
-            }
-            let job = apply::migrate_ids(
-                self.scenario.clone(),
-                self.db().app_url.clone(),
-                event.migrate.clone(),
-                MIGRATION_JOB.to_string(),
-                None,
-            );
-            self.tasks
-                .spawn(async move { Finished::Job(None, job.await) });
-        }
-        if let Some(change) = event.flag {
-            self.flags.set(&change.name, change.value);
-            if !told {
-                self.announce_as(
-                    hidden,
-                    format!("flag {} set to {}", change.name, change.value),
-                );
-            }
-        }
-        if let Some(name) = event.snapshot {
-            if !told {
-                self.announce_as(hidden, format!("the pipeline takes snapshot {name}"));
-            }
-            let (info, url) = (self.db().info.clone(), self.db().superuser_url.clone());
-            let t = self.clock.now_ms();
-            self.tasks.spawn(async move {
-                let result = crate::instance::snapshot::create(&info, &url, &name)
-                    .await
-                    .map_err(|e| e.to_string());
-                Finished::Snapshot(t, result)
-            });
-        }
-        if let Some(sql) = event.sql {
-            let url = self.db().superuser_url.clone();
-            let sql = scale_durations(&sql, self.options.time_scale);
-            let job = event.job.unwrap_or_else(|| "timeline-job".into());
-            if !told {
-                self.announce_as(
-                    hidden,
-                    format!("background job {job} started: {}", one_line(&sql)),
-                );
-            }
-            self.background.spawn(async move {
-                if let Ok(mut conn) = crate::instance::connect_as(&url, &job, None).await {
-                    let _ =
-                        sqlx::Executor::execute(&mut conn, sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
-                            .await;
-                }
-            });
-        }
-    }
-
-    /// Starts a rollout to `version`, remembering what ran before.
-    fn start_rollout(&mut self, version: &str, step_ms: u64, limit: Option<u32>) {
-        if let Some(fleet) = &self.fleet {
-            let counts = fleet.counts();
-            let current = counts
-                .iter()
-                .filter(|(v, _)| v.as_str() != version)
-                .max_by_key(|(_, n)| **n);
-            if let Some((v, n)) = current
-                && *n > 0
-            {
-                self.previous_version = Some(v.clone());
-            }
-        }
-        self.rollout = Some(Rollout::new(version, self.clock.now_ms(), step_ms, limit));
-        self.rollout_phase = Some(Phase::Rolling);
-    }
-
-    fn step_rollout(&mut self, now: u64) {
-        let (Some(rollout), Some(fleet)) = (&mut self.rollout, &self.fleet) else {
-            return;
-        };
-        let mut pods = fleet.pod_versions();
-        let mut notes = Vec::new();
-        let mut startup = None;
-        if let Some(pod) = rollout.due(now, &pods) {
-            fleet.set_pod_version(pod, &rollout.target);
-            startup = Some(rollout.target.clone());
-            pods[pod] = rollout.target.clone();
-            let on = pods.iter().filter(|p| **p == rollout.target).count();
-            notes.push((
-                Level::Info,
-                format!(
-                    "pod-{} now runs {} ({on} of {} pods)",
-                    pod + 1,
-                    rollout.target,
-                    pods.len()
-                ),
-            ));
-        }
-        let phase = rollout.phase(&pods);
-        if Some(phase) != self.rollout_phase {
-            match phase {
-                Phase::Done => notes.push((Level::Info, format!("rollout to {} complete", rollout.target))),
-                Phase::Stalled => notes.push((
-                    Level::Alert,
-                    format!("rollout to {} stopped by the pipeline after {} pods: old and new versions now serve side by side", rollout.target, rollout.moved),
-                )),
-                Phase::Paused | Phase::Rolling => {}
-            }
-            self.rollout_phase = Some(phase);
-        }
-        for (level, message) in notes {
-            self.observe(level, message);
-        }
-        if let Some(version) = startup {
-            self.migrate_on_start(&version);
-        }
-    }
-
-    /// A pod of `version` booted: a framework that migrates at startup
-    /// applies the version's pending migrations (once at a time).
-    fn migrate_on_start(&mut self, version: &str) {
-        let Some(v) = self.scenario.app.version(version) else {
-            return;
-        };
-        let pending: Vec<String> = v
-            .migrate_on_start
-            .iter()
-            .filter(|id| !self.applied.contains(id))
-            .cloned()
-            .collect();
-        if pending.is_empty() || self.starting.iter().any(|s| s == version) {
-            return;
-        }
-        self.starting.push(version.to_string());
-        self.announce(format!(
-            "a {version} pod booted and applies {} at startup",
-            pending.join(", ")
-        ));
-        let job = apply::migrate_ids(
-            self.scenario.clone(),
-            self.db().app_url.clone(),
-            pending,
-            format!("{version}-startup"),
-            None,
-        );
-        let version = version.to_string();
-        self.tasks
-            .spawn(async move { Finished::Job(Some(version), job.await) });
-    }
-
-    fn on_finished(&mut self, done: Finished) {
-        match done {
-            Finished::Release(release, Ok(applied)) => {
-                self.applied = applied;
-                self.announce(format!(
-                    "release {}: migrations done; pods roll to {} one every {}",
-                    release.version, release.version, release.step
-                ));
-                self.start_rollout(
-                    &release.version,
-                    release.step.as_millis(),
-                    release.stop_after_pods,
-                );
-            }
-            Finished::Release(release, Err(e)) => {
-                self.announce(format!(
-                    "release {} failed in its migration job: {e}",
-                    release.version
-                ));
-                if release.continue_on_error {
-                    self.announce(format!(
-                            "the pipeline ignores the failed migration job: pods roll to {} one every {}",
-                            release.version, release.step
-                        ));
-                    self.start_rollout(
-                        &release.version,
-                        release.step.as_millis(),
-                        release.stop_after_pods,
-                    );
-                }
-            }
-            Finished::Job(version, result) => {
-                let what = match &version {
-                    Some(v) => {
-                        self.starting.retain(|s| s != v);
-                        format!("{v} startup migrations")
-                    }
-                    None => "the migration job".to_string(),
-                };
-                let message = match result {
-                    Ok(applied) => {
-                        self.applied = applied;
-                        format!("{what}: done")
-                    }
-                    Err(e) => format!("{what} failed: {e}"),
-                };
-                self.announce(message);
-            }
-            Finished::Snapshot(t_ms, Ok(snapshot)) => {
-                self.announce(format!(
-                    "snapshot {} taken of {} ({} KiB)",
-                    snapshot.name,
-                    self.db().name,
-                    snapshot.bytes / 1024
-                ));
-                self.snapshots.push(Snap {
-                    t_ms,
-                    db: self.serving,
-                    snapshot,
-                    by_timeline: true,
-                });
-            }
-            Finished::Snapshot(_, Err(e)) => {
-                self.announce(format!("the pipeline's snapshot failed: {e}"));
-            }
-            Finished::Probe(db, probed) => {
-                self.probing = false;
-                self.on_probe(db, probed);
-            }
-            Finished::Move(pending, done) => {
-                self.in_flight = self.in_flight.saturating_sub(1);
-                self.running.retain(|tx| !tx.is_closed());
-                self.complete(pending, done)
-            }
-        }
-    }
-}
-
-/// A window in a line: error rate, top error, p99.
-fn describe(w: &Window) -> String {
-    if w.requests == 0 {
-        return "no request completed in the last window: every request is waiting".to_string();
-    }
-    let top = w
-        .top_error_described()
-        .map(|t| format!(", top error {t}"))
-        .unwrap_or_default();
-    format!(
-        "error rate {:.1}% of {} requests{top}, p99 {:.0}ms",
-        w.error_rate() * 100.0,
-        w.requests,
-        w.p99_ms
-    )
-}
-
-/// Replaces `{{90s}}` by the real seconds 90 scenario seconds take.
-fn scale_durations(sql: &str, scale: f64) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut rest = sql;
-    while let Some(open) = rest.find("{{") {
-        let Some(close) = rest[open..].find("}}") else {
-            break;
-        };
-        out.push_str(&rest[..open]);
-        let inner = &rest[open + 2..open + close];
-        match crate::scenario::Dur::parse(inner.trim()) {
-            Ok(d) => out.push_str(&format!("{:.3}", d.0.as_secs_f64() / scale)),
-            Err(_) => out.push_str(&rest[open..open + close + 2]),
-        }
-        rest = &rest[open + close + 2..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn one_line(sql: &str) -> String {
-    let flat = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > 80 {
-        format!("{}...", flat.chars().take(77).collect::<String>())
-    } else {
-        flat
     }
 }

@@ -166,6 +166,7 @@ impl Drill {
         if db != self.serving {
             return;
         }
+        let mut changed = false;
         for (name, result) in probed.checks {
             let ok = matches!(result, Ok(0));
             let key = (ok, result.is_err());
@@ -205,7 +206,11 @@ impl Drill {
                 bad,
                 error,
             });
-            self.follow_recovery();
+            changed = true;
+        }
+        if changed {
+            let timing = self.timing();
+            self.follow_recovery(&timing);
         }
         let mut last_query = String::new();
         for row in probed.audit {

@@ -242,16 +242,19 @@ pub async fn connect_as(
 
 /// A URL with its password replaced by `***`.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
+    match password_at(url) {
+        Some((head, _, tail)) => format!("{head}:***{tail}"),
+        None => url.to_string(),
     }
+}
+
+/// A URL cut around its password: `postgres://user`, the password, and
+/// `@host:port/db`; `None` when it has no password.
+fn password_at(url: &str) -> Option<(&str, &str, &str)> {
+    let scheme = url.find("://")? + 3;
+    let at = url.rfind('@').filter(|at| *at >= scheme)?;
+    let colon = scheme + url[scheme..at].find(':')?;
+    Some((&url[..colon], &url[colon + 1..at], &url[at..]))
 }
 
 /// Gives an instance's superuser and application role new random
@@ -280,18 +283,9 @@ pub(crate) async fn fresh_passwords(info: &InstanceInfo) -> Result<(String, Stri
 /// get the first on their command line and the second in their
 /// environment, because every local user can read a process's arguments.
 pub fn split_password(url: &str) -> (String, Option<String>) {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, password)) => (
-                    format!("{}{user}{}", &url[..scheme + 3], &url[at..]),
-                    Some(password.to_string()),
-                ),
-                None => (url.to_string(), None),
-            }
-        }
-        _ => (url.to_string(), None),
+    match password_at(url) {
+        Some((head, password, tail)) => (format!("{head}{tail}"), Some(password.to_string())),
+        None => (url.to_string(), None),
     }
 }
 

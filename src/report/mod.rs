@@ -8,6 +8,7 @@ pub mod chart;
 pub mod evidence;
 pub mod html;
 pub mod markdown;
+pub mod postmortem;
 
 pub use evidence::Evidence;
 

@@ -164,7 +164,6 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
 
     // Service and data together: the same function the engine uses live.
     let timing = recovery::Timing::of(&scenario.slo, transcript);
-    let checks = transcript.checks();
     let incident_start_ms = timing.incident_start_ms;
     let data_restored_ms = timing.data_restored_ms;
     let healthy_at = |t: u64| timing.healthy_at(t);
@@ -345,7 +344,7 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
 
     let mut reasons = Vec::new();
     for check in &scenario.checks {
-        let Some(runs) = checks.get(check.name.as_str()) else {
+        let Some(runs) = timing.runs(&check.name) else {
             continue;
         };
         let (t, ok, what) = runs.last().cloned().unwrap_or_default();

@@ -107,7 +107,7 @@ pub struct Timing {
 }
 
 /// One recorded state of a check: time, passing, what it found.
-type CheckRun = (u64, bool, String);
+pub type CheckRun = (u64, bool, String);
 
 impl Timing {
     /// The timing of a drill, from its events so far.
@@ -146,6 +146,14 @@ impl Timing {
             data_restored_ms,
             checks,
         }
+    }
+
+    /// The recorded states of the check `name`, in order.
+    pub fn runs(&self, name: &str) -> Option<&[CheckRun]> {
+        self.checks
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, runs)| runs.as_slice())
     }
 
     /// Whether some check was failing at `t`.

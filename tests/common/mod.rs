@@ -251,3 +251,20 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// A saved transcript (or any JSON file), parsed.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The moves of a saved transcript, in order.
+pub fn moves(transcript: &serde_json::Value) -> Vec<serde_json::Value> {
+    transcript["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "move")
+        .cloned()
+        .collect()
+}
