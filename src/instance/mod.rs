@@ -259,11 +259,27 @@ fn password_at(url: &str) -> Option<(&str, &str, &str)> {
 
 /// Gives an instance's superuser and application role new random
 /// passwords, over one superuser connection; returns them (superuser, app).
+/// A local instance is reached through its private Unix socket, where the
+/// template trusts its owner: a TCP login would cost a SCRAM handshake on
+/// every provision.
 pub(crate) async fn fresh_passwords(info: &InstanceInfo) -> Result<(String, String), Error> {
-    use sqlx::Executor;
+    use sqlx::{ConnectOptions, Executor};
     let superuser = random_token(24);
     let app = random_token(24);
-    let mut conn = connect(&info.url_for(&info.superuser)).await?;
+    let mut conn = match &info.socket_dir {
+        Some(dir) => sqlx::postgres::PgConnectOptions::new()
+            .socket(dir)
+            .port(info.port)
+            .username(&info.superuser.user)
+            .database(&info.database)
+            .connect()
+            .await
+            .map_err(|e| Error::Connect {
+                url: format!("the socket in {}", dir.display()),
+                detail: e.to_string(),
+            })?,
+        None => connect(&info.url_for(&info.superuser)).await?,
+    };
     // Tokens are alphanumeric, so they need no quoting beyond the quotes.
     let sql = format!(
         "ALTER ROLE {} PASSWORD '{superuser}'; ALTER ROLE {} PASSWORD '{app}';",
