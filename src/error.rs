@@ -116,6 +116,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error as the command line shows it: `error: ...`, except for
+    /// the problems of a file, which are already a list of `error:` entries.
+    pub fn report(&self) -> String {
+        use crate::scenario::LoadError;
+        match self {
+            Error::Scenario(LoadError::Invalid(_))
+            | Error::Quiz(crate::quiz::Error::Invalid(_)) => self.to_string(),
+            _ => format!("error: {self}"),
+        }
+    }
+
     /// The process exit code for this error (documented in the README).
     pub fn exit_code(&self) -> u8 {
         match self {

@@ -28,6 +28,18 @@ use std::process::ExitCode;
 
 pub use error::Error;
 
+/// The known word closest to a mistyped one, when it is close enough to be
+/// what was meant (`staus` → `status`, `rolback` → `rollback`).
+pub fn did_you_mean<'a>(typed: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let typed = typed.to_ascii_lowercase();
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(&typed, k), k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
 /// Whether `name` is plain: letters, digits, `-` and `_`, and not empty.
 /// Scenario and quiz ids, snapshot and job names are plain, so none of them
 /// can reach outside the folder it names a file in.

@@ -7,7 +7,7 @@ fn main() -> ExitCode {
     match pgdrill::run(std::env::args_os()) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("{}", err.report());
             ExitCode::from(err.exit_code())
         }
     }

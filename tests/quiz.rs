@@ -164,6 +164,24 @@ fn a_bad_answers_file_is_refused_with_every_problem_and_its_place() {
     assert!(err.contains("answers.toml:2:"), "{err}");
     assert!(err.contains("answers.toml:3:"), "{err}");
     assert!(err.contains("2 problems"), "{err}");
+    // Each problem is one `error:` line, never `error: error:`.
+    assert!(err.starts_with("error: rollout-order"), "{err}");
+    assert!(!err.contains("error: error:"), "{err}");
+}
+
+#[test]
+fn a_bad_scenario_file_is_reported_once_per_problem() {
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("typo.toml");
+    std::fs::write(&file, "id = \"typo\"\ntitel = \"t\"\n").unwrap();
+    let out = env.pgdrill().args(["run"]).arg(&file).output().unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\nerror: unknown field `titel`"), "{err}");
+    assert!(err.starts_with("error: missing field `kind`"), "{err}");
+    assert!(err.contains("did you mean `title`?"), "{err}");
+    assert!(!err.contains("error: error:"), "{err}");
 }
 
 #[test]

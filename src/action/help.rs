@@ -182,18 +182,6 @@ pub(super) const SUBCOMMANDS: &[(&str, &[&str])] = &[
     ("incident", &["declare"]),
 ];
 
-/// The known word closest to a mistyped one, when it is close enough to be
-/// what was meant (`staus` → `status`, `rolback` → `rollback`).
-pub fn did_you_mean<'a>(typed: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let typed = typed.to_ascii_lowercase();
-    known
-        .into_iter()
-        .map(|k| (strsim::jaro_winkler(&typed, k), k))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
-}
-
 /// Commands of the prompt itself, not moves: never sent to the engine.
 pub const PROMPT_COMMANDS: &[&str] = &["help", "quit", "exit", "clear"];
 

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use crate::scenario::{Dur, FlagValue};
 
-pub use help::{HELP, Help, PROMPT_COMMANDS, did_you_mean, help};
+pub use crate::did_you_mean;
+pub use help::{HELP, Help, PROMPT_COMMANDS, help};
 use help::{SUBCOMMANDS, usage};
 pub use script::{ScriptLine, parse_script};
 

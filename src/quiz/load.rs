@@ -5,9 +5,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use toml::de::DeTable;
 
 use super::{Answers, DOCTRINE_RULES, Kind, Letters, Quiz, letter, position};
+use crate::did_you_mean;
 use crate::scenario::{Diagnostic, Problem, parse_checked, render, toml_diagnostic};
 
 /// Where quiz keys are documented.
@@ -218,25 +220,39 @@ pub fn parse_answers(quiz: &Quiz, path: &Path, text: &str) -> Result<Answers, Ve
             .map(|e| toml_diagnostic(path, text, e, README))
             .collect());
     }
-    let raw: std::collections::BTreeMap<String, Letters> =
+    // Each answer on its own, so that one of the wrong shape does not hide
+    // the problems of the others.
+    let raw: std::collections::BTreeMap<String, toml::Value> =
         toml::from_str(text).map_err(|e| vec![toml_diagnostic(path, text, &e, README)])?;
     let mut problems = Vec::new();
     let mut answers = Answers::new();
-    for (id, given) in raw {
+    for (id, value) in raw {
         let Some(q) = quiz.questions.iter().find(|q| q.id == id) else {
             problems.push(
-                Problem::at(&id, format!("no question `{id}` in quiz `{}`", quiz.id)).hint(
-                    format!(
-                        "the questions are: {}",
-                        quiz.questions
-                            .iter()
-                            .map(|q| q.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                Problem::at(&id, format!("not a question of quiz `{}`", quiz.id))
+                    .on_key()
+                    .hint(
+                        match did_you_mean(&id, quiz.questions.iter().map(|q| q.id.as_str())) {
+                            Some(near) => format!("did you mean `{near}`?"),
+                            None => format!(
+                                "the questions are: {}",
+                                quiz.questions
+                                    .iter()
+                                    .map(|q| q.id.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        },
                     ),
-                ),
             );
             continue;
+        };
+        let given = match Letters::deserialize(value) {
+            Ok(given) => given,
+            Err(e) => {
+                problems.push(Problem::at(&id, e.message().to_string()));
+                continue;
+            }
         };
         let n = q.shown().len();
         let mut positions = Vec::new();
@@ -270,10 +286,12 @@ pub fn parse_answers(quiz: &Quiz, path: &Path, text: &str) -> Result<Answers, Ve
     if problems.is_empty() {
         Ok(answers)
     } else {
-        Err(problems
+        let mut diags: Vec<Diagnostic> = problems
             .iter()
             .map(|p| Diagnostic::locate(path, text, Some(doc.get_ref()), p))
-            .collect())
+            .collect();
+        diags.sort_by_key(|d| (d.line, d.column));
+        Err(diags)
     }
 }
 
@@ -393,11 +411,11 @@ cites = "c"
         let bad = parse_answers(
             &quiz,
             Path::new("a.toml"),
-            "one = \"A B\"\nsteps = \"A A B\"\nthree = \"A\"\n",
+            "one = \"A B\"\nsteps = \"A A B\"\nthree = \"A\"\nstep = 5\n",
         )
         .unwrap_err();
         let lines: Vec<(usize, &str)> = bad.iter().map(|d| (d.line, d.message.as_str())).collect();
-        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert_eq!(lines.len(), 4, "{lines:#?}");
         assert!(
             lines
                 .iter()
@@ -411,7 +429,31 @@ cites = "c"
         assert!(
             lines
                 .iter()
-                .any(|(l, m)| *l == 3 && m.contains("no question `three`"))
+                .any(|(l, m)| *l == 3 && m.contains("not a question of quiz"))
+        );
+        // An unknown question is a wrong key: the caret is under the key,
+        // with the question it may have meant.
+        let unknown = bad.iter().find(|d| d.line == 4).unwrap();
+        assert_eq!((unknown.column, unknown.width), (1, 4), "{unknown}");
+        assert_eq!(unknown.hint.as_deref(), Some("did you mean `steps`?"));
+        // A value of the wrong shape does not hide the other problems, and
+        // says what it should be.
+        assert!(
+            unknown.message.starts_with("step: not a question"),
+            "{unknown}"
+        );
+        let typed = parse_answers(
+            &quiz,
+            Path::new("a.toml"),
+            "one = 5
+three = \"A\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(typed.len(), 2, "{typed:#?}");
+        assert!(
+            typed[0].message.contains(r#"expected letters such as "B""#),
+            "{}",
+            typed[0]
         );
     }
 

@@ -104,17 +104,27 @@ pub struct Letters(pub Vec<String>);
 
 impl<'de> Deserialize<'de> for Letters {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Letters, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            One(String),
-            Many(Vec<String>),
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Letters;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"letters such as "B", "A C" or ["A", "C"]"#)
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Letters, E> {
+                Ok(Letters(split_letters(s)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Letters, A::Error> {
+                let mut words = Vec::new();
+                while let Some(s) = seq.next_element::<String>()? {
+                    words.extend(split_letters(&s));
+                }
+                Ok(Letters(words))
+            }
         }
-        let words = match Raw::deserialize(d)? {
-            Raw::One(s) => split_letters(&s),
-            Raw::Many(v) => v.iter().flat_map(|s| split_letters(s)).collect(),
-        };
-        Ok(Letters(words))
+        d.deserialize_any(Visitor)
     }
 }
 

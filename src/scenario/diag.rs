@@ -29,6 +29,9 @@ pub struct Problem {
     pub message: String,
     /// What to do about it.
     pub hint: Option<String>,
+    /// The key itself is wrong (unknown, misspelt), not its value: the
+    /// caret goes under the key.
+    pub on_key: bool,
 }
 
 impl Problem {
@@ -47,7 +50,14 @@ impl Problem {
             path,
             message: message.into(),
             hint: None,
+            on_key: false,
         }
+    }
+
+    /// Points at the key rather than its value.
+    pub fn on_key(mut self) -> Problem {
+        self.on_key = true;
+        self
     }
 
     /// Adds a hint.
@@ -129,7 +139,15 @@ impl Diagnostic {
         doc: Option<&DeTable<'_>>,
         problem: &Problem,
     ) -> Diagnostic {
-        let span = doc.map(|d| span_of(d, &problem.path)).unwrap_or(0..0);
+        let span = doc
+            .and_then(|d| {
+                if problem.on_key {
+                    key_span_of(d, &problem.path)
+                } else {
+                    Some(span_of(d, &problem.path))
+                }
+            })
+            .unwrap_or(0..0);
         let message = if problem.path.is_empty() {
             problem.message.clone()
         } else {
@@ -197,6 +215,24 @@ fn span_of(doc: &DeTable<'_>, path: &[Seg]) -> Range<usize> {
         return span.start..span.start;
     }
     span
+}
+
+/// The span of the last key of `path`, if the document has it.
+fn key_span_of(doc: &DeTable<'_>, path: &[Seg]) -> Option<Range<usize>> {
+    let (last, parents) = path.split_last()?;
+    let Seg::Key(key) = last else { return None };
+    let mut table = doc;
+    for seg in parents {
+        let value = match seg {
+            Seg::Key(k) => table.get(k.as_str())?,
+            Seg::Index(_) => return None,
+        };
+        match value.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => return None,
+        }
+    }
+    key_span(table, key)
 }
 
 fn key_span(table: &DeTable<'_>, key: &str) -> Option<Range<usize>> {

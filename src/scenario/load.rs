@@ -128,8 +128,7 @@ pub fn parse_checked<T: serde::de::DeserializeOwned>(
             .map(|e| toml_diagnostic(path, text, e, readme))
             .collect());
     }
-    let value: T =
-        toml::from_str(text).map_err(|e| vec![toml_diagnostic(path, text, &e, readme)])?;
+    let value: T = super::shape::deserialize_all(path, text, readme)?;
     let mut problems = validate(&value);
     let id = id(&value);
     if let Some(stem) = path.file_stem().and_then(|s| s.to_str())
@@ -162,15 +161,37 @@ const README: &str = "scenarios/README.md";
 
 /// A TOML syntax or shape error as a diagnostic; `readme` documents the keys.
 pub fn toml_diagnostic(path: &Path, text: &str, e: &toml::de::Error, readme: &str) -> Diagnostic {
-    let message = e.message().trim().to_string();
+    shape_diagnostic(path, text, e.message(), e.span().unwrap_or(0..0), readme)
+}
+
+/// The key an `unknown field` message most likely meant, from the keys it
+/// lists (serde writes them as `a`, `b` or `c`).
+pub(super) fn meant_key(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (typed, expected) = rest.split_once('`')?;
+    crate::did_you_mean(typed, expected.split('`').skip(1).step_by(2))
+}
+
+/// A shape error's message at a span of `text`, with a hint.
+pub(super) fn shape_diagnostic(
+    path: &Path,
+    text: &str,
+    message: &str,
+    span: std::ops::Range<usize>,
+    readme: &str,
+) -> Diagnostic {
+    let message = message.trim().to_string();
     let hint = if message.starts_with("unknown field") {
-        Some("check the spelling; the keys this table accepts are listed above".into())
+        Some(match meant_key(&message) {
+            Some(meant) => format!("did you mean `{meant}`?"),
+            None => "check the spelling; the keys this table accepts are listed above".into(),
+        })
     } else if message.starts_with("missing field") {
         Some(format!("add it; see {readme} for every key"))
     } else {
         None
     };
-    Diagnostic::new(path, text, e.span().unwrap_or(0..0), message, hint)
+    Diagnostic::new(path, text, span, message, hint)
 }
 
 /// The `.toml` files in a directory, sorted.

@@ -14,6 +14,7 @@ pub mod diag;
 pub mod guardrail;
 mod load;
 pub mod migration;
+mod shape;
 pub mod validate;
 mod values;
 
