@@ -44,12 +44,12 @@ pub fn statements(sql: &str) -> Vec<String> {
             }
             b';' => {
                 if has_code {
-                    out.push(sql[start..i].trim().to_string());
+                    out.push(sql[start..i].trim_matches(is_space).to_string());
                 }
                 start = i + 1;
                 has_code = false;
             }
-            c if !c.is_ascii_whitespace() => has_code = true,
+            c if !is_space(char::from(c)) => has_code = true,
             _ => {}
         }
         // One character on: `i` must stay on a character boundary, or the
@@ -57,9 +57,16 @@ pub fn statements(sql: &str) -> Vec<String> {
         i += rest.chars().next().map_or(1, char::len_utf8);
     }
     if has_code {
-        out.push(sql[start..].trim().to_string());
+        out.push(sql[start..].trim_matches(is_space).to_string());
     }
     out
+}
+
+/// Whitespace as PostgreSQL's scanner knows it (`scan.l`): space, tab,
+/// newline, carriage return, form feed and vertical tab. Not Unicode's
+/// wider set: to the server a no-break space is part of a word.
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c' | '\x0b')
 }
 
 /// Length of a `/* ... */` comment (they nest in PostgreSQL).
@@ -122,6 +129,16 @@ fn dollar_quoted_len(s: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whitespace_is_what_the_server_calls_whitespace() {
+        // Found by fuzzing: a vertical tab counted as code, then was
+        // trimmed away, leaving an empty statement.
+        assert_eq!(statements(";*-;\u{b};\0"), vec!["*-", "\0"]);
+        assert_eq!(statements("SELECT 1;\u{b}\u{c}\t;"), vec!["SELECT 1"]);
+        // A no-break space is not whitespace to PostgreSQL: it stays.
+        assert_eq!(statements("\u{a0};"), vec!["\u{a0}"]);
+    }
 
     #[test]
     fn splits_on_semicolons() {

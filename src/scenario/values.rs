@@ -19,7 +19,7 @@ impl Dur {
     }
 
     /// Milliseconds.
-    pub fn as_millis(self) -> u64 {
+    pub const fn as_millis(self) -> u64 {
         self.0.as_millis() as u64
     }
 

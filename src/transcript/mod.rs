@@ -6,6 +6,7 @@
 //! window per second, hints and the end. The log is the truth: scoring and
 //! reports read only this and the scenario, never a database.
 
+mod bounds;
 mod seal;
 
 use std::collections::BTreeMap;
@@ -13,6 +14,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use bounds::{MAX_COUNT, MAX_MS};
 pub use seal::{Finding, Seal, Signature, hex, key_id};
 
 /// The file format version this build writes.
@@ -537,7 +539,13 @@ impl Transcript {
             found,
         };
         match serde_json::from_slice::<Transcript>(bytes) {
-            Ok(t) if supported(Some(u64::from(t.format))) => Ok(t),
+            Ok(t) if supported(Some(u64::from(t.format))) => match bounds::implausible(&t) {
+                None => Ok(t),
+                Some(why) => Err(Error::Implausible {
+                    path: path.to_path_buf(),
+                    why,
+                }),
+            },
             Ok(t) => Err(wrong_format(Some(u64::from(t.format)))),
             Err(e) if e.is_eof() => Err(Error::Truncated {
                 path: path.to_path_buf(),
@@ -590,6 +598,14 @@ pub enum Error {
         path: std::path::PathBuf,
         /// Its last line.
         line: usize,
+    },
+    /// Numbers no drill can have written.
+    #[error("{}: not a transcript a drill wrote: {why}", path.display())]
+    Implausible {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is impossible.
+        why: String,
     },
     /// Another format version.
     #[error("{}: transcript format {} is not supported (this pgdrill reads formats {OLDEST_FORMAT} to {FORMAT}; a newer pgdrill wrote it?)", path.display(), found.map_or("missing".to_string(), |f| f.to_string()))]
