@@ -102,6 +102,13 @@ pub enum Error {
         log_tail: String,
     },
 
+    /// A server of a running drill died; the drill ended early.
+    #[error("the drill's PostgreSQL server stopped unexpectedly (the ALERT above has the end of its log), so the drill ended early and its score measures nothing; {}", match transcript { Some(p) => format!("the transcript was kept in {}", p.display()), None => "give `--transcript FILE` to keep one".to_string() })]
+    DrillServerDied {
+        /// Where the transcript was saved, if it was.
+        transcript: Option<PathBuf>,
+    },
+
     /// The doctor found the machine unable to run instances.
     #[error("this machine cannot run pgdrill instances yet: apply the fixes above")]
     NotReady,
@@ -134,7 +141,7 @@ impl Error {
             Error::Instance(instance::Error::Io { .. }) => 3,
             Error::Instance(_) => 4,
             Error::NotReady => 3,
-            Error::ServerDied { .. } => 4,
+            Error::ServerDied { .. } | Error::DrillServerDied { .. } => 4,
             Error::SqlFile { .. }
             | Error::ReadInput { .. }
             | Error::WriteOutput { .. }

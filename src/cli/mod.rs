@@ -355,7 +355,7 @@ pub fn init_tracing() {
         // belong to the drill's output, not to pgdrill's log.
         .unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new(
-                "warn,sqlx::postgres::notice=off,sqlx::query=error,sqlx::pool=error",
+                "warn,sqlx::postgres::notice=off,sqlx::query=error,sqlx::pool=error,sqlx_core::pool=error",
             )
         });
     let _ = tracing_subscriber::fmt()

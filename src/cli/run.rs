@@ -156,7 +156,8 @@ pub async fn run(
         options,
         crate::instance::now_unix(),
     )
-    .with_provision(provision);
+    .with_provision(provision)
+    .owning(instance);
     let clock = drill.clock();
     let (commands, commands_rx) = mpsc::channel(16);
     let (notices_tx, notices) = mpsc::unbounded_channel();
@@ -213,7 +214,6 @@ pub async fn run(
         // the learner ended the drill from it.
         let _ = done.await;
     }
-    instance.shutdown().await;
 
     let mut transcript = match finished {
         Ok(result) => result?,
@@ -223,6 +223,7 @@ pub async fn run(
     transcript.score = serde_json::to_value(&score).ok();
     transcript.seal(key);
     let saved = save(ctx, &args, &transcript)?;
+    let died = matches!(transcript.end(), Some((_, EndReason::ServerDied)));
     if stdout.is_gone() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -232,6 +233,8 @@ pub async fn run(
             "{}",
             serde_json::to_string_pretty(&score).unwrap_or_default()
         );
+    } else if died {
+        // The ALERT said why; a score table would grade the machine.
     } else {
         say!(out, "\n{}", crate::report::score(&score));
         if let Some(path) = &saved {
@@ -248,6 +251,9 @@ pub async fn run(
     }
     if interrupted {
         return Err(Error::Interrupted);
+    }
+    if died {
+        return Err(Error::DrillServerDied { transcript: saved });
     }
     Ok(if score.passed {
         ExitCode::SUCCESS
@@ -488,7 +494,7 @@ fn prompt(
             if matches!(
                 e.kind,
                 EventKind::Ended {
-                    reason: EndReason::TimeUp | EndReason::HardStop
+                    reason: EndReason::TimeUp | EndReason::HardStop | EndReason::ServerDied
                 }
             ) {
                 line.push_str("\npress Enter to see your score");

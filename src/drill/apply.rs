@@ -326,7 +326,7 @@ impl Drill {
             Effect::Restored(restored) => {
                 let (db, instance) = *restored;
                 self.dbs.push(db);
-                self.owned.push(instance);
+                self.owned.push((self.dbs.len() - 1, instance));
             }
         }
         self.record_move(

@@ -234,7 +234,9 @@ pub struct Drill {
     scenario: Arc<Scenario>,
     dbs: Vec<Db>,
     serving: usize,
-    owned: Vec<Instance>,
+    /// The instances the drill owns, by index into `dbs`: stopped at its
+    /// end, and watched while it runs.
+    owned: Vec<(usize, Instance)>,
     provision: Option<Provision>,
     options: Options,
     clock: Clock,
@@ -378,6 +380,13 @@ impl Drill {
         }
     }
 
+    /// Hands the drill the instance its first target runs on: the drill
+    /// watches its server (and ends if it dies) and stops it at the end.
+    pub fn owning(mut self, instance: Instance) -> Drill {
+        self.owned.push((0, instance));
+        self
+    }
+
     /// Lets the drill start new instances (for `restore --to new`).
     pub fn with_provision(mut self, provision: Provision) -> Drill {
         self.provision = Some(provision);
@@ -478,13 +487,44 @@ impl Drill {
         while let Ok(sample) = samples.try_recv() {
             self.record(sample);
         }
-        if self.ended != Some(EndReason::Interrupted) {
+        if !matches!(
+            self.ended,
+            Some(EndReason::Interrupted | EndReason::ServerDied)
+        ) {
             self.final_measurements().await;
         }
-        for instance in std::mem::take(&mut self.owned) {
+        for (_, instance) in std::mem::take(&mut self.owned) {
             instance.shutdown().await;
         }
         Ok(self.finish())
+    }
+
+    /// Ends the drill if one of its servers has stopped (killed, crashed):
+    /// every tick, so within [`TICK`] of it. Nothing after that would be
+    /// the learner's doing, only connection errors.
+    fn watch_servers(&mut self) -> bool {
+        let Some((db, how, tail)) = self
+            .owned
+            .iter_mut()
+            .find_map(|(db, i)| i.exit().map(|how| (*db, how, i.log_tail())))
+        else {
+            return false;
+        };
+        let name = self
+            .dbs
+            .get(db)
+            .map_or("?", |d| d.target.name.as_str())
+            .to_string();
+        let lines: Vec<&str> = tail.lines().collect();
+        let tail = lines[lines.len().saturating_sub(3)..].join("\n");
+        self.observe(
+            Level::Alert,
+            format!(
+                "the PostgreSQL server of `{name}` stopped unexpectedly ({how}): the drill cannot go on and ends now. The end of its log:\n{tail}"
+            ),
+        );
+        self.ended = Some(EndReason::ServerDied);
+        true
     }
 
     /// Integrity checks once more and the RPO, on the database the app
@@ -575,6 +615,9 @@ impl Drill {
     }
 
     fn on_tick(&mut self) {
+        if self.watch_servers() {
+            return;
+        }
         let now = self.clock.now_ms();
         if self.window_started.0.elapsed() >= WINDOW {
             self.close_window(now);

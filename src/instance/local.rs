@@ -331,8 +331,8 @@ impl Server for LocalServer {
         self.remove_files();
     }
 
-    fn is_running(&mut self) -> bool {
-        self.postmaster.is_running()
+    fn exit(&mut self) -> Option<String> {
+        self.postmaster.exit()
     }
 
     fn log_tail(&self) -> String {

@@ -127,8 +127,8 @@ pub(crate) trait Server: Send + fmt::Debug {
     fn stop(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
     /// Synchronous teardown for `Drop`; must never leak a server.
     fn abandon(&mut self);
-    /// True while the server runs.
-    fn is_running(&mut self) -> bool;
+    /// How the server ended (`killed by SIGKILL`), `None` while it runs.
+    fn exit(&mut self) -> Option<String>;
     /// The end of the server's log, for error messages.
     fn log_tail(&self) -> String;
 }
@@ -166,7 +166,15 @@ impl Instance {
 
     /// True while the server runs.
     pub fn is_running(&mut self) -> bool {
-        self.server.as_mut().is_some_and(|s| s.is_running())
+        self.exit().is_none()
+    }
+
+    /// How the server ended (`killed by SIGKILL`), `None` while it runs.
+    pub fn exit(&mut self) -> Option<String> {
+        match self.server.as_mut() {
+            Some(s) => s.exit(),
+            None => Some("stopped".into()),
+        }
     }
 
     /// The end of the server's log.

@@ -111,9 +111,26 @@ impl Postmaster {
         }
     }
 
+    /// How the server ended (`killed by SIGKILL`), or `None` while it runs.
+    pub fn exit(&mut self) -> Option<String> {
+        use std::os::unix::process::ExitStatusExt;
+        match self.child.try_wait() {
+            Ok(None) => None,
+            Ok(Some(status)) => Some(match (status.code(), status.signal()) {
+                (Some(code), _) => format!("exited with status {code}"),
+                (None, Some(n)) => match Signal::try_from(n) {
+                    Ok(signal) => format!("killed by {signal}"),
+                    Err(_) => format!("killed by signal {n}"),
+                },
+                (None, None) => format!("ended ({status})"),
+            }),
+            Err(e) => Some(format!("could not be waited for: {e}")),
+        }
+    }
+
     /// True while the server runs.
     pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        self.exit().is_none()
     }
 
     /// The last lines the server logged.

@@ -397,6 +397,10 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
     match transcript.end() {
         // A hard stop ends the drill; it is its own reason.
         Some((_, EndReason::Resolved | EndReason::HardStop)) => {}
+        Some((at, EndReason::ServerDied)) => reasons.push(format!(
+            "the drill's PostgreSQL server stopped unexpectedly at {}: nothing after that was the learner's doing; run the drill again",
+            clock(at)
+        )),
         _ => reasons.push("the incident was never declared resolved (`resolve`)".to_string()),
     }
     let service_back = timing.service_back_ms();

@@ -202,6 +202,9 @@ pub enum EndReason {
     Interrupted,
     /// A move broke a hard stop: the drill failed on the spot.
     HardStop,
+    /// A PostgreSQL server of the drill stopped unexpectedly (killed,
+    /// crashed, out of disk): the run measures nothing after that.
+    ServerDied,
 }
 
 impl EndReason {
@@ -213,6 +216,7 @@ impl EndReason {
             EndReason::ScriptEnded => "the script ended without `resolve`",
             EndReason::Interrupted => "interrupted",
             EndReason::HardStop => "stopped by a hard stop",
+            EndReason::ServerDied => "a PostgreSQL server of the drill stopped unexpectedly",
         }
     }
 }

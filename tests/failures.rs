@@ -1,0 +1,137 @@
+//! When pgdrill's own world breaks under it: a server killed in the middle
+//! of a drill. The drill must say so at once, end, and keep what it has.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{TestEnv, read_json};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The postmaster pids of the instances in the registry.
+fn postmasters(env: &TestEnv) -> Vec<u32> {
+    let dir = env.dirs.state.join("instances");
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+        if let Ok(text) = std::fs::read_to_string(entry.path())
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+            && let Some(pid) = v["postmaster_pid"].as_u64()
+        {
+            pids.push(pid as u32);
+        }
+    }
+    pids
+}
+
+#[test]
+fn a_server_killed_mid_drill_ends_it_at_once_with_exit_4_and_the_transcript_kept() {
+    // Regression: with its postmaster killed, a drill ran on to its time
+    // limit printing "could not connect" errors.
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("wait.txt");
+    std::fs::write(&script, "at 2s: status\nwait 4m\n").unwrap();
+    let transcript = dir.path().join("died.json");
+    let mut child = env
+        .pgdrill()
+        .current_dir(root())
+        .args(["run", "lock-queue", "--time-scale", "10", "--script"])
+        .arg(&script)
+        .arg("--transcript")
+        .arg(&transcript)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if tx.send((Instant::now(), line)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while let Ok((_, line)) = rx.recv_timeout(Duration::from_secs(60)) {
+        let started = line.contains("> status");
+        seen.push(line);
+        if started {
+            break;
+        }
+    }
+    assert!(
+        seen.last().is_some_and(|l| l.contains("> status")),
+        "the drill never started:\n{}",
+        seen.join("\n")
+    );
+    let pids = postmasters(&env);
+    assert_eq!(pids.len(), 1, "one instance expected: {pids:?}");
+    let killed = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pids[0] as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+
+    // The alert comes within a second of the kill (a tick is 100 ms; the
+    // bound leaves room for a loaded machine).
+    let mut alert = None;
+    while let Ok((at, line)) = rx.recv_timeout(Duration::from_secs(20)) {
+        let found = line.contains("stopped unexpectedly");
+        seen.push(line);
+        if found {
+            alert = Some(at.duration_since(killed));
+            break;
+        }
+    }
+    let Some(after) = alert else {
+        panic!("no alert after the kill:\n{}", seen.join("\n"));
+    };
+    assert!(after < Duration::from_secs(3), "alert after {after:?}");
+    let rest: Vec<String> = rx.iter().map(|(_, l)| l).collect();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(
+        killed.elapsed() < Duration::from_secs(15),
+        "the drill ran on after its server died"
+    );
+    assert_eq!(status.code(), Some(4), "{stderr}\n{}", rest.join("\n"));
+    assert!(stderr.contains("stopped unexpectedly"), "{stderr}");
+    assert!(stderr.contains("the transcript was kept in"), "{stderr}");
+    let no_connect_spam = rest
+        .iter()
+        .filter(|l| l.contains("could not connect"))
+        .count();
+    assert!(no_connect_spam <= 1, "{}", rest.join("\n"));
+
+    // The transcript is there, says why the drill ended, and the score
+    // says the run measures nothing.
+    let saved = read_json(&transcript);
+    let events = saved["events"].as_array().unwrap();
+    assert_eq!(
+        events.last().unwrap()["reason"],
+        "server_died",
+        "{:#}",
+        events.last().unwrap()
+    );
+    let reasons = saved["score"]["reasons"].to_string();
+    assert!(reasons.contains("stopped unexpectedly"), "{reasons}");
+    assert_eq!(saved["score"]["passed"], false);
+    // And nothing of the instance is left.
+    assert!(
+        env.registry_entries().is_empty(),
+        "{:?}",
+        env.registry_entries()
+    );
+}
