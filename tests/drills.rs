@@ -272,6 +272,23 @@ fn live_recovery_agrees_with_the_score(played: &Played) {
             _ => {}
         }
     }
+    // Nothing can go wrong before the timeline or the learner does
+    // something: an incident dated earlier was dated by the start of a
+    // metrics window that straddled its cause.
+    let first_cause = saved["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e["type"].as_str(), Some("timeline" | "move")))
+        .filter_map(|e| e["t_ms"].as_u64())
+        .min();
+    if let (Some(start), Some(cause)) = (played.score["incident_start_ms"].as_u64(), first_cause) {
+        assert!(
+            start >= cause,
+            "{}: the incident starts at {start} ms, before anything happened ({cause} ms)",
+            played.transcript.display()
+        );
+    }
     if let (Some(line), Some(rto)) = (last_recovered, played.score["rto_ms"].as_u64()) {
         let secs = rto / 1000;
         let clock = if secs >= 60 {

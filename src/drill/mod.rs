@@ -329,6 +329,7 @@ impl Drill {
                 })
             })
             .collect();
+        let builder = WindowBuilder::new(scenario.slo.p99.0);
         Drill {
             transcript: Transcript {
                 scenario_fingerprint: Some(scenario.fingerprint()),
@@ -349,7 +350,7 @@ impl Drill {
             notices: None,
             fleet: None,
             flags,
-            builder: WindowBuilder::default(),
+            builder,
             window_started: (Instant::now(), 0),
             recovery: Recovery::default(),
             announced_recovery: false,
@@ -579,7 +580,7 @@ impl Drill {
     }
 
     fn record(&mut self, sample: Sample) {
-        self.builder.record(&sample);
+        self.builder.record(&sample, self.clock.now_ms());
         if let Outcome::Ok {
             write: true,
             written,

@@ -66,7 +66,11 @@ pub fn analyze<'a>(slo: &Slo, windows: impl IntoIterator<Item = &'a Window>) -> 
         if r.incident_start_ms.is_none() {
             let failing = w.error_rate() > slo.max_error_rate;
             if !ok && (seen_healthy || failing) {
-                r.incident_start_ms = Some(w.start_ms);
+                // At the first request that broke the SLO: a window that
+                // straddles the fault does not date the incident before it.
+                // (Transcripts before `first_bad_ms` date it at the start.)
+                let first_bad = w.first_bad_ms.unwrap_or(w.start_ms);
+                r.incident_start_ms = Some(first_bad.clamp(w.start_ms, w.end_ms));
             }
             seen_healthy |= ok;
             continue;
@@ -280,6 +284,25 @@ mod tests {
             .chain((3..6).map(|s| window(s, 0, 10.0)))
             .collect();
         assert_eq!(analyze(&slo(), &slow).incident_start_ms, None);
+    }
+
+    #[test]
+    fn the_incident_starts_at_its_first_failing_request_not_at_its_windows_start() {
+        // Regression: "INCIDENT since 14s" for a release at 15s. The window
+        // 14.2s-15.2s straddles the fault; its first failing request came
+        // at 15.1s, and the incident starts there.
+        let mut ws: Vec<Window> = (0..14).map(|s| window(s, 0, 10.0)).collect();
+        let mut straddling = window(14, 30, 10.0);
+        straddling.start_ms = 14_200;
+        straddling.end_ms = 15_200;
+        straddling.first_bad_ms = Some(15_100);
+        ws.push(straddling);
+        ws.extend((15..20).map(|s| window(s, 30, 10.0)));
+        let r = analyze(&slo(), &ws);
+        assert_eq!(r.incident_start_ms, Some(15_100));
+        // A time outside its window (an edited file) is kept within it.
+        ws[14].first_bad_ms = Some(99_000);
+        assert_eq!(analyze(&slo(), &ws).incident_start_ms, Some(15_200));
     }
 
     #[test]

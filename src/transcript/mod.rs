@@ -338,6 +338,11 @@ pub struct Window {
     pub start_ms: u64,
     /// Scenario time it ends at.
     pub end_ms: u64,
+    /// When its first request that broke the SLO (an error, or slower than
+    /// the p99 target) was seen; an incident that starts in this window
+    /// starts then, not at the window's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_bad_ms: Option<u64>,
     /// Requests completed.
     pub requests: u64,
     /// Of which failed.

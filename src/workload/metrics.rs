@@ -72,14 +72,29 @@ impl Acc {
 /// Folds samples into the current window.
 #[derive(Default)]
 pub struct WindowBuilder {
+    /// A request slower than this breaks the SLO (its p99 target).
+    slow: Duration,
     total: Acc,
     series: BTreeMap<(Arc<str>, Arc<str>), Acc>,
     writes: u64,
+    first_bad_ms: Option<u64>,
 }
 
 impl WindowBuilder {
-    /// Adds one request.
-    pub fn record(&mut self, s: &Sample) {
+    /// A builder for an SLO whose p99 target is `slow`.
+    pub fn new(slow: Duration) -> WindowBuilder {
+        WindowBuilder {
+            slow,
+            ..WindowBuilder::default()
+        }
+    }
+
+    /// Adds one request, seen at scenario time `at_ms`.
+    pub fn record(&mut self, s: &Sample, at_ms: u64) {
+        let bad = matches!(s.outcome, Outcome::Failed(_)) || s.latency > self.slow;
+        if bad && self.first_bad_ms.is_none() {
+            self.first_bad_ms = Some(at_ms);
+        }
         let error = match &s.outcome {
             Outcome::Failed(code) => Some(code.as_str()),
             Outcome::Ok { write, .. } => {
@@ -96,10 +111,11 @@ impl WindowBuilder {
 
     /// Closes the window over `start_ms..end_ms` and starts a new one.
     pub fn finish(&mut self, start_ms: u64, end_ms: u64) -> Window {
-        let done = std::mem::take(self);
+        let done = std::mem::replace(self, WindowBuilder::new(self.slow));
         Window {
             start_ms,
             end_ms,
+            first_bad_ms: done.first_bad_ms.map(|t| t.clamp(start_ms, end_ms)),
             requests: done.total.requests,
             errors: done.total.errors.values().sum(),
             p50_ms: done.total.quantile_ms(0.5),
@@ -127,25 +143,28 @@ mod tests {
 
     #[test]
     fn windows_count_errors_by_code_and_latency_per_series() {
-        let mut b = WindowBuilder::default();
+        let mut b = WindowBuilder::new(Duration::from_millis(250));
         let v1: Arc<str> = "v1".into();
         let read: Arc<str> = "GET /profile".into();
         for i in 0..100u64 {
-            b.record(&Sample {
-                db: 0,
-                pod: 0,
-                version: v1.clone(),
-                endpoint: read.clone(),
-                latency: Duration::from_millis(if i < 98 { 2 } else { 900 }),
-                outcome: if i % 10 == 0 {
-                    Outcome::Failed("42703".into())
-                } else {
-                    Outcome::Ok {
-                        written: None,
-                        write: false,
-                    }
+            b.record(
+                &Sample {
+                    db: 0,
+                    pod: 0,
+                    version: v1.clone(),
+                    endpoint: read.clone(),
+                    latency: Duration::from_millis(if i < 98 { 2 } else { 900 }),
+                    outcome: if i % 10 == 0 {
+                        Outcome::Failed("42703".into())
+                    } else {
+                        Outcome::Ok {
+                            written: None,
+                            write: false,
+                        }
+                    },
                 },
-            });
+                100 + i,
+            );
         }
         let w = b.finish(0, 1000);
         assert_eq!((w.requests, w.errors), (100, 10));
@@ -153,7 +172,10 @@ mod tests {
         assert!(w.p99_ms > 800.0, "{}", w.p99_ms);
         assert_eq!(w.series[0].errors["42703"], 10);
         assert_eq!(w.top_error(), Some(("42703".into(), 10)));
+        // The first failing request came at 100 ms into the window.
+        assert_eq!(w.first_bad_ms, Some(100));
         // The next window starts empty.
-        assert_eq!(b.finish(1000, 2000).requests, 0);
+        let next = b.finish(1000, 2000);
+        assert_eq!((next.requests, next.first_bad_ms), (0, None));
     }
 }
