@@ -65,9 +65,9 @@ impl Drill {
         let healthy = score::recovery::healthy(&self.scenario.slo, &window);
         let summary = describe(&window);
         self.push(EventKind::Window(window));
-        let before = self.recovery;
+        let before = self.recovery.clone();
         let timing = self.timing();
-        self.recovery = timing.service;
+        self.recovery = timing.service.clone();
         if before.incident_start_ms.is_none() && self.recovery.incident_start_ms.is_some() {
             self.observe(Level::Alert, format!("SLO broken: {summary}"));
         } else if self.recovery.incident_start_ms.is_some()

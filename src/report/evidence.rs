@@ -448,7 +448,12 @@ impl Evidence {
         let windows: Vec<&Window> = transcript.windows().collect();
         let first_bad = windows
             .iter()
-            .find(|w| Some(w.start_ms) == score.recovery.incident_start_ms)
+            .find(|w| {
+                score
+                    .recovery
+                    .incident_start_ms
+                    .is_some_and(|t| (w.start_ms..=w.end_ms).contains(&t))
+            })
             .or_else(|| {
                 windows
                     .iter()
@@ -490,13 +495,9 @@ impl Evidence {
             })
         });
 
-        let recovered_ms = score
-            .incident_start_ms
-            .zip(score.rto_ms)
-            .map(|(start, rto)| start + rto);
         let recovery = RecoveryInfo {
             incident_start_ms: score.incident_start_ms,
-            recovered_ms,
+            recovered_ms: score.recovered_ms,
             rto_ms: score.rto_ms,
             rto_target_ms: score.rto_target_ms,
             met: score.rto_ms.is_some_and(|r| r <= score.rto_target_ms),

@@ -40,8 +40,11 @@ pub struct Score {
     /// When every integrity check passed again (for good), if one failed.
     #[serde(default)]
     pub data_restored_ms: Option<u64>,
-    /// Time from the incident's start until both the service and the data
-    /// were back.
+    /// When both the service and the data were back for good.
+    #[serde(default)]
+    pub recovered_ms: Option<u64>,
+    /// The longest stretch of the incident, service and data together
+    /// ([`recovery::Timing::rto_ms`]).
     #[serde(default)]
     pub rto_ms: Option<u64>,
     /// Acknowledged writes lost, measured at the end.
@@ -441,6 +444,7 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
         max_points: rubric.max_points(),
         pass_mark,
         passed: reasons.is_empty(),
+        recovered_ms: timing.recovered_ms(),
         recovery: timing.service,
         rto_target_ms,
         incident_start_ms,

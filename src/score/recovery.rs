@@ -11,8 +11,12 @@
 //! that fails requests must still start the incident. The
 //! service has recovered at the start of the first run of healthy windows,
 //! after the incident began, that lasts the SLO's stability window; the
-//! recovery is confirmed when that run completes. RTO is the time from the
-//! incident's start to the recovery.
+//! recovery is confirmed when that run completes. Errors over the SLO after
+//! that open a new episode. The drill has recovered when the last episode
+//! and the data have; RTO is the longest stretch of the incident (episodes
+//! and the data's outage merged where they overlap), so that an early blip
+//! cannot hide a later outage and breaking the service again cannot shorten
+//! the time that counts.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,69 +30,110 @@ pub fn healthy(slo: &Slo, w: &Window) -> bool {
         && w.p99_ms <= slo.p99.0.as_secs_f64() * 1000.0
 }
 
-/// The incident's timing.
+/// One stretch of the SLO broken: from its first failing request until
+/// the SLO held again for its stability window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Recovery {
-    /// Scenario time the SLO first broke.
-    pub incident_start_ms: Option<u64>,
-    /// Scenario time healthy service resumed (for good).
+pub struct Episode {
+    /// Scenario time the SLO broke.
+    pub start_ms: u64,
+    /// Scenario time healthy service resumed, once it has for the SLO's
+    /// stability window.
     pub recovered_ms: Option<u64>,
     /// Scenario time the stability window completed.
     pub confirmed_ms: Option<u64>,
 }
 
+/// The incident's timing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// Scenario time the SLO first broke.
+    pub incident_start_ms: Option<u64>,
+    /// Scenario time healthy service resumed for good: the recovery of the
+    /// last episode, `None` while the SLO is broken.
+    pub recovered_ms: Option<u64>,
+    /// Scenario time the stability window completed.
+    pub confirmed_ms: Option<u64>,
+    /// Every stretch of the SLO broken, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub episodes: Vec<Episode>,
+}
+
 impl Recovery {
-    /// Time to recover, when it did.
+    /// Time to recover, when it did: the longest episode, so that neither
+    /// an early blip nor breaking the service again can shorten it.
     pub fn rto_ms(&self) -> Option<u64> {
-        Some(self.recovered_ms?.saturating_sub(self.incident_start_ms?))
+        self.recovered_ms?;
+        self.episodes
+            .iter()
+            .map(|e| Some(e.recovered_ms?.saturating_sub(e.start_ms)))
+            .max()
+            .flatten()
     }
 
-    /// Whether, at scenario time `t`, the service counts as healthy: no
-    /// incident yet, or recovery confirmed by then.
+    /// Whether, at scenario time `t`, the service counts as healthy: in no
+    /// episode (before it, or after its recovery was confirmed).
     pub fn healthy_at(&self, t_ms: u64) -> bool {
-        match (self.incident_start_ms, self.confirmed_ms) {
-            (None, _) => true,
-            (Some(start), _) if t_ms < start => true,
-            (Some(_), Some(confirmed)) => confirmed <= t_ms,
-            (Some(_), None) => false,
-        }
+        !self
+            .episodes
+            .iter()
+            .any(|e| e.start_ms <= t_ms && e.confirmed_ms.is_none_or(|c| t_ms < c))
     }
 }
 
-/// Analyses windows in order.
+/// Analyses windows in order. The incident begins with the first unhealthy
+/// window after a healthy one, or with the first whose error rate breaks
+/// the SLO (slowness before the service was first healthy is the warm-up);
+/// it has recovered at the start of the first run of healthy windows that
+/// lasts the SLO's stability window. After that, errors over the SLO open a
+/// new episode (slowness alone does not: a slow second after recovery is a
+/// busy machine's, not the learner's), which must recover in turn.
 pub fn analyze<'a>(slo: &Slo, windows: impl IntoIterator<Item = &'a Window>) -> Recovery {
     let stable_ms = slo.stable_for.as_millis();
-    let mut r = Recovery::default();
+    let mut episodes: Vec<Episode> = Vec::new();
     let mut seen_healthy = false;
     let mut run_start: Option<u64> = None;
     for w in windows {
         let ok = healthy(slo, w);
-        if r.incident_start_ms.is_none() {
-            let failing = w.error_rate() > slo.max_error_rate;
-            if !ok && (seen_healthy || failing) {
-                // At the first request that broke the SLO: a window that
-                // straddles the fault does not date the incident before it.
-                // (Transcripts before `first_bad_ms` date it at the start.)
-                let first_bad = w.first_bad_ms.unwrap_or(w.start_ms);
-                r.incident_start_ms = Some(first_bad.clamp(w.start_ms, w.end_ms));
+        let failing = w.error_rate() > slo.max_error_rate;
+        match episodes.last_mut() {
+            Some(e) if e.confirmed_ms.is_none() => {
+                if ok {
+                    let start = *run_start.get_or_insert(w.start_ms);
+                    if w.end_ms.saturating_sub(start) >= stable_ms {
+                        e.recovered_ms = Some(start);
+                        e.confirmed_ms = Some(w.end_ms);
+                    }
+                } else {
+                    run_start = None;
+                }
             }
-            seen_healthy |= ok;
-            continue;
-        }
-        if r.confirmed_ms.is_some() {
-            break;
-        }
-        if ok {
-            let start = *run_start.get_or_insert(w.start_ms);
-            if w.end_ms.saturating_sub(start) >= stable_ms {
-                r.recovered_ms = Some(start);
-                r.confirmed_ms = Some(w.end_ms);
+            last => {
+                let breaks = match last {
+                    None => !ok && (seen_healthy || failing),
+                    Some(_) => failing,
+                };
+                if breaks {
+                    // At the first request that broke the SLO: a window
+                    // that straddles the fault does not date the incident
+                    // before it. (Older transcripts date it at the start.)
+                    let first_bad = w.first_bad_ms.unwrap_or(w.start_ms);
+                    episodes.push(Episode {
+                        start_ms: first_bad.clamp(w.start_ms, w.end_ms),
+                        ..Episode::default()
+                    });
+                    run_start = None;
+                }
+                seen_healthy |= ok;
             }
-        } else {
-            run_start = None;
         }
     }
-    r
+    let last = episodes.last().copied().unwrap_or_default();
+    Recovery {
+        incident_start_ms: episodes.first().map(|e| e.start_ms),
+        recovered_ms: last.recovered_ms,
+        confirmed_ms: last.confirmed_ms,
+        episodes,
+    }
 }
 
 /// The incident's timing from everything that judges it: the SLO over the
@@ -205,16 +250,47 @@ impl Timing {
         }
     }
 
-    /// When both service and data were back (the recovery point).
-    pub fn recovered_ms(&self) -> Option<u64> {
-        self.incident_start_ms?;
-        Some(self.service_back_ms()?.max(self.data_back_ms()?))
+    /// The stretches of the incident: the SLO's episodes and the data's
+    /// outage (its first failing check until every check passes for good),
+    /// merged where they overlap; `None` ends one still open.
+    fn stretches(&self) -> Vec<(u64, Option<u64>)> {
+        let mut spans: Vec<(u64, Option<u64>)> = self
+            .service
+            .episodes
+            .iter()
+            .map(|e| (e.start_ms, e.recovered_ms))
+            .collect();
+        if let Some(first) = self.first_check_failure_ms {
+            spans.push((first, self.data_restored_ms));
+        }
+        spans.sort_by_key(|(start, _)| *start);
+        let mut merged: Vec<(u64, Option<u64>)> = Vec::new();
+        for (start, end) in spans {
+            match merged.last_mut() {
+                Some((_, last_end)) if last_end.is_none_or(|e| e >= start) => {
+                    *last_end = match (*last_end, end) {
+                        (Some(a), Some(b)) => Some(a.max(b)),
+                        _ => None,
+                    };
+                }
+                _ => merged.push((start, end)),
+            }
+        }
+        merged
     }
 
-    /// Time from the incident's start until both service and data were
-    /// back.
+    /// When both service and data were back for good (the recovery point).
+    pub fn recovered_ms(&self) -> Option<u64> {
+        self.stretches().last()?.1
+    }
+
+    /// The RTO: the longest stretch of the incident, once it is over.
     pub fn rto_ms(&self) -> Option<u64> {
-        Some(self.recovered_ms()?.saturating_sub(self.incident_start_ms?))
+        self.recovered_ms()?;
+        self.stretches()
+            .iter()
+            .filter_map(|(start, end)| Some(end.as_ref()?.saturating_sub(*start)))
+            .max()
     }
 
     /// Whether, at `now`, an incident began and the drill has recovered
@@ -303,6 +379,76 @@ mod tests {
         // A time outside its window (an edited file) is kept within it.
         ws[14].first_bad_ms = Some(99_000);
         assert_eq!(analyze(&slo(), &ws).incident_start_ms, Some(15_200));
+    }
+
+    #[test]
+    fn an_early_blip_that_recovers_does_not_hide_the_outage_after_it() {
+        // Regression (rollout-lab, flaky under load): a burst of errors
+        // early on (a busy machine) recovered within its stability window;
+        // the real outage after it was never looked at, and a drill whose
+        // service was broken at the end scored as recovered, RTO 2s.
+        let mut ws: Vec<Window> = (0..2).map(|s| window(s, 0, 10.0)).collect();
+        ws.extend((2..4).map(|s| window(s, 30, 10.0)));
+        ws.extend((4..10).map(|s| window(s, 0, 10.0)));
+        ws.extend((10..20).map(|s| window(s, 50, 10.0)));
+        let r = analyze(&slo(), &ws);
+        assert_eq!(r.incident_start_ms, Some(2000));
+        assert_eq!(r.episodes.len(), 2);
+        assert_eq!((r.recovered_ms, r.rto_ms()), (None, None));
+        assert!(!r.healthy_at(15_000));
+        assert!(r.healthy_at(8000));
+        // Fixed at 20s and stable for 3s: the RTO is the longest episode,
+        // the outage's 10s, not the 18s since the blip nor the blip's 2s.
+        ws.extend((20..24).map(|s| window(s, 0, 10.0)));
+        let r = analyze(&slo(), &ws);
+        assert_eq!((r.recovered_ms, r.rto_ms()), (Some(20_000), Some(10_000)));
+        assert!(r.healthy_at(23_000));
+    }
+
+    #[test]
+    fn after_recovery_a_slow_second_is_the_machine_and_errors_are_an_outage() {
+        let mut ws: Vec<Window> = (0..2).map(|s| window(s, 0, 10.0)).collect();
+        ws.extend((2..4).map(|s| window(s, 30, 10.0)));
+        ws.extend((4..8).map(|s| window(s, 0, 10.0)));
+        ws.push(window(8, 0, 900.0));
+        ws.extend((9..11).map(|s| window(s, 0, 10.0)));
+        let r = analyze(&slo(), &ws);
+        assert_eq!((r.episodes.len(), r.rto_ms()), (1, Some(2000)));
+        ws.push(window(11, 40, 10.0));
+        let r = analyze(&slo(), &ws);
+        assert_eq!((r.episodes.len(), r.recovered_ms), (2, None));
+    }
+
+    #[test]
+    fn the_rto_spans_service_and_data_where_their_outages_overlap() {
+        let service = analyze(
+            &slo(),
+            &(0..2)
+                .map(|s| window(s, 0, 10.0))
+                .chain((2..6).map(|s| window(s, 30, 10.0)))
+                .chain((6..12).map(|s| window(s, 0, 10.0)))
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(service.rto_ms(), Some(4000));
+        // The data broke at 5s, inside the service's outage, and came back
+        // at 9s: one stretch from 2s to 9s.
+        let timing = Timing {
+            service,
+            incident_start_ms: Some(2000),
+            first_check_failure_ms: Some(5000),
+            data_restored_ms: Some(9000),
+            checks: Vec::new(),
+        };
+        assert_eq!(
+            (timing.recovered_ms(), timing.rto_ms()),
+            (Some(9000), Some(7000))
+        );
+        // Data that has not come back leaves the incident open.
+        let open = Timing {
+            data_restored_ms: None,
+            ..timing
+        };
+        assert_eq!((open.recovered_ms(), open.rto_ms()), (None, None));
     }
 
     #[test]
