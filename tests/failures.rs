@@ -135,3 +135,115 @@ fn a_server_killed_mid_drill_ends_it_at_once_with_exit_4_and_the_transcript_kept
         env.registry_entries()
     );
 }
+
+/// POSIX shared memory segments of PostgreSQL's in /dev/shm.
+fn shm_segments() -> std::collections::BTreeSet<String> {
+    common::list_names(std::path::Path::new("/dev/shm"))
+        .into_iter()
+        .filter(|n| n.starts_with("PostgreSQL."))
+        .collect()
+}
+
+/// What an interrupted template build may leave: staging directories in
+/// the runtime directory, unfinished copies in the cache.
+fn leftovers(env: &TestEnv) -> Vec<String> {
+    let mut found: Vec<String> = common::list_names(&env.cli_runtime())
+        .into_iter()
+        .filter(|n| n.starts_with(".staging-") || n.starts_with(".trash-"))
+        .collect();
+    found.extend(
+        common::list_names(&env.dirs.cache.join("templates"))
+            .into_iter()
+            .filter(|n| n.contains(".tmp-")),
+    );
+    found
+}
+
+/// Waits until nothing is left of the test's processes and shared memory
+/// (a segment of another test's template build may come and go).
+fn assert_clean(env: &TestEnv, shm_before: &std::collections::BTreeSet<String>, when: &str) {
+    common::assert_no_process_within(&env.root().display().to_string(), Duration::from_secs(10));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let leaked: Vec<String> = shm_segments().difference(shm_before).cloned().collect();
+        if leaked.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{when}: segments left in /dev/shm: {leaked:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn interrupting_the_first_template_build_leaves_nothing_behind() {
+    // Regression: Ctrl-C during the first run's initdb left `postgres
+    // --single` running, its staging directory, /dev/shm segments of the
+    // bootstrap, and half-copied templates in the cache forever.
+    let shm_before = shm_segments();
+    for delay_ms in [150, 400, 700, 1000, 1400] {
+        let env = TestEnv::new().with_empty_cache();
+        let mut child = env
+            .pgdrill()
+            .args(["up", "--json"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        let status = child.wait().unwrap();
+        // 130 if interrupted in the build, 0 if `up` was already serving.
+        assert!(
+            matches!(status.code(), Some(130 | 0)),
+            "after {delay_ms} ms: {status:?}"
+        );
+        let when = format!("SIGINT after {delay_ms} ms");
+        assert_clean(&env, &shm_before, &when);
+        assert_eq!(leftovers(&env), Vec::<String>::new(), "{when}");
+    }
+}
+
+#[test]
+fn a_template_build_killed_outright_is_swept_by_gc() {
+    // SIGKILL gives pgdrill no chance to clean up: what its build leaves is
+    // reported by `doctor` and removed by `instances gc`.
+    let env = TestEnv::new().with_empty_cache();
+    let mut child = env
+        .pgdrill()
+        .args(["up", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Into the build: wait for the staging directory to appear.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while leftovers(&env).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The build's own processes run on for a moment in their group.
+    common::assert_no_process_within(&env.root().display().to_string(), Duration::from_secs(30));
+    let left = leftovers(&env);
+    if !left.is_empty() {
+        let doctor = env.pgdrill().args(["doctor"]).output().unwrap();
+        let said = String::from_utf8_lossy(&doctor.stdout);
+        assert!(said.contains("from interrupted runs"), "{said}");
+    }
+    let gc = env.pgdrill().args(["instances", "gc"]).output().unwrap();
+    assert!(
+        gc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gc.stderr)
+    );
+    assert_eq!(leftovers(&env), Vec::<String>::new());
+}

@@ -159,6 +159,25 @@ pub async fn run(ctx: &Context, json: bool, out: &mut impl Write) -> Result<Exit
         Err(e) => checks.push(Check::new("instances", Status::Fail, e.to_string())),
     }
 
+    let leftovers = crate::instance::leftovers(dirs);
+    checks.push(if leftovers.is_empty() {
+        Check::new("leftovers", Status::Ok, "none from interrupted runs")
+    } else {
+        Check::new(
+            "leftovers",
+            Status::Warn,
+            format!(
+                "{} from interrupted runs ({}): `pgdrill instances gc` removes them (the next start does too)",
+                leftovers.len(),
+                leftovers
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    });
+
     let usable = bins.is_some() && run_as.is_some() && runtime_ok;
     checks.push(Check::new(
         "backend local",

@@ -100,34 +100,44 @@ pub fn flush_trash() {
     }
 }
 
-/// Removes trash and template staging directories left in `runtime` by
-/// processes that have died.
-pub fn sweep_trash(runtime: &Path) -> Vec<PathBuf> {
+/// Trash and template staging directories left in `runtime` by processes
+/// that have died (named `.trash-PID-...` and `.staging-PID-...`).
+pub fn leftovers(runtime: &Path) -> Vec<PathBuf> {
     let Ok(read) = std::fs::read_dir(runtime) else {
         return Vec::new();
     };
-    let mut removed = Vec::new();
-    for entry in read.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| {
-            n.strip_prefix(".trash-")
-                .or_else(|| n.strip_prefix(".staging-"))
-        }) else {
-            continue;
-        };
-        let owner: u32 = rest
-            .split('-')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        if owner != std::process::id() && !process::is_alive(owner, None) {
-            let path = entry.path();
-            if std::fs::remove_dir_all(&path).is_ok() {
-                removed.push(path);
-            }
-        }
-    }
-    removed
+    read.flatten()
+        .filter(|entry| {
+            let name = entry.file_name();
+            name.to_str()
+                .and_then(|n| {
+                    n.strip_prefix(".trash-")
+                        .or_else(|| n.strip_prefix(".staging-"))
+                })
+                .and_then(|rest| rest.split('-').next())
+                .is_some_and(owner_is_gone)
+        })
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// Whether the process whose pid is written here has died (and is not us).
+pub fn owner_is_gone(pid: &str) -> bool {
+    let owner: u32 = pid.parse().unwrap_or(0);
+    owner != std::process::id() && !process::is_alive(owner, None)
+}
+
+/// Removes what [`leftovers`] finds, and returns what it removed.
+pub fn sweep_trash(runtime: &Path) -> Vec<PathBuf> {
+    remove_all(leftovers(runtime))
+}
+
+/// Removes each directory; returns those removed.
+pub fn remove_all(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    paths
+        .into_iter()
+        .filter(|p| std::fs::remove_dir_all(p).is_ok())
+        .collect()
 }
 
 #[cfg(test)]

@@ -332,8 +332,17 @@ pub fn client_tool(program: &std::path::Path, url: &str) -> tokio::process::Comm
 pub struct GcReport {
     /// Orphaned instances (server stopped, directory removed).
     pub reaped: Vec<registry::Reaped>,
-    /// Leftover trash and staging directories removed.
+    /// Leftovers of dead runs removed: trash, template staging
+    /// directories and unfinished copies of templates into the cache.
     pub swept: Vec<PathBuf>,
+}
+
+/// What dead pgdrill runs left behind and [`gc`] would remove: trash,
+/// template staging directories, unfinished copies of templates.
+pub fn leftovers(dirs: &Dirs) -> Vec<PathBuf> {
+    let mut found = fsutil::leftovers(&dirs.runtime);
+    found.extend(template::partial_builds(&dirs.cache));
+    found
 }
 
 /// Stops and removes the orphans of dead pgdrill runs, and their leftover
@@ -343,7 +352,7 @@ pub fn gc(dirs: &Dirs) -> Result<GcReport, Error> {
     let registry = registry::Registry::open(&dirs.state)?;
     Ok(GcReport {
         reaped: registry.reap_orphans(),
-        swept: fsutil::sweep_trash(&dirs.runtime),
+        swept: fsutil::remove_all(leftovers(dirs)),
     })
 }
 

@@ -224,7 +224,10 @@ pub async fn run_tool(
 ) -> Result<(), Error> {
     use tokio::io::AsyncWriteExt;
     run_as.prepare_tokio(&mut cmd);
-    cmd.kill_on_drop(true)
+    // Its own process group: Ctrl-C at the terminal reaches only pgdrill,
+    // which then stops the whole group (initdb runs `postgres --boot` and
+    // `--single` as children; killing initdb alone leaves them running).
+    cmd.process_group(0)
         .env("LC_ALL", "C")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -233,6 +236,7 @@ pub async fn run_tool(
         .current_dir("/");
     let shown = format!("{:?}", cmd.as_std()).replace('"', "");
     let mut child = cmd.spawn().map_err(Error::io("run", shown.clone()))?;
+    let mut group = ToolGroup(child.id());
     let mut stdin = child.stdin.take().expect("stdin is piped");
     if let Some(input) = input {
         stdin
@@ -248,7 +252,10 @@ pub async fn run_tool(
             status: "timed out after 120 s".into(),
             output: String::new(),
         })?
-        .map_err(Error::io("run", shown.clone()))?;
+        .map_err(Error::io("run", shown.clone()));
+    // Finished on its own: nothing of the group to stop.
+    group.0 = None;
+    let out = out?;
     if out.status.success() {
         return Ok(());
     }
@@ -260,6 +267,38 @@ pub async fn run_tool(
         output,
     })
 }
+
+/// The process group of a tool that is running; dropped before the tool
+/// has finished (the command was cancelled), it stops the whole group:
+/// SIGTERM to the tool first, so that it and its children end cleanly (a
+/// `postgres --boot` or `--single` removes its shared memory segments from
+/// /dev/shm as it exits), then SIGKILL for what is left of the group after
+/// a grace period. Disarmed (`None`) once the tool has
+/// exited by itself.
+struct ToolGroup(Option<u32>);
+
+impl Drop for ToolGroup {
+    fn drop(&mut self) {
+        let Some(leader) = self.0.filter(|g| group_runs(*g)) else {
+            return;
+        };
+        // The leader only: initdb, told to stop, finishes its step and
+        // removes its data directory, and the `postgres --boot` it feeds
+        // ends at the end of its input, removing its shared memory. A
+        // SIGTERM to that child itself would end it on the spot (bootstrap
+        // mode keeps the default action) and leak its segments.
+        let _ = kill(Pid::from_raw(leader as i32), Signal::SIGTERM);
+        let group = Pid::from_raw(leader as i32);
+        let deadline = Instant::now() + TOOL_GRACE;
+        while group_runs(leader) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = killpg(group, Signal::SIGKILL);
+    }
+}
+
+/// How long a cancelled tool's processes get to exit on SIGTERM.
+const TOOL_GRACE: Duration = Duration::from_secs(3);
 
 /// SIGKILLs a postmaster and its children. Children call `setsid()`, so they
 /// are not in the postmaster's process group: collect them by parent pid
@@ -281,6 +320,12 @@ fn kill_tree(pid: u32) {
 
 /// pids whose parent is `pid` (Linux; empty elsewhere).
 fn children_of(pid: u32) -> Vec<u32> {
+    processes_where(|stat| stat.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(pid))
+}
+
+/// The pids whose `/proc/PID/stat` fields after the command name (state,
+/// ppid, pgrp, ...) satisfy `keep`.
+fn processes_where(keep: impl Fn(&[&str]) -> bool) -> Vec<u32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -291,14 +336,25 @@ fn children_of(pid: u32) -> Vec<u32> {
                 .ok()
                 .is_some_and(|stat| {
                     let after = stat.rfind(')').map(|i| &stat[i + 2..]).unwrap_or_default();
-                    after
-                        .split_whitespace()
-                        .nth(1)
-                        .and_then(|p| p.parse::<u32>().ok())
-                        == Some(pid)
+                    keep(&after.split_whitespace().collect::<Vec<_>>())
                 })
         })
         .collect()
+}
+
+/// Whether a process group has a member that still runs (zombies waiting
+/// to be reaped do not count).
+fn group_runs(group: u32) -> bool {
+    if !Path::new("/proc/self/stat").exists() {
+        return !matches!(
+            killpg(Pid::from_raw(group as i32), None),
+            Err(nix::errno::Errno::ESRCH)
+        );
+    }
+    !processes_where(|stat| {
+        stat.first() != Some(&"Z") && stat.get(2).and_then(|g| g.parse::<u32>().ok()) == Some(group)
+    })
+    .is_empty()
 }
 
 /// Status word of a `postmaster.pid` file (`starting`, `ready`, `stopping`).

@@ -49,6 +49,18 @@ impl TestEnv {
         TestEnv { root, dirs }
     }
 
+    /// The same, with a template cache of its own, empty: the first start
+    /// builds the template.
+    pub fn with_empty_cache(mut self) -> TestEnv {
+        self.dirs.cache = self.root.path().join("cache");
+        self
+    }
+
+    /// The test's own root directory.
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
     pub fn backend(&self) -> LocalBackend {
         let bins = PgBinaries::locate(None).unwrap_or_else(|e| panic!("{e}"));
         let run_as = RunAs::resolve(std::env::var("PGDRILL_RUN_AS").ok().as_deref())
