@@ -619,7 +619,7 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
                 .map_or(&[][..], |(_, subs)| *subs);
             return Err(err(
                 format!(
-                    "`{}` is not a `{v}` command{}",
+                    "`{}` is not one of the `{v}` commands{}",
                     w[1..].join(" "),
                     did_you_mean(sub, known.iter().copied())
                         .map(|s| format!("; did you mean `{v} {s}`?"))

@@ -100,7 +100,7 @@ fn errors_say_what_to_type() {
         parse("app explode")
             .unwrap_err()
             .message
-            .contains("not a `app` command")
+            .contains("not one of the `app` commands")
     );
     assert!(parse("dance").unwrap_err().message.contains("type `help`"));
     // Regression: typos got no help.

@@ -48,23 +48,35 @@ Environment:
 Exit codes: 0 ok, 1 check failed, 2 bad usage, 3 machine not ready (run `pgdrill doctor`),
 4 instance failed, 5 bad input file, 130 interrupted (instances cleaned up).")]
 pub struct Cli {
-    /// Directory holding the PostgreSQL server binaries (initdb, postgres).
-    /// Default: PGDRILL_PG_BIN, then PATH, then `pg_config --bindir`, then
-    /// the newest /usr/lib/postgresql/*/bin.
-    #[arg(long, global = true, value_name = "DIR")]
-    pub pg_bin: Option<PathBuf>,
-
-    /// Folder of scenario files (scenarios are named by id or by path).
-    #[arg(long, global = true, value_name = "DIR", env = "PGDRILL_SCENARIOS")]
-    pub scenarios: Option<PathBuf>,
-
-    /// Folder of quiz files (quizzes are named by id or by path).
-    #[arg(long, global = true, value_name = "DIR", env = "PGDRILL_QUIZZES")]
-    pub quizzes: Option<PathBuf>,
-
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Where the PostgreSQL binaries are, for the commands that start servers.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServerOpts {
+    /// Directory holding the PostgreSQL server binaries (initdb, postgres).
+    /// Default: PGDRILL_PG_BIN, then PATH, then `pg_config --bindir`, then
+    /// the newest /usr/lib/postgresql/*/bin.
+    #[arg(long, value_name = "DIR")]
+    pub pg_bin: Option<PathBuf>,
+}
+
+/// Where the scenarios are, for the commands that read them.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ScenarioOpts {
+    /// Folder of scenario files (scenarios are named by id or by path).
+    #[arg(long, value_name = "DIR", env = "PGDRILL_SCENARIOS")]
+    pub scenarios: Option<PathBuf>,
+}
+
+/// Where the quizzes are, for the commands that read them.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct QuizOpts {
+    /// Folder of quiz files (quizzes are named by id or by path).
+    #[arg(long, value_name = "DIR", env = "PGDRILL_QUIZZES")]
+    pub quizzes: Option<PathBuf>,
 }
 
 /// The subcommands.
@@ -107,17 +119,29 @@ pub enum Command {
         /// (default: your login name).
         #[arg(long, value_name = "NAME", env = "PGDRILL_LEARNER")]
         learner: Option<String>,
+        /// `--pg-bin`.
+        #[command(flatten)]
+        server: ServerOpts,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
     },
     /// List the scenarios.
     List {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
     },
     /// Show a scenario's briefing: story, objectives, SLO, RTO and moves.
     Show {
         /// Scenario id or path.
         scenario: String,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
     },
     /// Check scenario and quiz files and report every problem with file:line:col.
     Validate {
@@ -126,6 +150,12 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
+        /// `--quizzes`.
+        #[command(flatten)]
+        quiz_dir: QuizOpts,
     },
     /// Re-score a saved transcript, without a database.
     Score {
@@ -137,6 +167,9 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
     },
     /// Write the evidence of a played drill: incident timeline, failure
     /// signal, RTO/RPO, score and a postmortem skeleton.
@@ -163,6 +196,9 @@ pub enum Command {
         /// The scenario file (default: the one the transcript names).
         #[arg(long, value_name = "FILE")]
         scenario: Option<PathBuf>,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
     },
     /// Grade a class: re-score every transcript and print the class table.
     ///
@@ -200,6 +236,9 @@ a key the learner never had proves a transcript was not rewritten.")]
         /// unsigned transcripts and other keys are flagged.
         #[arg(long)]
         key: bool,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
     },
     /// Take a quiz at the terminal, or grade an answers file.
     ///
@@ -228,12 +267,18 @@ An answers file has one line per question id:
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        /// `--quizzes`.
+        #[command(flatten)]
+        quiz_dir: QuizOpts,
     },
     /// Check that this machine can run pgdrill, and say how to fix what is missing.
     Doctor {
         /// Print the checks as JSON.
         #[arg(long)]
         json: bool,
+        /// `--pg-bin`.
+        #[command(flatten)]
+        server: ServerOpts,
     },
     /// Start a disposable PostgreSQL and keep it until Ctrl-C, then remove it.
     ///
@@ -247,6 +292,9 @@ An answers file has one line per question id:
         /// Print the connection details as one JSON object.
         #[arg(long)]
         json: bool,
+        /// `--pg-bin`.
+        #[command(flatten)]
+        server: ServerOpts,
     },
     /// List or clean up the instances of this user.
     #[command(subcommand)]
@@ -254,6 +302,43 @@ An answers file has one line per question id:
     /// Measure pgdrill against its peers.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+impl Command {
+    /// The folder options the command was given: binaries, scenarios,
+    /// quizzes (each only on the commands that use it).
+    fn opts(&self) -> (Option<&PathBuf>, Option<&PathBuf>, Option<&PathBuf>) {
+        let (server, scenarios, quizzes) = match self {
+            Command::Run {
+                server,
+                scenario_dir,
+                ..
+            } => (Some(server), Some(scenario_dir), None),
+            Command::Validate {
+                scenario_dir,
+                quiz_dir,
+                ..
+            } => (None, Some(scenario_dir), Some(quiz_dir)),
+            Command::List { scenario_dir, .. }
+            | Command::Show { scenario_dir, .. }
+            | Command::Score { scenario_dir, .. }
+            | Command::Report { scenario_dir, .. }
+            | Command::Grade { scenario_dir, .. }
+            | Command::Bench(BenchCommand::Grade { scenario_dir, .. }) => {
+                (None, Some(scenario_dir), None)
+            }
+            Command::Quiz { quiz_dir, .. } => (None, None, Some(quiz_dir)),
+            Command::Doctor { server, .. }
+            | Command::Up { server, .. }
+            | Command::Bench(BenchCommand::Provision { server, .. }) => (Some(server), None, None),
+            Command::Instances(_) => (None, None, None),
+        };
+        (
+            server.and_then(|s| s.pg_bin.as_ref()),
+            scenarios.and_then(|s| s.scenarios.as_ref()),
+            quizzes.and_then(|q| q.quizzes.as_ref()),
+        )
+    }
 }
 
 /// Formats of `pgdrill report`.
@@ -309,6 +394,9 @@ pub enum BenchCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// `--pg-bin`.
+        #[command(flatten)]
+        server: ServerOpts,
     },
     /// Time `pgdrill grade` over a class of synthetic, signed transcripts of
     /// realistic size, side by side with `sha256sum` reading the same files.
@@ -329,6 +417,9 @@ pub enum BenchCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
     },
 }
 
@@ -383,7 +474,8 @@ pub struct Context {
 
 impl Context {
     fn new(cli: &Cli) -> Context {
-        let requested_bin = match (&cli.pg_bin, std::env::var_os("PGDRILL_PG_BIN")) {
+        let (pg_bin, scenario_dir, quiz_dir) = cli.command.opts();
+        let requested_bin = match (pg_bin, std::env::var_os("PGDRILL_PG_BIN")) {
             (Some(dir), _) => Some(Requested {
                 dir: dir.clone(),
                 origin: Origin::Flag,
@@ -400,8 +492,8 @@ impl Context {
         // The working directory's folder, else the one beside the sources
         // this binary was built from (so `cargo run` works from anywhere in
         // a checkout).
-        let folder = |given: &Option<PathBuf>, name: &str| {
-            given.clone().unwrap_or_else(|| {
+        let folder = |given: Option<&PathBuf>, name: &str| {
+            given.cloned().unwrap_or_else(|| {
                 let local = PathBuf::from(name);
                 if local.is_dir() {
                     local
@@ -410,8 +502,8 @@ impl Context {
                 }
             })
         };
-        let scenarios = folder(&cli.scenarios, "scenarios");
-        let quizzes = folder(&cli.quizzes, "quizzes");
+        let scenarios = folder(scenario_dir, "scenarios");
+        let quizzes = folder(quiz_dir, "quizzes");
         Context {
             requested_bin,
             run_as,
@@ -462,6 +554,7 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             time_scale,
             json,
             learner,
+            ..
         } => {
             let learner = learner_name(learner);
             let args = run::RunArgs {
@@ -475,24 +568,26 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             };
             run::run(&ctx, args, &interrupt, &mut out).await
         }
-        Command::List { json } => scenarios::list(&ctx.scenarios, json, &mut out),
-        Command::Show { scenario } => scenarios::show(
+        Command::List { json, .. } => scenarios::list(&ctx.scenarios, json, &mut out),
+        Command::Show { scenario, .. } => scenarios::show(
             &crate::scenario::resolve(&scenario, &ctx.scenarios)?,
             &mut out,
         ),
-        Command::Validate { paths, json } => {
+        Command::Validate { paths, json, .. } => {
             scenarios::validate(&paths, &ctx.scenarios, &ctx.quizzes, json, &mut out)
         }
         Command::Score {
             transcript,
             scenario,
             json,
+            ..
         } => score::run(&transcript, scenario, &ctx.scenarios, json, &mut out),
         Command::Report {
             transcript,
             format,
             output,
             scenario,
+            ..
         } => score::report(
             &transcript,
             scenario,
@@ -506,6 +601,7 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             format,
             output,
             key,
+            ..
         } => grade::run(
             &ctx,
             grade::GradeArgs {
@@ -521,6 +617,7 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             answers,
             print,
             json,
+            ..
         } => quiz::run(
             &ctx.quizzes,
             quiz::QuizArgs {
@@ -531,24 +628,26 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             },
             &mut out,
         ),
-        Command::Doctor { json } => doctor::run(&ctx, json, &mut out).await,
-        Command::Up { sql, json } => up::run(&ctx, sql, json, &interrupt, &mut out).await,
-        Command::Instances(InstancesCommand::List { json }) => {
+        Command::Doctor { json, .. } => doctor::run(&ctx, json, &mut out).await,
+        Command::Up { sql, json, .. } => up::run(&ctx, sql, json, &interrupt, &mut out).await,
+        Command::Instances(InstancesCommand::List { json, .. }) => {
             instances::list(&ctx, json, &mut out)
         }
-        Command::Instances(InstancesCommand::Gc { json }) => {
+        Command::Instances(InstancesCommand::Gc { json, .. }) => {
             instances::gc(&ctx, json, &mut out).await
         }
         Command::Bench(BenchCommand::Provision {
             runs,
             cold_runs,
             json,
+            ..
         }) => bench::provision(&ctx, runs, cold_runs, json, &interrupt, &mut out).await,
         Command::Bench(BenchCommand::Grade {
             transcripts,
             minutes,
             runs,
             json,
+            ..
         }) => bench::grade(&ctx, transcripts as usize, minutes, runs, json, &mut out),
     }
 }
@@ -592,8 +691,22 @@ mod tests {
     }
 
     #[test]
-    fn pg_bin_is_global() {
+    fn folder_options_belong_to_the_commands_that_use_them() {
         let cli = parse(["pgdrill", "up", "--pg-bin", "/x"]).unwrap();
-        assert_eq!(cli.pg_bin.as_deref(), Some(std::path::Path::new("/x")));
+        assert_eq!(cli.command.opts().0, Some(&PathBuf::from("/x")));
+        let cli = parse(["pgdrill", "validate", "--quizzes", "q", "--scenarios", "s"]).unwrap();
+        let (_, scenarios, quizzes) = cli.command.opts();
+        assert_eq!((scenarios, quizzes), (Some(&"s".into()), Some(&"q".into())));
+        // Regression: `run --help` listed --quizzes, which `run` ignores.
+        assert!(parse(["pgdrill", "run", "x", "--quizzes", "q"]).is_err());
+        assert!(parse(["pgdrill", "quiz", "--pg-bin", "/x"]).is_err());
+        use clap::CommandFactory;
+        let run_help = Cli::command()
+            .find_subcommand_mut("run")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(!run_help.contains("--quizzes"), "{run_help}");
+        assert!(run_help.contains("--scenarios") && run_help.contains("--pg-bin"));
     }
 }

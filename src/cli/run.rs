@@ -331,6 +331,19 @@ fn save(ctx: &Context, args: &RunArgs, transcript: &Transcript) -> Result<Option
     Ok(Some(path))
 }
 
+/// Text wrapped to the terminal's width (80 columns when it has none).
+fn to_terminal_width(text: &str) -> String {
+    crate::report::wrap_lines(text, terminal_columns())
+}
+
+/// Columns to write in: the terminal's width less one (80 without one).
+fn terminal_columns() -> usize {
+    console::Term::stdout()
+        .size_checked()
+        .map_or(80, |(_, cols)| usize::from(cols))
+        .saturating_sub(1)
+}
+
 /// Renders a reply for the terminal.
 fn render(reply: &Reply) -> String {
     let mut text = if reply.ok {
@@ -499,6 +512,8 @@ fn prompt(
             ) {
                 line.push_str("\npress Enter to see your score");
             }
+            // Continued under the text, not under the `[ 1m05s] ` time.
+            let line = crate::report::wrap_hanging(&line, terminal_columns(), 9);
             match printer.as_mut() {
                 Some(p) => {
                     use rustyline::ExternalPrinter as _;
@@ -553,18 +568,23 @@ fn prompt(
             let action = match action::parse(trimmed) {
                 Ok(a) => a,
                 Err(e) => {
-                    match e.usage {
-                        Some(u) => println!("{}\nusage: {u}", e.message),
-                        None => println!("{}", e.message),
-                    }
+                    let text = match e.usage {
+                        Some(u) => format!("{}\nusage: {u}", e.message),
+                        None => e.message,
+                    };
+                    println!("{}", to_terminal_width(&text));
                     continue;
                 }
             };
             let resolve = matches!(action, Action::Resolve);
+            let prose = matches!(action, Action::Help(_));
             busy.store(true, Ordering::SeqCst);
             let reply = handle.block_on(send(&commands, trimmed.to_string(), action));
             busy.store(false, Ordering::SeqCst);
             match reply {
+                // Help is prose, wrapped to the terminal; tables and
+                // results keep their lines.
+                Some(reply) if prose => println!("{}", to_terminal_width(&render(&reply))),
                 Some(reply) => println!("{}", render(&reply)),
                 None => break,
             }
