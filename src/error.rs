@@ -114,7 +114,7 @@ pub enum Error {
     NotReady,
 
     /// Stopped by a signal; cleanup has run.
-    #[error("interrupted; instances were stopped and their files removed")]
+    #[error("interrupted; whatever pgdrill had started is stopped and removed")]
     Interrupted,
 
     /// A bug or an unexpected condition.

@@ -484,18 +484,17 @@ fn prompt(
     mut notices: mpsc::UnboundedReceiver<Event>,
     ended: Arc<AtomicBool>,
     busy: Arc<AtomicBool>,
-) -> oneshot::Receiver<()> {
+) -> tokio::task::JoinHandle<()> {
     let (done_tx, done) = oneshot::channel();
     let mut editor = match rustyline::DefaultEditor::new() {
         Ok(e) => e,
         Err(e) => {
             eprintln!("cannot open the prompt: {e}");
-            let _ = done_tx.send(());
-            return done;
+            return tokio::spawn(async {});
         }
     };
     let printer = editor.create_external_printer().ok();
-    tokio::spawn(async move {
+    let printing = tokio::spawn(async move {
         let mut printer = printer;
         while let Some(e) = notices.recv().await {
             if matches!(e.kind, EventKind::Move(_) | EventKind::Hint { .. }) {
@@ -594,5 +593,10 @@ fn prompt(
         }
         let _ = done_tx.send(());
     });
-    done
+    // Done when the prompt has closed and every event has been printed
+    // (the events end with the engine), so that the score comes last.
+    tokio::spawn(async move {
+        let _ = done.await;
+        let _ = printing.await;
+    })
 }
