@@ -452,7 +452,7 @@ impl Evidence {
                 score
                     .recovery
                     .incident_start_ms
-                    .is_some_and(|t| (w.start_ms..=w.end_ms).contains(&t))
+                    .is_some_and(|t| (w.start_ms..w.end_ms.max(w.start_ms + 1)).contains(&t))
             })
             .or_else(|| {
                 windows

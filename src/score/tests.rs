@@ -647,3 +647,41 @@ fn a_guardrail_is_broken_by_an_attempt_not_by_a_refusal() {
         "{s:#?}"
     );
 }
+
+#[test]
+fn an_early_blip_on_a_busy_machine_does_not_make_the_wrong_rollback_look_recovered() {
+    // Regression for the rollout-lab race: the recorded revert-schema run,
+    // with errors in its second and third windows as a loaded machine
+    // gives them (the pool timing out while the drill starts). Scored as
+    // the first recovery, that blip recovered within 30s and the run whose
+    // service is broken at the end passed for recovered.
+    let mut t = Transcript::parse(
+        Path::new("t.json"),
+        include_bytes!("../../tests/fixtures/transcripts/rollout-lab.revert-schema.json"),
+    )
+    .unwrap();
+    let lab = lab_scenario();
+    let before = score(&lab, &t);
+    let mut blips = 0;
+    for e in t.events.iter_mut() {
+        if let EventKind::Window(w) = &mut e.kind
+            && (1..3).contains(&(w.start_ms / 10_000))
+        {
+            w.errors = w.requests / 4;
+            blips += 1;
+        }
+    }
+    assert_eq!(blips, 2);
+    let after = score(&lab, &t);
+    assert_eq!(after.recovery.episodes.len(), 2, "{:?}", after.recovery);
+    assert!(after.incident_start_ms < before.incident_start_ms);
+    assert_eq!((after.recovered_ms, after.rto_ms), (None, None));
+    assert!(
+        after
+            .reasons
+            .iter()
+            .any(|r| r.contains("the service did not recover")),
+        "{:?}",
+        after.reasons
+    );
+}
