@@ -1,14 +1,6 @@
-//! pgdrill's top-level error, and the one place that maps errors to exit codes.
-//!
-//! | code | meaning |
-//! | ---- | ------- |
-//! | 0    | success |
-//! | 1    | a check failed: the drill (or re-scored transcript) did not pass |
-//! | 2    | bad command line |
-//! | 3    | this machine cannot run instances (binaries, users, directories) |
-//! | 4    | an instance failed to start, or its server died |
-//! | 5    | an input file is wrong: scenario, script, transcript, SQL |
-//! | 130  | interrupted (Ctrl-C, SIGTERM, SIGHUP); instances were cleaned up |
+//! pgdrill's top-level error, and the one place that maps errors to exit
+//! codes ([`Exit`]; the README's table lists the same codes, and a test
+//! holds them together).
 
 use std::path::PathBuf;
 
@@ -134,27 +126,126 @@ impl Error {
         }
     }
 
-    /// The process exit code for this error (documented in the README).
-    pub fn exit_code(&self) -> u8 {
+    /// How the process exits with this error.
+    pub fn exit(&self) -> Exit {
         match self {
-            Error::Instance(e) if e.is_environment() => 3,
-            Error::Instance(instance::Error::Io { .. }) => 3,
-            Error::Instance(_) => 4,
-            Error::NotReady => 3,
-            Error::ServerDied { .. } | Error::DrillServerDied { .. } => 4,
+            Error::Instance(e) if e.is_environment() => Exit::NotReady,
+            Error::Instance(instance::Error::Io { .. }) => Exit::NotReady,
+            Error::Instance(_) => Exit::InstanceFailed,
+            Error::NotReady => Exit::NotReady,
+            Error::ServerDied { .. } | Error::DrillServerDied { .. } => Exit::InstanceFailed,
             Error::SqlFile { .. }
             | Error::ReadInput { .. }
             | Error::WriteOutput { .. }
-            | Error::Quiz(_) => 5,
-            Error::Scenario(_)
+            | Error::Quiz(_)
+            | Error::Scenario(_)
             | Error::Invalid(_)
             | Error::Script { .. }
             | Error::Transcript(_)
-            | Error::Mismatch(_) => 5,
-            Error::Drill(_) => 4,
-            Error::Interrupted => 130,
-            Error::Usage(_) => 2,
-            Error::Internal(_) => 1,
+            | Error::Mismatch(_) => Exit::BadInput,
+            Error::Drill(crate::drill::Error::Scenario(_)) => Exit::BadInput,
+            Error::Drill(_) => Exit::InstanceFailed,
+            Error::Interrupted => Exit::Interrupted,
+            Error::Usage(_) => Exit::Usage,
+            Error::Internal(_) => Exit::Internal,
+        }
+    }
+}
+
+/// pgdrill's exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Success: the drill, quiz or re-scored transcript passed.
+    Ok,
+    /// A check failed: the drill, the transcript or the quiz did not pass,
+    /// `grade` flagged a transcript, `gc` could not reap everything.
+    CheckFailed,
+    /// A bad command line.
+    Usage,
+    /// This machine cannot run instances yet (`pgdrill doctor` says why).
+    NotReady,
+    /// An instance failed to start, or its server died.
+    InstanceFailed,
+    /// An input file is wrong: scenario, quiz, script, transcript, SQL.
+    BadInput,
+    /// A bug in pgdrill (sysexits' EX_SOFTWARE).
+    Internal,
+    /// Interrupted (Ctrl-C, SIGTERM, SIGHUP), after cleaning up.
+    Interrupted,
+}
+
+impl Exit {
+    /// Every code, in the README's order.
+    pub const ALL: [Exit; 8] = [
+        Exit::Ok,
+        Exit::CheckFailed,
+        Exit::Usage,
+        Exit::NotReady,
+        Exit::InstanceFailed,
+        Exit::BadInput,
+        Exit::Internal,
+        Exit::Interrupted,
+    ];
+
+    /// The number the process exits with.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::CheckFailed => 1,
+            Exit::Usage => 2,
+            Exit::NotReady => 3,
+            Exit::InstanceFailed => 4,
+            Exit::BadInput => 5,
+            Exit::Internal => 70,
+            Exit::Interrupted => 130,
+        }
+    }
+
+    /// [`Exit::Ok`] when a verdict passed, else [`Exit::CheckFailed`].
+    pub fn verdict(passed: bool) -> std::process::ExitCode {
+        if passed { Exit::Ok } else { Exit::CheckFailed }.into()
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> std::process::ExitCode {
+        std::process::ExitCode::from(exit.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Exit;
+
+    #[test]
+    fn the_readme_lists_every_exit_code_and_no_other() {
+        let readme = include_str!("../README.md");
+        let table = readme
+            .split("## Exit codes")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("the README has an Exit codes section");
+        let listed: Vec<u8> = table
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("| ")?
+                    .split(" |")
+                    .next()?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        let codes: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
+        assert_eq!(listed, codes, "README's exit codes vs error.rs");
+        // And `--help` says the same codes.
+        use clap::CommandFactory;
+        let help = crate::cli::Cli::command().render_long_help().to_string();
+        for code in codes.iter().filter(|c| **c != 0) {
+            assert!(
+                help.contains(&format!("{code} ")),
+                "--help lacks exit code {code}"
+            );
         }
     }
 }

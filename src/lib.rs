@@ -26,7 +26,7 @@ pub mod workload;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-pub use error::Error;
+pub use error::{Error, Exit};
 
 /// The known word closest to a mistyped one, when it is close enough to be
 /// what was meant (`staus` → `status`, `rolback` → `rollback`).

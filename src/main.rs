@@ -8,7 +8,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("{}", err.report());
-            ExitCode::from(err.exit_code())
+            err.exit().into()
         }
     }
 }

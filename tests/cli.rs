@@ -389,3 +389,36 @@ fn without_user_or_logname_the_learner_is_the_login_name() {
     let saved = common::read_json(&transcript);
     assert_eq!(saved["learner"], serde_json::Value::String(login));
 }
+
+#[test]
+fn a_fixture_the_server_refuses_is_bad_input_not_a_failed_server() {
+    // Regression: a broken fixture file exited 4 (an instance failed),
+    // telling the author to look at the machine instead of their file.
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let scenario = std::fs::read_to_string(root.join("scenarios/lock-queue.toml"))
+        .unwrap()
+        .replace("sql = \"fixtures/orders.sql\"", "sql = \"broken.sql\"");
+    std::fs::write(dir.path().join("lock-queue.toml"), scenario).unwrap();
+    std::fs::write(
+        dir.path().join("broken.sql"),
+        "CREATE TABLE orders (id serial PRIMARY KEY,);\n",
+    )
+    .unwrap();
+    let script = dir.path().join("s.txt");
+    std::fs::write(&script, "resolve\n").unwrap();
+    let out = env
+        .pgdrill()
+        .args(["run"])
+        .arg(dir.path().join("lock-queue.toml"))
+        .arg("--script")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("the fixture broken.sql failed"), "{stderr}");
+    assert!(stderr.contains("42601"), "{stderr}");
+    assert!(env.registry_entries().is_empty());
+}

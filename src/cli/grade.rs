@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::{Context, say};
-use crate::Error;
 use crate::grade::{self, Outcome, Row, Scenarios, Summary};
+use crate::{Error, Exit};
 
 /// Output formats of `pgdrill grade`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -77,11 +77,7 @@ pub fn run(ctx: &Context, args: GradeArgs, out: &mut impl Write) -> Result<ExitC
     let trusted = rows
         .iter()
         .all(|r| matches!(&r.outcome, Outcome::Graded(g) if g.flags.is_empty()));
-    Ok(if trusted {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(Exit::verdict(trusted))
 }
 
 /// Lays the rows out in a format.

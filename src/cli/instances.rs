@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use tabled::settings::Style;
 
 use super::{Context, say};
-use crate::Error;
 use crate::instance::registry::{Liveness, Registry};
+use crate::{Error, Exit};
 
 pub fn list(ctx: &Context, json: bool, out: &mut impl Write) -> Result<ExitCode, Error> {
     let registry = Registry::open(&ctx.dirs.state)?;
@@ -115,11 +115,7 @@ pub async fn gc(ctx: &Context, json: bool, out: &mut impl Write) -> Result<ExitC
             say!(out, "removed leftover {}", path.display());
         }
     }
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(Exit::verdict(!failed))
 }
 
 fn age(secs: u64) -> String {

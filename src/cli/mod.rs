@@ -46,7 +46,7 @@ Environment:
   RUST_LOG             log filter, e.g. RUST_LOG=pgdrill=debug
 
 Exit codes: 0 ok, 1 check failed, 2 bad usage, 3 machine not ready (run `pgdrill doctor`),
-4 instance failed, 5 bad input file, 130 interrupted (instances cleaned up).")]
+4 instance failed, 5 bad input file, 70 internal error (a bug), 130 interrupted (cleaned up).")]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

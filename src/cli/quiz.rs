@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::say;
-use crate::Error;
 use crate::quiz::{self, Answers, Graded, Kind, Quiz, letter};
+use crate::{Error, Exit};
 
 /// Settings of `pgdrill quiz`.
 pub struct QuizArgs {
@@ -46,11 +46,7 @@ pub fn run(dir: &Path, args: QuizArgs, out: &mut impl Write) -> Result<ExitCode,
     } else {
         say!(out, "{}", table(&graded));
     }
-    Ok(if graded.passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(Exit::verdict(graded.passed))
 }
 
 fn list(dir: &Path, json: bool, out: &mut impl Write) -> Result<ExitCode, Error> {

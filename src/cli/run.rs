@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Context, Interrupt, progress::Spinner, say};
-use crate::Error;
 use crate::action::{self, Action};
 use crate::drill::{self, Command, Drill, Options, Reply, Target, View};
 use crate::instance::Backend;
 use crate::transcript::{EndReason, Event, EventKind, Transcript};
+use crate::{Error, Exit};
 
 /// Settings of `pgdrill run`.
 pub struct RunArgs {
@@ -255,11 +255,7 @@ pub async fn run(
     if died {
         return Err(Error::DrillServerDied { transcript: saved });
     }
-    Ok(if score.passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(Exit::verdict(score.passed))
 }
 
 /// At the end of an interactive drill: offer to save the incident timeline

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::say;
-use crate::Error;
 use crate::scenario::{self, LoadError, Scenario};
+use crate::{Error, Exit};
 
 /// `pgdrill list`.
 pub fn list(dir: &Path, json: bool, out: &mut impl Write) -> Result<ExitCode, Error> {
@@ -58,7 +58,7 @@ pub fn list(dir: &Path, json: bool, out: &mut impl Write) -> Result<ExitCode, Er
         );
     }
     Ok(if broken > 0 {
-        ExitCode::from(5)
+        Exit::BadInput.into()
     } else {
         ExitCode::SUCCESS
     })

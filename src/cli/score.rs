@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::say;
-use crate::Error;
 use crate::report::{Evidence, Format};
 use crate::scenario::Scenario;
 use crate::transcript::Transcript;
+use crate::{Error, Exit};
 
 /// A transcript and the scenario it was played against.
 fn load(
@@ -61,11 +61,7 @@ pub fn run(
     } else {
         say!(out, "{}", crate::report::score(&score));
     }
-    Ok(if score.passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(Exit::verdict(score.passed))
 }
 
 /// Writes a transcript's evidence to `output` (or `out`).

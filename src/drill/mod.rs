@@ -67,9 +67,13 @@ const WINDOW: Duration = Duration::from_secs(1);
 /// Why a drill could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Setting up the database failed.
+    /// Setting up the database failed (the server, not the scenario).
     #[error("setting up the drill failed: {0}")]
     Setup(String),
+    /// The scenario's own files cannot set up its database: the fixture
+    /// SQL or a start migration fails, rows name a missing table.
+    #[error("the scenario cannot be set up: {0}")]
+    Scenario(String),
     /// The fleet could not start.
     #[error(transparent)]
     Fleet(#[from] crate::workload::Error),

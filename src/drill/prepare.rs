@@ -8,6 +8,16 @@ use crate::scenario::Scenario;
 
 use super::Error;
 
+/// An error of the SQL a scenario brings: the server refused it (the
+/// scenario's fault, bad input), or the server could not be reached.
+fn blame(e: &sqlx::Error, message: String) -> Error {
+    if e.as_database_error().is_some() {
+        Error::Scenario(message)
+    } else {
+        Error::Setup(message)
+    }
+}
+
 /// Loads the fixture, applies the start migrations and generates rows.
 /// `progress` hears each stage.
 pub async fn prepare(
@@ -21,11 +31,14 @@ pub async fn prepare(
     )))
     .await
     .map_err(|e| {
-        Error::Setup(format!(
-            "the fixture {} failed: {}",
-            scenario.fixture.sql,
-            crate::sqlstate::message(&e)
-        ))
+        blame(
+            &e,
+            format!(
+                "the fixture {} failed: {}",
+                scenario.fixture.sql,
+                crate::sqlstate::message(&e)
+            ),
+        )
     })?;
 
     let tracking = scenario.migrations.tracking();
@@ -41,7 +54,11 @@ pub async fn prepare(
         runner
             .up(conn, Some(at_start), RunOptions::default())
             .await
-            .map_err(|e| Error::Setup(e.to_string()))?;
+            .map_err(|e| match e.code() {
+                // The server refused a migration of the scenario's.
+                Some(_) => Error::Scenario(e.to_string()),
+                None => Error::Setup(e.to_string()),
+            })?;
     } else {
         runner
             .ensure_table(conn)
@@ -55,10 +72,13 @@ pub async fn prepare(
         conn.execute(sqlx::raw_sql(AssertSqlSafe(insert.clone())))
             .await
             .map_err(|e| {
-                Error::Setup(format!(
-                    "generating rows for {table} failed: {}\n  statement: {insert}",
-                    crate::sqlstate::message(&e)
-                ))
+                blame(
+                    &e,
+                    format!(
+                        "generating rows for {table} failed: {}\n  statement: {insert}",
+                        crate::sqlstate::message(&e)
+                    ),
+                )
             })?;
     }
     for table in scenario.fixture.rows.keys() {
@@ -90,7 +110,7 @@ async fn insert_rows(
     .await
     .map_err(|e| Error::Setup(crate::sqlstate::message(&e)))?;
     if columns.is_empty() {
-        return Err(Error::Setup(format!(
+        return Err(Error::Scenario(format!(
             "[fixture] rows names table `{table}`, which the fixture does not create"
         )));
     }
@@ -113,7 +133,7 @@ async fn insert_rows(
                 exprs.push(e);
             }
             None if !nullable && !has_default => {
-                return Err(Error::Setup(format!(
+                return Err(Error::Scenario(format!(
                     "cannot generate {table}.{name} ({data_type}); add `{name} = \"SQL over i\"` under [fixture.values.{table}]"
                 )));
             }
