@@ -213,6 +213,14 @@ impl From<Exit> for std::process::ExitCode {
     }
 }
 
+fn script_problems(path: &std::path::Path, problems: &[(usize, String)]) -> String {
+    problems
+        .iter()
+        .map(|(line, message)| format!("{}:{line}: {message}", path.display()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::Exit;
@@ -248,12 +256,4 @@ mod tests {
             );
         }
     }
-}
-
-fn script_problems(path: &std::path::Path, problems: &[(usize, String)]) -> String {
-    problems
-        .iter()
-        .map(|(line, message)| format!("{}:{line}: {message}", path.display()))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
