@@ -80,6 +80,19 @@ impl Terminal {
         }
     }
 
+    /// Sends a signal to the program itself (not to `script`).
+    fn signal(&self, signal: nix::sys::signal::Signal) {
+        let script = self.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{script}/task/{script}/children"))
+            .unwrap_or_default();
+        let pid: i32 = children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the program under the terminal");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).unwrap();
+    }
+
     fn type_keys(&mut self, keys: &[u8]) {
         self.keys.write_all(keys).unwrap();
         self.keys.flush().unwrap();
@@ -129,6 +142,7 @@ fn the_quiz_marks_answers_neutrally_and_ctrl_c_exits_130() {
     let shown = term.expect("not quite");
     assert!(!shown.contains('✔'), "a wrong answer was ticked:\n{shown}");
     term.expect("2/21");
+    term.expect("arrows, Enter");
     term.type_keys(CTRL_C);
     let rest = term.expect("interrupted");
     assert!(!rest.contains("IO error"), "{rest}");
@@ -154,10 +168,13 @@ fn at_the_drill_prompt_help_fits_the_terminal_and_ctrl_c_twice_ends_the_drill() 
             "wider than the terminal: {line:?}\n{help}"
         );
     }
-    // Ctrl-C at an empty prompt says how to end; a second one ends the
-    // drill as `quit` does: unresolved, scored, the report offered.
-    term.type_keys(CTRL_C);
+    // A Ctrl-C that comes while pgdrill prints an answer reaches it as
+    // SIGINT, not as a key (the terminal is out of raw mode then): it must
+    // not end the drill either, only arm it.
+    term.signal(nix::sys::signal::Signal::SIGINT);
     term.expect("Ctrl-C again");
+    // A second Ctrl-C, now a key at the prompt, ends the drill as `quit`
+    // does: unresolved, scored, the report offered.
     term.type_keys(CTRL_C);
     term.expect("drill ended: interrupted");
     term.expect("below the pass mark");
@@ -170,4 +187,17 @@ fn at_the_drill_prompt_help_fits_the_terminal_and_ctrl_c_twice_ends_the_drill() 
         "{:?}",
         env.registry_entries()
     );
+}
+
+#[test]
+fn a_ctrl_c_between_two_questions_ends_the_quiz_too() {
+    // Regression: between two questions the terminal is out of raw mode, so
+    // Ctrl-C arrives as SIGINT; pgdrill's handler held it and nobody
+    // looked, so the quiz went on as if nothing was typed.
+    let env = TestEnv::new();
+    let mut term = Terminal::start(&env, 100, "quiz chapter-16");
+    term.expect("arrows, Enter");
+    term.signal(nix::sys::signal::Signal::SIGINT);
+    term.expect("interrupted");
+    assert_eq!(term.exit_code(), Some(130));
 }

@@ -618,16 +618,20 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             print,
             json,
             ..
-        } => quiz::run(
-            &ctx.quizzes,
-            quiz::QuizArgs {
-                quiz,
-                answers,
-                print,
-                json,
-            },
-            &mut out,
-        ),
+        } => {
+            quiz::run(
+                &ctx.quizzes,
+                quiz::QuizArgs {
+                    quiz,
+                    answers,
+                    print,
+                    json,
+                },
+                &interrupt,
+                &mut out,
+            )
+            .await
+        }
         Command::Doctor { json, .. } => doctor::run(&ctx, json, &mut out).await,
         Command::Up { sql, json, .. } => up::run(&ctx, sql, json, &interrupt, &mut out).await,
         Command::Instances(InstancesCommand::List { json, .. }) => {

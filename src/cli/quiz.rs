@@ -23,7 +23,12 @@ pub struct QuizArgs {
 }
 
 /// Runs `pgdrill quiz`.
-pub fn run(dir: &Path, args: QuizArgs, out: &mut impl Write) -> Result<ExitCode, Error> {
+pub async fn run(
+    dir: &Path,
+    args: QuizArgs,
+    interrupt: &super::Interrupt,
+    out: &mut impl Write,
+) -> Result<ExitCode, Error> {
     let Some(name) = args.quiz else {
         return list(dir, args.json, out);
     };
@@ -34,7 +39,7 @@ pub fn run(dir: &Path, args: QuizArgs, out: &mut impl Write) -> Result<ExitCode,
     }
     let answers = match &args.answers {
         Some(path) => quiz::load_answers(&quiz, path)?,
-        None => ask(&quiz)?,
+        None => ask_until_interrupted(&quiz, interrupt).await?,
     };
     let graded = quiz::grade(&quiz, &answers);
     if args.json {
@@ -122,6 +127,30 @@ fn printed(quiz: &Quiz) -> String {
         }
     }
     s
+}
+
+/// [`ask`], ended by a stop signal too. Between two questions the terminal
+/// is not in raw mode, so a Ctrl-C there arrives as SIGINT, which pgdrill's
+/// handler holds; unwatched, it was swallowed and the quiz went on.
+async fn ask_until_interrupted(
+    quiz: &Quiz,
+    interrupt: &super::Interrupt,
+) -> Result<Answers, Error> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let quiz = quiz.clone();
+    // A thread of its own, not joined: on a signal the process exits while
+    // it still waits for a key.
+    std::thread::spawn(move || {
+        let _ = tx.send(ask(&quiz));
+    });
+    tokio::select! {
+        asked = rx => asked.unwrap_or(Err(Error::Interrupted)),
+        _ = interrupt.wait() => {
+            let _ = console::Term::stderr().show_cursor();
+            eprintln!();
+            Err(Error::Interrupted)
+        }
+    }
 }
 
 /// Asks every question at the terminal; feedback after each.

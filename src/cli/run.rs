@@ -167,6 +167,10 @@ pub async fn run(
     // Set while the prompt waits for a move's answer: Ctrl-C then cancels
     // that move instead of ending the drill, as in psql.
     let busy = Arc::new(AtomicBool::new(false));
+    // Set by a first Ctrl-C at the prompt: a second one ends the drill.
+    // Shared, because a Ctrl-C reaches pgdrill as a key while the prompt
+    // reads a line, and as SIGINT while it prints an answer.
+    let armed = Arc::new(AtomicBool::new(false));
     let mut signals = interrupt.signals();
     // When standard output is closed (`| head`) the drill ends, is torn
     // down, and the command succeeds quietly, as cargo and ripgrep do.
@@ -188,6 +192,7 @@ pub async fn run(
             notices,
             ended.clone(),
             busy.clone(),
+            armed.clone(),
         )),
     };
     let mut interrupted = false;
@@ -198,6 +203,15 @@ pub async fn run(
                 if signal == "SIGINT" && busy.load(Ordering::SeqCst) {
                     tracing::debug!("{signal}: cancelling the move in flight");
                     let _ = commands.send(Command::Cancel).await;
+                    continue;
+                }
+                if signal == "SIGINT" && prompt_done.is_some() {
+                    // Between two lines of the prompt: as the prompt does.
+                    if armed.swap(true, Ordering::SeqCst) {
+                        let _ = commands.send(Command::End(EndReason::Interrupted)).await;
+                    } else {
+                        println!("\n{CTRL_C_AGAIN}");
+                    }
                     continue;
                 }
                 tracing::debug!("{signal}: ending the drill");
@@ -326,6 +340,9 @@ fn save(ctx: &Context, args: &RunArgs, transcript: &Transcript) -> Result<Option
     transcript.save(&path)?;
     Ok(Some(path))
 }
+
+/// What a first Ctrl-C at the prompt says.
+const CTRL_C_AGAIN: &str = "(Ctrl-C again, Ctrl-D or `quit` ends the drill without resolving; Ctrl-C while a move runs cancels it)";
 
 /// Text wrapped to the terminal's width (80 columns when it has none).
 fn to_terminal_width(text: &str) -> String {
@@ -480,6 +497,7 @@ fn prompt(
     mut notices: mpsc::UnboundedReceiver<Event>,
     ended: Arc<AtomicBool>,
     busy: Arc<AtomicBool>,
+    armed: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<()> {
     let (done_tx, done) = oneshot::channel();
     let mut editor = match rustyline::DefaultEditor::new() {
@@ -520,22 +538,20 @@ fn prompt(
     });
     let handle = tokio::runtime::Handle::current();
     std::thread::spawn(move || {
-        let mut ctrl_c = false;
         loop {
             if ended.load(Ordering::SeqCst) {
                 break;
             }
             let line = match editor.readline("pgdrill> ") {
                 Ok(line) => line,
-                Err(rustyline::error::ReadlineError::Interrupted) if ctrl_c => {
+                Err(rustyline::error::ReadlineError::Interrupted)
+                    if armed.swap(true, Ordering::SeqCst) =>
+                {
                     let _ = commands.blocking_send(Command::End(EndReason::Interrupted));
                     break;
                 }
                 Err(rustyline::error::ReadlineError::Interrupted) => {
-                    ctrl_c = true;
-                    println!(
-                        "(Ctrl-C again, Ctrl-D or `quit` ends the drill without resolving; Ctrl-C while a move runs cancels it)"
-                    );
+                    println!("{CTRL_C_AGAIN}");
                     continue;
                 }
                 Err(_) => {
@@ -550,7 +566,7 @@ fn prompt(
             if trimmed.is_empty() {
                 continue;
             }
-            ctrl_c = false;
+            armed.store(false, Ordering::SeqCst);
             let _ = editor.add_history_entry(trimmed);
             if trimmed == "clear" {
                 let _ = editor.clear_screen();
