@@ -10,7 +10,7 @@ use crate::action::{Action, HELP, Wait};
 use crate::instance::Instance;
 use crate::migrate::classify::classify;
 use crate::scenario::Scenario;
-use crate::transcript::{EndReason, Event, EventKind, Move, Outcome};
+use crate::transcript::{EndReason, Event, EventKind, Move, Outcome, Tag};
 
 /// The result of a move.
 pub(super) struct Done {
@@ -19,7 +19,7 @@ pub(super) struct Done {
     pub text: String,
     pub view: Option<View>,
     pub effect: Effect,
-    pub tags: Vec<String>,
+    pub tags: Vec<Tag>,
 }
 
 /// What a finished move changes in the engine.
@@ -63,17 +63,17 @@ impl Done {
 }
 
 /// Tags of a move that runs `sql`.
-pub(super) fn sql_tags(sql: &str) -> Vec<String> {
+pub(super) fn sql_tags(sql: &str) -> Vec<Tag> {
     let class = classify(sql);
     let mut tags = Vec::new();
     if class.writes {
-        tags.push("corrective".to_string());
+        tags.push(Tag::Corrective);
     }
     if class.destructive {
-        tags.push("destructive".to_string());
+        tags.push(Tag::Destructive);
     }
     if class.contract {
-        tags.push("contract".to_string());
+        tags.push(Tag::Contract);
     }
     tags
 }
@@ -406,7 +406,7 @@ impl Drill {
     /// DDL another client ran, seen by the audit: scored like a move.
     pub(super) fn direct_move(&mut self, row: &super::probe::Audited) {
         let mut tags = sql_tags(&row.query);
-        tags.push("direct".to_string());
+        tags.push(Tag::Direct);
         let app = if row.app.is_empty() {
             "another client"
         } else {

@@ -14,6 +14,7 @@ use crate::instance::snapshot;
 use crate::migrate::quote_ident;
 use crate::score::clock;
 use crate::sqlstate::message;
+use crate::transcript::Tag;
 
 /// Sequences on a restored instance are moved this far past the live
 /// instance's values, so writes made after the snapshot keep their ids
@@ -163,11 +164,7 @@ impl Drill {
                         // `--clean` may already have dropped objects: the
                         // attempt is as destructive as a success.
                         Err(e) => Done {
-                            tags: vec![
-                                "corrective".into(),
-                                "destructive".into(),
-                                "in-place".into(),
-                            ],
+                            tags: vec![Tag::Corrective, Tag::Destructive, Tag::InPlace],
                             ..Done::fail(canonical, e)
                         },
                     }
@@ -186,7 +183,7 @@ impl Drill {
         }
         let scenario = self.scenario.clone();
         self.spawn_move(pending, Done {
-            tags: vec!["corrective".into()],
+            tags: vec![Tag::Corrective],
             ..Done::fail(canonical.clone(), "")
         }, async move {
             let started = Instant::now();
@@ -212,7 +209,7 @@ impl Drill {
                     let counts = row_counts(&target.superuser_url, &tables).await;
                     let db = super::probe::fresh_db(&scenario, target).await;
                     Done {
-                        tags: vec!["corrective".into()],
+                        tags: vec![Tag::Corrective],
                         effect: Effect::Restored(Box::new((db, instance))),
                         ..Done::ok(
                             canonical,
@@ -299,7 +296,7 @@ impl Drill {
             let total: usize = keys.values().map(Vec::len).sum();
             match result {
                 Ok(inserted) => Done {
-                    tags: vec!["corrective".into()],
+                    tags: vec![Tag::Corrective],
                     ..Done::ok(
                         canonical,
                         format!(
@@ -340,7 +337,7 @@ impl Drill {
             // As the app role: a repair may touch only what the app owns.
             match repair_columns(&source.app_url, &target.app_url, &table, &columns).await {
                 Ok(n) => Done {
-                    tags: vec!["corrective".into()],
+                    tags: vec![Tag::Corrective],
                     ..Done::ok(
                         canonical,
                         format!(
@@ -358,10 +355,8 @@ impl Drill {
 
 /// A restore in place replaces the data the app uses: corrective,
 /// destructive, in place, whether or not it completes.
-fn in_place_tags() -> Vec<String> {
-    ["corrective", "destructive", "in-place"]
-        .map(String::from)
-        .to_vec()
+fn in_place_tags() -> Vec<Tag> {
+    vec![Tag::Corrective, Tag::Destructive, Tag::InPlace]
 }
 
 async fn connect(url: &str) -> Result<PgConnection, String> {

@@ -10,6 +10,7 @@ use crate::action::Action;
 use crate::migrate::classify::classify;
 use crate::migrate::{Direction, RunOptions, Runner};
 use crate::scenario::{Migration, MigrationKind, Scenario};
+use crate::transcript::Tag;
 
 /// Applies the given migrations (a release's migration job).
 pub(super) async fn migrate_ids(
@@ -137,13 +138,13 @@ pub(super) async fn migrate(
         .any(|sql| classify(&sql).destructive);
     let mut tags = Vec::new();
     if direction == Direction::Down || destructive {
-        tags.push("corrective".to_string());
+        tags.push(Tag::Corrective);
     }
     if destructive {
-        tags.push("destructive".into());
+        tags.push(Tag::Destructive);
     }
     if direction == Direction::Up && touched.iter().any(|m| m.kind == MigrationKind::Contract) {
-        tags.push("contract".into());
+        tags.push(Tag::Contract);
     }
     let done = match result {
         Ok(ids) if ids.is_empty() => Done {
@@ -255,7 +256,7 @@ async fn forward_fix(
         && id.as_str() <= newest.as_str()
     {
         return Done {
-            tags: vec!["lower-version".into()],
+            tags: vec![Tag::LowerVersion],
             ..Done::refuse(
                 canonical,
                 format!(
@@ -279,8 +280,8 @@ async fn forward_fix(
         applied_at_start: false,
     };
     let mut tags = sql_tags(&up);
-    if !tags.iter().any(|t| t == "corrective") {
-        tags.push("corrective".into());
+    if !tags.contains(&Tag::Corrective) {
+        tags.push(Tag::Corrective);
     }
     let result = runner
         .forward_fix(
@@ -311,7 +312,7 @@ async fn forward_fix(
         ),
         Err(e) => {
             if matches!(e, crate::migrate::Error::NotIdempotent { .. }) {
-                tags.push("not-idempotent".into());
+                tags.push(Tag::NotIdempotent);
             }
             Done::fail(canonical, e.to_string())
         }

@@ -167,7 +167,16 @@ pub fn toml_diagnostic(path: &Path, text: &str, e: &toml::de::Error, readme: &st
 /// The key an `unknown field` message most likely meant, from the keys it
 /// lists (serde writes them as `a`, `b` or `c`).
 pub(super) fn meant_key(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("unknown field `")?;
+    meant_of(message.strip_prefix("unknown field `")?)
+}
+
+/// The word an `unknown variant` message (a value such as a tag or a kind)
+/// most likely meant, from the words it lists.
+pub(super) fn meant_variant(message: &str) -> Option<&str> {
+    meant_of(message.strip_prefix("unknown variant `")?)
+}
+
+fn meant_of(rest: &str) -> Option<&str> {
     let (typed, expected) = rest.split_once('`')?;
     crate::did_you_mean(typed, expected.split('`').skip(1).step_by(2))
 }
@@ -186,6 +195,8 @@ pub(super) fn shape_diagnostic(
             Some(meant) => format!("did you mean `{meant}`?"),
             None => "check the spelling; the keys this table accepts are listed above".into(),
         })
+    } else if let Some(meant) = meant_variant(&message) {
+        Some(format!("did you mean `{meant}`?"))
     } else if message.starts_with("missing field") {
         Some(format!("add it; see {readme} for every key"))
     } else {

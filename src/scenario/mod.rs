@@ -519,7 +519,7 @@ pub struct Forbid {
     /// Only moves the engine tagged so (`contract`, `destructive`,
     /// `corrective`, ...), whichever verb made them.
     #[serde(default)]
-    pub tagged: Option<String>,
+    pub tagged: Option<crate::transcript::Tag>,
     /// Only while the service is not (yet) recovered.
     #[serde(default)]
     pub while_unhealthy: bool,

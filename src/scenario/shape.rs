@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue};
 
 use super::Diagnostic;
-use super::load::{meant_key, shape_diagnostic};
+use super::load::{meant_key, meant_variant, shape_diagnostic};
 
 /// At most this many errors are reported from one file.
 const MAX_ERRORS: usize = 50;
@@ -98,8 +98,11 @@ pub(super) fn deserialize_all<T: DeserializeOwned>(
         // A misspelt key becomes the key meant; a value of the wrong type
         // becomes one the reader takes (so a required key is not then
         // missing); anything else is blanked out.
-        let renamed =
-            meant_key(e.message()).and_then(|meant| replace(entry.key_span.clone(), meant));
+        let renamed = match (meant_key(e.message()), meant_variant(e.message())) {
+            (Some(meant), _) => replace(entry.key_span.clone(), meant),
+            (None, Some(meant)) => replace(entry.value.clone(), &format!("\"{meant}\"")),
+            (None, None) => None,
+        };
         let about_value = entry.value.contains(&span.start);
         let retyped = || {
             PLACEHOLDERS.iter().filter(|_| about_value).find_map(|p| {
@@ -321,6 +324,24 @@ mod tests {
             shown
                 .iter()
                 .any(|s| s.contains("did you mean `pass_mark`?")),
+            "{shown:#?}"
+        );
+    }
+
+    #[test]
+    fn a_misspelt_tag_is_reported_with_the_tag_meant() {
+        let lab = include_str!("../../scenarios/rollout-lab.toml")
+            .replacen("tagged = \"contract\"", "tagged = \"contarct\"", 1)
+            .replacen("tagged = \"destructive\"", "tagged = \"destructiv\"", 1);
+        let shown: Vec<String> = deserialize_all::<Scenario>(Path::new("s.toml"), &lab, "README")
+            .unwrap_err()
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        assert_eq!(shown.len(), 2, "{shown:#?}");
+        assert!(shown[0].contains("did you mean `contract`?"), "{shown:#?}");
+        assert!(
+            shown[1].contains("did you mean `destructive`?"),
             "{shown:#?}"
         );
     }

@@ -32,17 +32,6 @@ pub const MOVE_VERBS: &[&str] = &[
     "resolve",
 ];
 
-/// Tags the engine puts on moves, which `forbid.tagged` can name.
-pub const MOVE_TAGS: &[&str] = &[
-    "corrective",
-    "destructive",
-    "contract",
-    "in-place",
-    "not-idempotent",
-    "lower-version",
-    "direct",
-];
-
 /// The most points a step is worth, a penalty takes or a hint costs: totals
 /// stay far from overflowing, and a score stays readable.
 pub const MAX_POINTS: u32 = 1000;
@@ -533,17 +522,6 @@ fn check_rubric(s: &Scenario, p: &mut Vec<Problem>) {
         }
         for (k, id) in rule.before.iter().enumerate() {
             step_ref(format!("rubric.forbid.{i}.before.{k}"), id, None, p);
-        }
-        if let Some(tag) = &rule.tagged
-            && !MOVE_TAGS.contains(&tag.as_str())
-        {
-            p.push(
-                Problem::at(
-                    &format!("rubric.forbid.{i}.tagged"),
-                    format!("unknown tag `{tag}`"),
-                )
-                .hint(listing(MOVE_TAGS.iter().copied())),
-            );
         }
         if rule.penalty > MAX_POINTS {
             p.push(

@@ -4,7 +4,7 @@
 //! broke. Each is penalised once, at its first offence.
 
 use crate::scenario::{GUARDRAILS, Guardrail, Scenario, pattern_matches};
-use crate::transcript::Move;
+use crate::transcript::{Move, Tag};
 
 /// A broken guardrail: the rule, when, by which move, and in what context.
 pub struct Broken<'a> {
@@ -43,13 +43,13 @@ pub fn broken<'a>(scenario: &Scenario, facts: &Facts<'a>) -> Vec<Broken<'a>> {
     for rule in GUARDRAILS.iter().filter(|g| on(g.id)) {
         let found: Option<(u64, &Move, String)> = match rule.id {
             "destructive-without-approval" => attempts()
-                .find(|(t, m)| m.tagged("destructive") && !done_before("approve", *t, 0))
+                .find(|(t, m)| m.tagged(Tag::Destructive) && !done_before("approve", *t, 0))
                 .map(|(t, m)| (*t, *m, "with no approval recorded before it".to_string())),
             "corrective-without-snapshot" => facts.incident_start_ms.and_then(|start| {
                 attempts()
                     .find(|(t, m)| {
                         *t >= start
-                            && m.tagged("corrective")
+                            && m.tagged(Tag::Corrective)
                             && !done_before("snapshot create", *t, start)
                     })
                     .map(|(t, m)| {
@@ -61,7 +61,7 @@ pub fn broken<'a>(scenario: &Scenario, facts: &Facts<'a>) -> Vec<Broken<'a>> {
                     })
             }),
             "restore-in-place" => attempts()
-                .find(|(_, m)| m.tagged("in-place"))
+                .find(|(_, m)| m.tagged(Tag::InPlace))
                 .map(|(t, m)| (*t, *m, "over the database the app uses".to_string())),
             "rollback-before-flag" if !scenario.flags.is_empty() => attempts()
                 .find(|(_, m)| {
@@ -86,7 +86,7 @@ pub fn broken<'a>(scenario: &Scenario, facts: &Facts<'a>) -> Vec<Broken<'a>> {
                 let stable = scenario.slo.stable_for.as_millis();
                 attempts()
                     .find(|(t, m)| {
-                        m.tagged("contract")
+                        m.tagged(Tag::Contract)
                             && (!(facts.healthy_at)(*t)
                                 || ["flag set", "app deploy"]
                                     .iter()
@@ -106,9 +106,9 @@ pub fn broken<'a>(scenario: &Scenario, facts: &Facts<'a>) -> Vec<Broken<'a>> {
             "forward-fix-rules" => facts
                 .moves
                 .iter()
-                .find(|(_, m)| m.tagged("not-idempotent") || m.tagged("lower-version"))
+                .find(|(_, m)| m.tagged(Tag::NotIdempotent) || m.tagged(Tag::LowerVersion))
                 .map(|(t, m)| {
-                    let why = if m.tagged("not-idempotent") {
+                    let why = if m.tagged(Tag::NotIdempotent) {
                         "(its second run failed)"
                     } else {
                         "(its version does not sort after the applied migrations)"

@@ -253,7 +253,7 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
             } else {
                 m.attempted()
             }) && rule.moves.matches(&m.canonical)
-                && rule.tagged.as_deref().is_none_or(|tag| m.tagged(tag))
+                && rule.tagged.is_none_or(|tag| m.tagged(tag))
                 && rule
                     .while_serving
                     .as_deref()

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
-use crate::transcript::{Event, EventKind, Move, State, Window};
+use crate::transcript::{Event, EventKind, Move, State, Tag, Window};
 
 fn scenario() -> Scenario {
     crate::scenario::parse(
@@ -82,7 +82,7 @@ impl Drill {
 }
 
 /// The tags the engine would give these moves.
-fn tags_for(canonical: &str) -> Vec<String> {
+fn tags_for(canonical: &str) -> Vec<Tag> {
     let mut tags = Vec::new();
     let corrective = [
         "migrate down",
@@ -92,13 +92,13 @@ fn tags_for(canonical: &str) -> Vec<String> {
         "repair",
     ];
     if corrective.iter().any(|p| canonical.starts_with(p)) {
-        tags.push("corrective".to_string());
+        tags.push(Tag::Corrective);
     }
     if canonical.contains("--to in-place") {
-        tags.extend(["destructive".to_string(), "in-place".to_string()]);
+        tags.extend([Tag::Destructive, Tag::InPlace]);
     }
     if canonical.starts_with("migrate up 003_drop") {
-        tags.extend(["contract".to_string(), "destructive".to_string()]);
+        tags.extend([Tag::Contract, Tag::Destructive]);
     }
     tags
 }
@@ -418,7 +418,7 @@ fn a_forward_fix_that_fails_its_second_run_costs_points_even_though_it_failed() 
             canonical: "migrate apply 003_fix".into(),
             ok: false,
             result: "not idempotent".into(),
-            tags: vec!["corrective".into(), "not-idempotent".into()],
+            tags: vec![Tag::Corrective, Tag::NotIdempotent],
             state: State::default(),
             outcome: Some(crate::transcript::Outcome::Failed),
         }),
@@ -507,7 +507,7 @@ fn a_forbid_by_tag_catches_the_contract_whatever_the_verb() {
                 canonical: "sql ALTER TABLE users DROP COLUMN password_sha1".into(),
                 ok: true,
                 result: String::new(),
-                tags: vec!["contract".into(), "destructive".into()],
+                tags: vec![Tag::Contract, Tag::Destructive],
                 state: State::default(),
                 outcome: None,
             }),
@@ -535,7 +535,7 @@ fn unsuccessful(
     sec: u64,
     canonical: &str,
     outcome: crate::transcript::Outcome,
-    tags: &[&str],
+    tags: &[Tag],
 ) {
     t.events.push(Event {
         hash: None,
@@ -545,7 +545,7 @@ fn unsuccessful(
             canonical: canonical.into(),
             ok: false,
             result: "canceling statement due to user request".into(),
-            tags: tags.iter().map(|t| t.to_string()).collect(),
+            tags: tags.to_vec(),
             state: State::default(),
             outcome: Some(outcome),
         }),
@@ -619,7 +619,7 @@ fn a_forbidden_move_that_was_attempted_costs_its_penalty_even_when_it_failed() {
 #[test]
 fn a_guardrail_is_broken_by_an_attempt_not_by_a_refusal() {
     use crate::transcript::Outcome;
-    let in_place = ["corrective", "destructive", "in-place"];
+    let in_place = [Tag::Corrective, Tag::Destructive, Tag::InPlace];
     let mut t = Drill::new((20, 40), 100).end(95, EndReason::Resolved);
     unsuccessful(
         &mut t,

@@ -8,6 +8,7 @@
 
 mod bounds;
 mod seal;
+mod tag;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bounds::{MAX_COUNT, MAX_MS};
 pub use seal::{Finding, Seal, Signature, hex, key_id};
+pub use tag::Tag;
 
 /// The file format version this build writes.
 pub const FORMAT: u32 = 2;
@@ -233,12 +235,9 @@ pub struct Move {
     pub ok: bool,
     /// Its result, in a line or a few.
     pub result: String,
-    /// What the engine knows about its effect, for the guardrails:
-    /// `corrective` (changes the database to fix it), `destructive` (drops
-    /// data), `contract`, `in-place`, `not-idempotent`, `lower-version`, `direct` (typed in
-    /// another client and seen by the DDL audit).
+    /// What the engine knows about its effect, for the guardrails.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
+    pub tags: Vec<Tag>,
     /// The world as the move met it.
     pub state: State,
     /// How it ended. Absent in transcripts recorded before pgdrill kept it;
@@ -282,8 +281,8 @@ impl Outcome {
 
 impl Move {
     /// Whether the engine tagged it so.
-    pub fn tagged(&self, tag: &str) -> bool {
-        self.tags.iter().any(|t| t == tag)
+    pub fn tagged(&self, tag: Tag) -> bool {
+        self.tags.contains(&tag)
     }
 
     /// How it ended; for old transcripts, from `ok` alone.
