@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 pub use diag::{Diagnostic, Problem};
-pub use guardrail::{GUARDRAILS, Guardrail};
+pub use guardrail::{GUARDRAILS, Guardrail, Rule};
 pub use load::{
     LoadError, discover, find, load, parse, parse_checked, render, resolve, toml_diagnostic,
 };
