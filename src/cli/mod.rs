@@ -15,6 +15,8 @@ mod run;
 mod scenarios;
 mod score;
 mod signals;
+#[cfg(test)]
+mod tests_readme;
 mod up;
 
 use std::ffi::OsString;
