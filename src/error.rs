@@ -30,6 +30,21 @@ pub enum Error {
         snippet: String,
     },
 
+    /// SQL that PostgreSQL's parser refuses.
+    #[error("{path}:{line}:{column}: {message}\n{snippet}")]
+    SqlParse {
+        /// The file (or `<stdin>`).
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's message.
+        message: String,
+        /// The line with a caret.
+        snippet: String,
+    },
+
     /// An input file could not be read.
     #[error("could not read {}: {source}", path.display())]
     ReadInput {
@@ -135,6 +150,7 @@ impl Error {
             Error::NotReady => Exit::NotReady,
             Error::ServerDied { .. } | Error::DrillServerDied { .. } => Exit::InstanceFailed,
             Error::SqlFile { .. }
+            | Error::SqlParse { .. }
             | Error::ReadInput { .. }
             | Error::WriteOutput { .. }
             | Error::Quiz(_)

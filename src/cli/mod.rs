@@ -6,6 +6,7 @@
 //! writes to the terminal.
 
 mod bench;
+mod classify;
 mod doctor;
 mod grade;
 mod instances;
@@ -144,6 +145,23 @@ pub enum Command {
         /// `--scenarios`.
         #[command(flatten)]
         scenario_dir: ScenarioOpts,
+    },
+    /// Classify SQL the way the drills do, with PostgreSQL's own parser.
+    ///
+    /// For each statement: its kind (expand, contract, data, read, other),
+    /// whether it destroys data, the strongest table lock it takes (as
+    /// `pg_locks` names it), whether it can run inside a transaction
+    /// block, and the doctrine sentence that applies. Exit code 5 when the
+    /// SQL does not parse (with file:line:col).
+    #[command(after_help = "Examples:
+  pgdrill classify migrations/002_add_phone.sql
+  git show HEAD:db/migrate.sql | pgdrill classify - --json")]
+    Classify {
+        /// A SQL file, or `-` for standard input.
+        file: PathBuf,
+        /// Print a JSON array: sql, kind, destructive, lock, transactional, why.
+        #[arg(long)]
+        json: bool,
     },
     /// Check scenario and quiz files and report every problem with file:line:col.
     Validate {
@@ -333,7 +351,7 @@ impl Command {
             Command::Doctor { server, .. }
             | Command::Up { server, .. }
             | Command::Bench(BenchCommand::Provision { server, .. }) => (Some(server), None, None),
-            Command::Instances(_) => (None, None, None),
+            Command::Instances(_) | Command::Classify { .. } => (None, None, None),
         };
         (
             server.and_then(|s| s.pg_bin.as_ref()),
@@ -634,6 +652,7 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             )
             .await
         }
+        Command::Classify { file, json } => classify::run(&file, json, &mut out),
         Command::Doctor { json, .. } => doctor::run(&ctx, json, &mut out).await,
         Command::Up { sql, json, .. } => up::run(&ctx, sql, json, &interrupt, &mut out).await,
         Command::Instances(InstancesCommand::List { json, .. }) => {

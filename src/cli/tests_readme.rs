@@ -16,7 +16,12 @@ fn command_lines(readme: &str) -> Vec<(bool, Vec<String>)> {
             continue;
         }
         if in_block {
+            // The command alone: not its comment, nor the shell's
+            // redirections and pipes.
             let code = line.split(" #").next().unwrap_or("").trim();
+            let code = [" < ", " > ", " | "]
+                .iter()
+                .fold(code, |c, sep| c.split(sep).next().unwrap_or(c));
             if let Some(rest) = code
                 .strip_prefix("cargo run -- ")
                 .or_else(|| (!pending.is_empty()).then_some(code))

@@ -9,6 +9,7 @@
 //!
 //! Identifiers from the scenario (table and column names) are always quoted.
 
+pub mod analyze;
 pub mod classify;
 pub mod split;
 

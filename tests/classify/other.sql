@@ -1,0 +1,22 @@
+-- Reads, settings, maintenance.
+-- expect: read - AccessShareLock transactional
+SELECT id, name FROM users WHERE id = 1;
+-- expect: read - RowShareLock transactional
+SELECT id FROM users WHERE id = 1 FOR UPDATE;
+-- expect: other - - transactional
+SET lock_timeout = '500ms';
+-- expect: other - - transactional
+BEGIN;
+-- expect: other - ShareUpdateExclusiveLock transactional
+ALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk;
+-- expect: other - ShareUpdateExclusiveLock non-transactional
+VACUUM users;
+-- expect: other - AccessExclusiveLock non-transactional
+VACUUM FULL users;
+-- expect: other - ShareUpdateExclusiveLock non-transactional
+REINDEX INDEX CONCURRENTLY users_email_idx;
+-- expect: other - ShareLock transactional
+LOCK TABLE users IN SHARE MODE;
+-- A DO block runs code the parser does not look into.
+-- expect: other - - transactional
+DO $$ BEGIN PERFORM 1; END $$;
