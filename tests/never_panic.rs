@@ -63,6 +63,10 @@ proptest! {
             let _ = pgdrill::migrate::classify::classify(&statement);
             let _ = pgdrill::migrate::excerpt(&statement);
         }
+        match pgdrill::migrate::analyze::analyze(&text) {
+            Ok(verdicts) => prop_assert!(verdicts.iter().all(|v| text.contains(v.sql.as_str()))),
+            Err(e) => prop_assert!(e.line >= 1 && e.column >= 1),
+        }
     }
 
     #[test]

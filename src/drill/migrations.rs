@@ -274,7 +274,7 @@ async fn forward_fix(
         } else {
             MigrationKind::Expand
         },
-        transactional: !up.to_ascii_lowercase().contains("concurrently"),
+        transactional: crate::migrate::classify::transactional(&up),
         up: up.clone(),
         down: None,
         applied_at_start: false,

@@ -106,6 +106,12 @@ pub struct Verdict {
     pub transactional: bool,
     /// The doctrine sentence that applies.
     pub why: String,
+    /// Whether it changes anything (schema, rows, the server's state), as
+    /// opposed to reading or setting up the session (`SET`, `BEGIN`,
+    /// `SHOW`, plain `EXPLAIN`, `ANALYZE`): what makes a `sql` move
+    /// corrective.
+    #[serde(skip)]
+    pub writes: bool,
 }
 
 /// SQL the parser refused, placed in the text.
@@ -139,12 +145,14 @@ pub fn analyze(sql: &str) -> Result<Vec<Verdict>, ParseError> {
         let Some(node) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) else {
             continue;
         };
-        // Parsed again alone, for the nodes inside it (function calls).
-        let calls = pg_query::parse(text, 0)
-            .map(|p| called_functions(&p))
+        // Parsed again alone, for the nodes inside it: function calls,
+        // data-modifying statements in a WITH.
+        let inside = pg_query::parse(text, 0)
+            .map(|p| Inside::of(&p))
             .unwrap_or_default();
-        let facts = classify(node, &calls);
+        let facts = classify(node, &inside);
         out.push(Verdict {
+            writes: writes(node, &facts),
             sql: text.to_string(),
             line: sql[..start + leading].matches('\n').count() + 1,
             why: why(&facts),
@@ -155,6 +163,20 @@ pub fn analyze(sql: &str) -> Result<Vec<Verdict>, ParseError> {
         });
     }
     Ok(out)
+}
+
+/// Whether a statement changes anything (see [`Verdict::writes`]).
+fn writes(node: &NodeEnum, facts: &Facts) -> bool {
+    let session = match node {
+        NodeEnum::TransactionStmt(_)
+        | NodeEnum::VariableSetStmt(_)
+        | NodeEnum::VariableShowStmt(_)
+        | NodeEnum::DiscardStmt(_)
+        | NodeEnum::CheckPointStmt(_) => true,
+        NodeEnum::VacuumStmt(s) => !s.is_vacuumcmd,
+        _ => false,
+    };
+    facts.kind != Kind::Read && !session
 }
 
 /// The facts of one statement, before they are put in words.
@@ -197,22 +219,50 @@ const WRITING_FUNCTIONS: &[&str] = &[
     "pg_advisory_lock",
 ];
 
-fn called_functions(parsed: &pg_query::ParseResult) -> Vec<String> {
-    parsed
-        .protobuf
-        .nodes()
-        .into_iter()
-        .filter_map(|(node, ..)| match node {
-            NodeRef::FuncCall(call) => call.funcname.last().and_then(|n| match &n.node {
-                Some(NodeEnum::String(s)) => Some(s.sval.to_ascii_lowercase()),
-                _ => None,
-            }),
-            _ => None,
-        })
-        .collect()
+/// What a statement holds inside it.
+#[derive(Debug, Default)]
+struct Inside {
+    /// Names of the functions it calls.
+    calls: Vec<String>,
+    /// A DELETE somewhere in it (`WITH x AS (DELETE ...) SELECT ...`).
+    deletes: bool,
+    /// An INSERT, UPDATE, DELETE or MERGE somewhere in it.
+    modifies: bool,
 }
 
-fn classify(node: &NodeEnum, calls: &[String]) -> Facts {
+impl Inside {
+    fn of(parsed: &pg_query::ParseResult) -> Inside {
+        let mut inside = Inside::default();
+        for (node, ..) in parsed.protobuf.nodes() {
+            match node {
+                NodeRef::FuncCall(call) => {
+                    if let Some(Some(NodeEnum::String(s))) = call.funcname.last().map(|n| &n.node) {
+                        inside.calls.push(s.sval.to_ascii_lowercase());
+                    }
+                }
+                NodeRef::DeleteStmt(_) => {
+                    inside.deletes = true;
+                    inside.modifies = true;
+                }
+                NodeRef::InsertStmt(_) | NodeRef::UpdateStmt(_) | NodeRef::MergeStmt(_) => {
+                    inside.modifies = true;
+                }
+                _ => {}
+            }
+        }
+        inside
+    }
+
+    fn writes(&self) -> bool {
+        self.modifies
+            || self
+                .calls
+                .iter()
+                .any(|c| WRITING_FUNCTIONS.contains(&c.as_str()))
+    }
+}
+
+fn classify(node: &NodeEnum, inside: &Inside) -> Facts {
     use Kind::*;
     use Lock::*;
     let object = |t: i32| ObjectType::try_from(t).unwrap_or(ObjectType::Undefined);
@@ -248,11 +298,14 @@ fn classify(node: &NodeEnum, calls: &[String]) -> Facts {
         NodeEnum::IndexStmt(_) => Facts::new(Expand, Some(Share)),
         NodeEnum::DropStmt(s) => {
             let kind = object(s.remove_type);
+            // An index holds no data and no version of the app names it:
+            // dropping one is maintenance (failed-cic's cleanup), not a
+            // contract.
             let facts = match kind {
                 ObjectType::ObjectIndex if s.concurrent => {
-                    Facts::new(Contract, Some(ShareUpdateExclusive)).outside_transactions()
+                    Facts::new(Other, Some(ShareUpdateExclusive)).outside_transactions()
                 }
-                ObjectType::ObjectIndex => Facts::new(Contract, Some(AccessExclusive)),
+                ObjectType::ObjectIndex => Facts::new(Other, Some(AccessExclusive)),
                 _ => Facts::new(Contract, Some(AccessExclusive)),
             };
             let holds_data = matches!(
@@ -277,13 +330,11 @@ fn classify(node: &NodeEnum, calls: &[String]) -> Facts {
         NodeEnum::CopyStmt(s) if s.is_from => Facts::new(Data, Some(RowExclusive)),
         NodeEnum::CopyStmt(_) => Facts::new(Read, Some(AccessShare)),
         NodeEnum::SelectStmt(s) if s.into_clause.is_some() => Facts::new(Expand, Some(AccessShare)),
-        NodeEnum::SelectStmt(_) | NodeEnum::ExplainStmt(_)
-            if calls
-                .iter()
-                .any(|c| WRITING_FUNCTIONS.contains(&c.as_str())) =>
-        {
-            Facts::new(Data, Some(AccessShare))
+        NodeEnum::SelectStmt(_) if inside.deletes => {
+            Facts::new(Data, Some(RowExclusive)).destructive()
         }
+        NodeEnum::SelectStmt(_) if inside.modifies => Facts::new(Data, Some(RowExclusive)),
+        NodeEnum::SelectStmt(_) if inside.writes() => Facts::new(Data, Some(AccessShare)),
         NodeEnum::SelectStmt(s) if !s.locking_clause.is_empty() => Facts::new(Read, Some(RowShare)),
         NodeEnum::SelectStmt(_) => Facts::new(Read, Some(AccessShare)),
         NodeEnum::ExplainStmt(s) => {
@@ -293,7 +344,7 @@ fn classify(node: &NodeEnum, calls: &[String]) -> Facts {
                 .any(|o| matches!(&o.node, Some(NodeEnum::DefElem(d)) if d.defname == "analyze"));
             match s.query.as_ref().and_then(|q| q.node.as_ref()) {
                 // EXPLAIN ANALYZE runs the statement.
-                Some(inner) if analyze => classify(inner, calls),
+                Some(inner) if analyze => classify(inner, inside),
                 _ => Facts::new(Read, None),
             }
         }

@@ -1,10 +1,13 @@
 //! What a piece of SQL does to the schema and the data, for the guardrails
-//! and for classifying a forward fix. A keyword reading of each statement,
-//! not a parser: it errs towards calling a statement a write, and knows the
-//! destructive forms the runbooks name (DROP TABLE/COLUMN, TRUNCATE,
-//! DELETE, an in-place restore) and the contract forms (drops, renames,
-//! type changes, new NOT NULL constraints).
+//! and for classifying a forward fix: PostgreSQL's own parser
+//! ([`super::analyze`]) when the SQL parses. SQL it refuses would fail at
+//! the server too, but an attempt still counts against the rules, so it is
+//! read by keywords instead: erring towards calling a statement a write,
+//! and knowing the destructive forms the runbooks name (DROP TABLE/COLUMN,
+//! TRUNCATE, DELETE, an in-place restore) and the contract forms (drops,
+//! renames, type changes, new NOT NULL constraints).
 
+use super::analyze::{Kind, analyze};
 use super::split;
 
 /// What SQL does.
@@ -15,12 +18,33 @@ pub struct Class {
     /// Drops data: DROP TABLE/SCHEMA, DROP COLUMN, TRUNCATE, DELETE.
     pub destructive: bool,
     /// Breaks what an older app version relies on: drops, renames, type
-    /// changes, SET NOT NULL.
+    /// changes, SET NOT NULL, new constraints.
     pub contract: bool,
 }
 
 /// Classifies every statement of `sql` and combines them.
 pub fn classify(sql: &str) -> Class {
+    match analyze(sql) {
+        Ok(verdicts) => verdicts.iter().fold(Class::default(), |c, v| Class {
+            writes: c.writes || v.writes,
+            destructive: c.destructive || v.destructive,
+            contract: c.contract || v.kind == Kind::Contract,
+        }),
+        Err(_) => by_keywords(sql),
+    }
+}
+
+/// Whether every statement of `sql` can run inside a transaction block
+/// (not CREATE INDEX CONCURRENTLY, VACUUM, ...).
+pub fn transactional(sql: &str) -> bool {
+    match analyze(sql) {
+        Ok(verdicts) => verdicts.iter().all(|v| v.transactional),
+        Err(_) => !sql.to_ascii_lowercase().contains("concurrently"),
+    }
+}
+
+/// The keyword reading, for SQL the parser refuses.
+fn by_keywords(sql: &str) -> Class {
     let mut class = Class::default();
     for statement in split::statements(sql) {
         let words: Vec<String> = statement
@@ -94,5 +118,26 @@ mod tests {
         assert!(classify("TRUNCATE orders").destructive);
         assert!(classify("DELETE FROM users WHERE id > 10").destructive);
         assert!(classify("UPDATE users SET email = lower(email)").writes);
+    }
+
+    #[test]
+    fn the_parser_reads_what_keywords_misread() {
+        // A column named `type` is added, not a type change.
+        assert!(!classify("ALTER TABLE users ADD COLUMN type text").contract);
+        assert!(by_keywords("ALTER TABLE users ADD COLUMN type text").contract);
+        // A SELECT that sets a sequence writes.
+        assert!(classify("SELECT setval('users_id_seq', 10)").writes);
+        assert!(!by_keywords("SELECT setval('users_id_seq', 10)").writes);
+        // ANALYZE and SET change nothing a rule cares about.
+        assert!(!classify("SET lock_timeout = '1s'; ANALYZE users").writes);
+        // What the parser refuses is read by keywords, erring to a write.
+        let typo = classify("DROP TABEL users");
+        assert!(typo.writes);
+        assert!(transactional("ALTER TABLE t ADD COLUMN c int"));
+        assert!(!transactional("CREATE INDEX CONCURRENTLY i ON t (c)"));
+        // The word in a string is not the option.
+        assert!(transactional(
+            "INSERT INTO notes VALUES ('build it concurrently')"
+        ));
     }
 }

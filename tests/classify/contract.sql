@@ -11,7 +11,3 @@ ALTER TABLE users ALTER COLUMN email SET NOT NULL;
 ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;
 -- expect: contract destructive AccessExclusiveLock transactional
 DROP TABLE IF EXISTS legacy_sessions;
--- expect: contract - ShareUpdateExclusiveLock non-transactional
-DROP INDEX CONCURRENTLY IF EXISTS users_phone_idx;
--- expect: contract - AccessExclusiveLock transactional
-DROP INDEX users_email_idx;

@@ -10,3 +10,6 @@ TRUNCATE sessions;
 -- A SELECT that writes (the keyword reader called it a read).
 -- expect: data - AccessShareLock transactional
 SELECT setval('users_id_seq', (SELECT max(id) FROM users));
+-- A DELETE inside a WITH deletes, whatever the SELECT around it.
+-- expect: data destructive RowExclusiveLock transactional
+WITH gone AS (DELETE FROM sessions WHERE expires_at < now() RETURNING id) SELECT count(*) FROM gone;

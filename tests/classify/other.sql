@@ -20,3 +20,9 @@ LOCK TABLE users IN SHARE MODE;
 -- A DO block runs code the parser does not look into.
 -- expect: other - - transactional
 DO $$ BEGIN PERFORM 1; END $$;
+-- An index holds no data and no app version names it: dropping one is
+-- maintenance (the cleanup after a failed CREATE INDEX CONCURRENTLY).
+-- expect: other - ShareUpdateExclusiveLock non-transactional
+DROP INDEX CONCURRENTLY IF EXISTS users_phone_idx;
+-- expect: other - AccessExclusiveLock transactional
+DROP INDEX users_email_idx;
