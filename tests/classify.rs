@@ -131,3 +131,18 @@ fn pgdrill_classify_prints_json_for_scripts_and_places_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.sql:2:6: syntax error"), "{err}");
 }
+
+#[test]
+fn statements_are_split_where_postgresql_splits_them() {
+    use pgdrill::migrate::analyze::statements;
+    // A SQL-standard function body holds `;`s of its own: the scanner's
+    // rules split it apart, the parser does not.
+    let sql = "CREATE INDEX CONCURRENTLY i ON users (email);\n\
+               CREATE FUNCTION one() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT 1; END;\n";
+    let split = statements(sql);
+    assert_eq!(split.len(), 2, "{split:#?}");
+    assert!(split[1].ends_with("END"), "{split:#?}");
+    assert_eq!(pgdrill::migrate::split::statements(sql).len(), 4);
+    // SQL the parser refuses is still split, by the scanner's rules.
+    assert_eq!(statements("SELECT 1; DROP TABEL x; SELECT 2").len(), 3);
+}

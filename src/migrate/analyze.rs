@@ -125,6 +125,17 @@ pub struct ParseError {
     pub column: usize,
 }
 
+/// The statements of `sql` as PostgreSQL's parser splits them (so a `;`
+/// inside quotes, dollar quotes, comments or a `BEGIN ATOMIC` body never
+/// splits); SQL it refuses is split by [`super::split`], whose quoting
+/// rules are the scanner's, and fails at the server statement by statement.
+pub fn statements(sql: &str) -> Vec<String> {
+    match analyze(sql) {
+        Ok(verdicts) => verdicts.into_iter().map(|v| v.sql).collect(),
+        Err(_) => super::split::statements(sql),
+    }
+}
+
 /// Every statement of `sql`, classified.
 pub fn analyze(sql: &str) -> Result<Vec<Verdict>, ParseError> {
     let parsed = pg_query::parse(sql, 0).map_err(|e| locate(sql, &e))?;

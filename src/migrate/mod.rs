@@ -369,7 +369,7 @@ impl<'a> Runner<'a> {
                 .map_err(db_error)?;
         }
         let mut result = Ok(());
-        let statements = split::statements(sql);
+        let statements = analyze::statements(sql);
         for statement in &statements {
             if let Err(e) = conn
                 .execute(sqlx::raw_sql(AssertSqlSafe(statement.clone())))
