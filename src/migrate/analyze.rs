@@ -468,37 +468,38 @@ fn alter_table(cmd: &pg_query::protobuf::AlterTableCmd) -> Facts {
     }
 }
 
-/// The doctrine sentence for a verdict (DESIGN's doctrine, by number).
+/// The doctrine sentence for a verdict, citing the course's runbooks as the
+/// rest of pgdrill does.
 fn why(f: &Facts) -> String {
     let mut out = match (f.kind, f.destructive) {
-        (_, true) => {
-            "destroys data or the schema that holds it: snapshot first, and only with approval; \
-                      restore to a new instance, never in place (doctrine 4, 8)"
-                .to_string()
-        }
-        (Kind::Contract, false) => {
-            "contract: breaks what the older version relies on; only after a stable \
-                                    compatibility window, with approval (doctrine 1, 2, 8)"
-                .to_string()
-        }
-        (Kind::Expand, false) => {
-            "expand: additive, the older version keeps working; run it before the \
-                                  deploy that needs it (doctrine 1, 2)"
-                .to_string()
-        }
-        (Kind::Data, false) => {
-            "changes rows: a backfill runs in batches, apart from schema changes, with a \
-                                tested way back (doctrine 8)"
-                .to_string()
-        }
+        (_, true) => "destroys data or the schema that holds it: only with approval, after a snapshot \
+                      of the current state; a restore goes to a new instance, never in place \
+                      (runbook 003, guiding principles and initial triage)"
+            .to_string(),
+        (Kind::Contract, false) => "contract: breaks what the older version relies on; only after a stable \
+                                    compatibility window, with approval (runbook 000, migration types \
+                                    and rollout sequence)"
+            .to_string(),
+        (Kind::Expand, false) => "expand: additive, the older version keeps working; it goes before the \
+                                  deploy that needs it (runbook 000, rollout sequence)"
+            .to_string(),
+        (Kind::Data, false) => "changes rows: add, then backfill, then enforce, apart from the schema \
+                                change (runbook 004, preventive controls)"
+            .to_string(),
         (Kind::Read, false) => "reads only".to_string(),
         (Kind::Other, false) => "changes no schema or rows the app reads".to_string(),
     };
     if !f.transactional {
-        out.push_str("; cannot run inside a transaction block: run it apart from the transactional steps (doctrine 6)");
+        out.push_str(
+            "; cannot run inside a transaction block: plan it apart from the transactional steps \
+             (runbook 004, preventive controls)",
+        );
     }
     if f.lock == Some(Lock::AccessExclusive) {
-        out.push_str("; takes ACCESS EXCLUSIVE, which queues every query behind it: set lock_timeout (doctrine 7)");
+        out.push_str(
+            "; takes ACCESS EXCLUSIVE, which queues every query behind it: set lock_timeout \
+             (runbook 000, failure mode 2)",
+        );
     }
     out
 }
