@@ -96,6 +96,7 @@ fn a_server_killed_mid_drill_ends_it_at_once_with_exit_4_and_the_transcript_kept
     let Some(after) = alert else {
         panic!("no alert after the kill:\n{}", seen.join("\n"));
     };
+    eprintln!("the alert came {after:?} after the kill");
     assert!(after < Duration::from_secs(3), "alert after {after:?}");
     let rest: Vec<String> = rx.iter().map(|(_, l)| l).collect();
     let status = child.wait().unwrap();
