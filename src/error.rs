@@ -168,6 +168,20 @@ impl Error {
     }
 }
 
+/// A benchmark's error, as the command line reports it.
+impl From<crate::bench::Error> for Error {
+    fn from(e: crate::bench::Error) -> Error {
+        use crate::bench::Error as Bench;
+        match e {
+            Bench::Instance(e) => Error::Instance(e),
+            Bench::Scenario(e) => Error::Scenario(e),
+            Bench::Usage(m) => Error::Usage(m),
+            Bench::Write { path, source } => Error::WriteOutput { path, source },
+            Bench::Failed(m) => Error::Internal(m),
+        }
+    }
+}
+
 /// pgdrill's exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {

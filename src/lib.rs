@@ -18,8 +18,8 @@ pub mod quiz;
 pub mod report;
 pub mod scenario;
 pub mod score;
-pub mod sqlfile;
 pub mod sqlstate;
+pub mod text;
 pub mod transcript;
 pub mod workload;
 
@@ -27,28 +27,7 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 pub use error::{Error, Exit};
-
-/// The known word closest to a mistyped one, when it is close enough to be
-/// what was meant (`staus` → `status`, `rolback` → `rollback`).
-pub fn did_you_mean<'a>(typed: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let typed = typed.to_ascii_lowercase();
-    known
-        .into_iter()
-        .map(|k| (strsim::jaro_winkler(&typed, k), k))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
-}
-
-/// Whether `name` is plain: letters, digits, `-` and `_`, and not empty.
-/// Scenario and quiz ids, snapshot and job names are plain, so none of them
-/// can reach outside the folder it names a file in.
-pub fn is_plain_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
+pub use text::{did_you_mean, is_plain_name};
 
 /// Runs pgdrill with these arguments (the first is the program name) and
 /// returns the process exit code. Errors carry their own exit code.

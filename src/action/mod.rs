@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::scenario::{Dur, FlagValue};
 
-pub use crate::did_you_mean;
+pub use crate::text::did_you_mean;
 pub use help::{HELP, Help, PROMPT_COMMANDS, help};
 use help::{SUBCOMMANDS, usage};
 pub use script::{ScriptLine, parse_script};

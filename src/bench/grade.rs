@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
+use super::Error;
 use super::{Stats, TempDir};
-use crate::Error;
 use crate::grade::{Outcome, Scenarios};
 use crate::scenario::Scenario;
 use crate::transcript::{
@@ -105,7 +105,7 @@ pub fn grade(
             let path = dir.path().join(format!("learner-{i:04}.json"));
             let json = serde_json::to_vec_pretty(&t).expect("a transcript serialises");
             bytes += json.len() as u64;
-            std::fs::write(&path, json).map_err(|source| Error::WriteOutput {
+            std::fs::write(&path, json).map_err(|source| Error::Write {
                 path: path.clone(),
                 source,
             })?;
@@ -164,14 +164,14 @@ fn check(rows: &[crate::grade::Row]) -> Result<(usize, usize), Error> {
                 }
             }
             Outcome::Graded(g) => {
-                return Err(Error::Internal(format!(
+                return Err(Error::Failed(format!(
                     "{}: a synthetic transcript was flagged: {}",
                     r.file.display(),
                     g.flags.join("; ")
                 )));
             }
             Outcome::Unreadable { reason } => {
-                return Err(Error::Internal(format!("{}: {reason}", r.file.display())));
+                return Err(Error::Failed(format!("{}: {reason}", r.file.display())));
             }
         }
     }
@@ -187,9 +187,9 @@ fn sha256sum(files: &[PathBuf]) -> Result<Duration, Error> {
             .args(batch)
             .stdout(std::process::Stdio::null())
             .status()
-            .map_err(|e| Error::Internal(format!("cannot run sha256sum (the peer): {e}")))?;
+            .map_err(|e| Error::Failed(format!("cannot run sha256sum (the peer): {e}")))?;
         if !status.success() {
-            return Err(Error::Internal(format!("sha256sum failed: {status}")));
+            return Err(Error::Failed(format!("sha256sum failed: {status}")));
         }
     }
     Ok(started.elapsed())

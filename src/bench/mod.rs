@@ -14,10 +14,35 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::Error;
 use crate::instance;
 
 pub use provision::{ProvisionReport, WARM_MEDIAN_TARGET_MS, WARM_RATIO_TARGET, provision};
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Starting or stopping an instance failed.
+    #[error(transparent)]
+    Instance(#[from] instance::Error),
+    /// A shipped scenario the benchmark uses does not load.
+    #[error(transparent)]
+    Scenario(#[from] crate::scenario::LoadError),
+    /// The benchmark cannot be run this way; the message says how.
+    #[error("{0}")]
+    Usage(String),
+    /// A file could not be written.
+    #[error("could not write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A measurement went wrong (a peer failed, a grade came out wrong).
+    #[error("{0}")]
+    Failed(String),
+}
 
 /// Summary of one series of timings.
 #[derive(Debug, Clone, Serialize)]

@@ -17,7 +17,7 @@ use sqlx::Connection;
 
 use super::{Stats, TempDir};
 
-use crate::Error;
+use super::Error;
 use crate::instance::registry::{Entry, Registry};
 use crate::instance::{self, Backend, Dirs, LocalBackend, RunAs, Storage, fsutil, process};
 
@@ -134,7 +134,7 @@ async fn select_one(conn: &mut sqlx::PgConnection) -> Result<(), Error> {
         .execute(conn)
         .await
         .map(|_| ())
-        .map_err(|e| Error::Internal(format!("SELECT 1 failed: {e}")))
+        .map_err(|e| Error::Failed(format!("SELECT 1 failed: {e}")))
 }
 
 /// A plain `initdb` + `pg_ctl start -w` + connect, as a user would by hand.
@@ -145,7 +145,7 @@ async fn time_peer(backend: &LocalBackend) -> Result<Duration, Error> {
     let peer = PeerCluster::create(dirs, run_as)?;
     let port = std::net::TcpListener::bind(("127.0.0.1", 0))
         .and_then(|l| l.local_addr())
-        .map_err(|e| Error::Internal(format!("no free port: {e}")))?
+        .map_err(|e| Error::Failed(format!("no free port: {e}")))?
         .port();
     peer.register(port, &bins.version)?;
 

@@ -16,6 +16,7 @@ mod run;
 mod scenarios;
 mod score;
 mod signals;
+mod sqlfile;
 #[cfg(test)]
 mod tests_readme;
 mod up;

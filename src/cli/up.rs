@@ -28,7 +28,7 @@ pub async fn run(
         let loaded = interrupt
             .guard(async {
                 let mut conn = instance.connect_app().await?;
-                crate::sqlfile::load(&mut conn, path).await
+                super::sqlfile::load(&mut conn, path).await
             })
             .await;
         if let Err(e) = loaded.and_then(|r| r) {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::{Graded, Outcome, Row, rpo, rto};
-use crate::report::escape_markup as esc;
+use crate::text::escape_markup as esc;
 
 /// Why a graded transcript fails its test case, if it does.
 fn failure(g: &Graded) -> Option<(String, String)> {

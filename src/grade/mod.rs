@@ -142,7 +142,7 @@ impl Scenarios {
     fn load(&self, id: &str) -> Result<Loaded, String> {
         // An id, never a path: a transcript does not choose which files
         // the grader reads.
-        if !crate::is_plain_name(id) {
+        if !crate::text::is_plain_name(id) {
             return Err(format!("unknown scenario `{id}` (not a scenario id)"));
         }
         let path = crate::scenario::find(id, &self.dir).map_err(|known| {
@@ -290,7 +290,7 @@ pub fn grade(path: &Path, t: &Transcript, loaded: &Loaded, key: Option<&[u8]>) -
         learner,
         learner_from_file,
         scenario: t.scenario.clone(),
-        started: crate::report::evidence::utc(t.started_at),
+        started: crate::text::utc(t.started_at),
         pgdrill_version: t.pgdrill_version.clone(),
         duration_ms: t.events.last().map_or(0, |e| e.t_ms),
         score,

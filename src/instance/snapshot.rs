@@ -44,7 +44,7 @@ pub async fn create(
     superuser_url: &str,
     name: &str,
 ) -> Result<Snapshot, Error> {
-    if !crate::is_plain_name(name) {
+    if !crate::text::is_plain_name(name) {
         return Err(Error::BadName(name.to_string()));
     }
     let (Some(bin), Some(data)) = (&info.bin_dir, &info.data_dir) else {

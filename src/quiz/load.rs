@@ -9,8 +9,8 @@ use serde::Deserialize;
 use toml::de::DeTable;
 
 use super::{Answers, DOCTRINE_RULES, Kind, Letters, Quiz, letter, position};
-use crate::did_you_mean;
 use crate::scenario::{Diagnostic, Problem, parse_checked, render, toml_diagnostic};
+use crate::text::did_you_mean;
 
 /// Where quiz keys are documented.
 const README: &str = "quizzes/README.md";
@@ -79,7 +79,7 @@ pub fn validate(quiz: &Quiz) -> Vec<Problem> {
     let mut seen = BTreeSet::new();
     for (i, q) in quiz.questions.iter().enumerate() {
         let at = |key: &str| format!("questions.{i}.{key}");
-        if !crate::is_plain_name(&q.id) {
+        if !crate::text::is_plain_name(&q.id) {
             p.push(Problem::at(
                 &at("id"),
                 format!(

@@ -18,6 +18,8 @@ use crate::transcript::{
     EndReason, EventKind, Level, Transcript, Window, check_finding, first_line,
 };
 
+pub use crate::text::utc;
+
 /// Everything a report shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct Evidence {
@@ -291,28 +293,6 @@ fn window_info(w: &Window) -> WindowInfo {
         p99_ms: w.p99_ms,
         top_error,
     }
-}
-
-/// Unix seconds as `YYYY-MM-DD HH:MM:SS` (UTC).
-pub fn utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 impl Evidence {

@@ -178,7 +178,7 @@ pub(super) fn meant_variant(message: &str) -> Option<&str> {
 
 fn meant_of(rest: &str) -> Option<&str> {
     let (typed, expected) = rest.split_once('`')?;
-    crate::did_you_mean(typed, expected.split('`').skip(1).step_by(2))
+    crate::text::did_you_mean(typed, expected.split('`').skip(1).step_by(2))
 }
 
 /// A shape error's message at a span of `text`, with a hint.

@@ -15,6 +15,7 @@ pub mod guardrail;
 mod load;
 pub mod migration;
 mod shape;
+mod tag;
 pub mod validate;
 mod values;
 
@@ -29,6 +30,7 @@ pub use load::{
     LoadError, discover, find, load, parse, parse_checked, render, resolve, toml_diagnostic,
 };
 pub use migration::{Migration, MigrationKind, Tracking};
+pub use tag::Tag;
 pub use validate::validate;
 pub use values::{Dur, FlagValue, ParamGen, Patterns, pattern_matches};
 
@@ -519,7 +521,7 @@ pub struct Forbid {
     /// Only moves the engine tagged so (`contract`, `destructive`,
     /// `corrective`, ...), whichever verb made them.
     #[serde(default)]
-    pub tagged: Option<crate::transcript::Tag>,
+    pub tagged: Option<Tag>,
     /// Only while the service is not (yet) recovered.
     #[serde(default)]
     pub while_unhealthy: bool,

@@ -365,7 +365,7 @@ fn check_timeline(s: &Scenario, p: &mut Vec<Problem>) {
             );
         }
         if let Some(job) = &event.job
-            && !crate::is_plain_name(job)
+            && !crate::text::is_plain_name(job)
         {
             p.push(Problem::at(
                 &format!("timeline.{i}.job"),

@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::scenario::{Dur, Scenario};
 use crate::transcript::{EndReason, Rpo, Transcript};
 
+pub use crate::text::clock;
+
 pub use recovery::Recovery;
 
 /// A scored drill.
@@ -129,16 +131,6 @@ fn short(text: &str) -> String {
         format!("{}...", text.chars().take(57).collect::<String>())
     } else {
         text.to_string()
-    }
-}
-
-/// Formats scenario milliseconds as `1m05s`.
-pub fn clock(ms: u64) -> String {
-    let secs = ms / 1000;
-    if secs >= 60 {
-        format!("{}m{:02}s", secs / 60, secs % 60)
-    } else {
-        format!("{secs}s")
     }
 }
 

@@ -8,16 +8,17 @@
 
 mod bounds;
 mod seal;
-mod tag;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::text::first_line;
+
+pub use crate::scenario::Tag;
 pub use bounds::{MAX_COUNT, MAX_MS};
 pub use seal::{Finding, Seal, Signature, hex, key_id};
-pub use tag::Tag;
 
 /// The file format version this build writes.
 pub const FORMAT: u32 = 2;
@@ -146,16 +147,6 @@ impl EventKind {
             EventKind::Hint { n, .. } => format!("hint {n}"),
             EventKind::Ended { reason } => format!("the end ({})", reason.describe()),
         }
-    }
-}
-
-/// The first line of a text, trimmed and cut to `max` characters.
-pub fn first_line(text: &str, max: usize) -> String {
-    let line = text.lines().next().unwrap_or_default().trim();
-    if line.chars().count() > max {
-        format!("{}...", line.chars().take(max - 3).collect::<String>())
-    } else {
-        line.to_string()
     }
 }
 

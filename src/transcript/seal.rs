@@ -105,7 +105,7 @@ impl Finding {
             Finding::Event { index, t_ms, what } => format!(
                 "edited: event {} at {} ({what}) changed, or one before it was removed",
                 index + 1,
-                crate::score::clock(*t_ms)
+                crate::text::clock(*t_ms)
             ),
             Finding::Count { sealed, found } if found < sealed => format!(
                 "cut short: {} of {sealed} sealed events are missing",
