@@ -268,8 +268,13 @@ fn up_reports_a_server_that_dies_and_still_cleans_up() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(up.pid() as i32), Signal::SIGKILL).unwrap();
     let stderr = up.stderr_receiver();
     let status = up.wait(Duration::from_secs(20));
-    let text: Vec<String> = stderr.try_iter().collect();
-    let text = text.join("\n");
+    // Read to the end of stderr: the process has exited, but its last line
+    // may still be on its way through the reader thread.
+    let mut lines = Vec::new();
+    while let Ok(line) = stderr.recv_timeout(Duration::from_secs(5)) {
+        lines.push(line);
+    }
+    let text = lines.join("\n");
     assert_eq!(status.code(), Some(4), "{text}");
     assert!(text.contains("stopped unexpectedly"), "{text}");
     assert_no_process_within(&id, Duration::from_secs(5));
