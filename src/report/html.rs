@@ -283,14 +283,18 @@ fn path(
     y: &dyn Fn(f64) -> f64,
     value: &dyn Fn(&super::chart::Point) -> f64,
 ) -> String {
-    let mut deltas: Vec<u64> = s.points.windows(2).map(|w| w[1].t_ms - w[0].t_ms).collect();
+    let mut deltas: Vec<u64> = s
+        .points
+        .windows(2)
+        .map(|w| w[1].t_ms.saturating_sub(w[0].t_ms))
+        .collect();
     deltas.sort_unstable();
     let gap = deltas.get(deltas.len() / 2).copied().unwrap_or(1000) * 3;
     let mut d = String::new();
     let mut previous: Option<u64> = None;
     for p in &s.points {
         let cmd = match previous {
-            Some(t) if p.t_ms - t <= gap => 'L',
+            Some(t) if p.t_ms.saturating_sub(t) <= gap => 'L',
             _ => 'M',
         };
         let _ = write!(d, "{cmd}{:.1},{:.1} ", frame.x(p.t_ms), y(value(p)));

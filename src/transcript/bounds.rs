@@ -28,6 +28,20 @@ pub(super) fn implausible(t: &Transcript) -> Option<String> {
             t.started_at
         ));
     }
+    // Windows follow each other: each starts where the last one ended.
+    let mut last_end = 0;
+    for (i, e) in t.events.iter().enumerate() {
+        if let EventKind::Window(w) = &e.kind {
+            if w.start_ms < last_end {
+                return Some(format!(
+                    "event {} (a metrics window): it starts at {} ms, before the window before it ended ({last_end} ms)",
+                    i + 1,
+                    w.start_ms
+                ));
+            }
+            last_end = w.end_ms;
+        }
+    }
     t.events.iter().enumerate().find_map(|(i, e)| {
         let at = |what: String| Some(format!("event {} ({}): {what}", i + 1, e.kind.what()));
         if e.t_ms > MAX_MS {
@@ -126,6 +140,18 @@ mod tests {
             ("latency", Box::new(|v| last(v, "p99_ms", 1e300.into()))),
             ("time scale", Box::new(|v| v["time_scale"] = 0.0.into())),
             ("started", Box::new(|v| v["started_at"] = u64::MAX.into())),
+            // Found by fuzzing: windows out of order made a chart's time
+            // step negative (an overflow while the HTML report was drawn).
+            (
+                "order",
+                Box::new(|v| {
+                    let events = v["events"].as_array_mut().unwrap();
+                    let windows: Vec<usize> = (0..events.len())
+                        .filter(|i| events[*i]["type"] == "window")
+                        .collect();
+                    events.swap(windows[0], windows[1]);
+                }),
+            ),
         ];
         for (what, edit) in cases {
             match parse_edited(edit) {
