@@ -508,6 +508,11 @@ fn prompt(
         }
     };
     let printer = editor.create_external_printer().ok();
+    // While the prompt reads a line, events go above it through
+    // rustyline's printer; once it has closed, straight to the terminal
+    // (the printer only delivers while a line is being read).
+    let reading = Arc::new(AtomicBool::new(true));
+    let reading_done = reading.clone();
     let printing = tokio::spawn(async move {
         let mut printer = printer;
         while let Some(e) = notices.recv().await {
@@ -528,11 +533,11 @@ fn prompt(
             // Continued under the text, not under the `[ 1m05s] ` time.
             let line = crate::report::wrap_hanging(&line, terminal_columns(), 9);
             match printer.as_mut() {
-                Some(p) => {
+                Some(p) if reading.load(Ordering::SeqCst) => {
                     use rustyline::ExternalPrinter as _;
                     let _ = p.print(format!("{line}\n"));
                 }
-                None => println!("{line}"),
+                _ => println!("{line}"),
             }
         }
     });
@@ -603,12 +608,14 @@ fn prompt(
                 break;
             }
         }
+        reading_done.store(false, Ordering::SeqCst);
         let _ = done_tx.send(());
     });
     // Done when the prompt has closed and every event has been printed
-    // (the events end with the engine), so that the score comes last.
+    // (the events end with the engine), so that the score comes last; a
+    // printer that cannot deliver does not hold the score back.
     tokio::spawn(async move {
         let _ = done.await;
-        let _ = printing.await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), printing).await;
     })
 }
