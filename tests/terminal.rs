@@ -80,16 +80,20 @@ impl Terminal {
         }
     }
 
+    /// The program under the terminal (`script`'s child), while it runs.
+    fn program(&self) -> Option<i32> {
+        let script = self.child.id();
+        std::fs::read_to_string(format!("/proc/{script}/task/{script}/children"))
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    }
+
     /// Sends a signal to the program itself (not to `script`).
     fn signal(&self, signal: nix::sys::signal::Signal) {
-        let script = self.child.id();
-        let children = std::fs::read_to_string(format!("/proc/{script}/task/{script}/children"))
-            .unwrap_or_default();
-        let pid: i32 = children
-            .split_whitespace()
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("the program under the terminal");
+        let pid = self.program().expect("the program under the terminal");
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).unwrap();
     }
 
@@ -107,6 +111,28 @@ impl Terminal {
             assert!(Instant::now() < deadline, "still running:\n{}", self.seen);
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+}
+
+impl Drop for Terminal {
+    /// A test that fails leaves nothing running: the program is asked to
+    /// stop (SIGTERM, so a drill removes its server), then `script` goes.
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        if let Some(pid) = self.program() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
