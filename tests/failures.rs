@@ -178,6 +178,18 @@ fn assert_clean(env: &TestEnv, shm_before: &std::collections::BTreeSet<String>, 
     }
 }
 
+/// `pgdrill up` on an empty template cache: its first start builds the
+/// template.
+fn first_up(env: &TestEnv) -> std::process::Child {
+    env.pgdrill()
+        .args(["up", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn interrupting_the_first_template_build_leaves_nothing_behind() {
     // Regression: Ctrl-C during the first run's initdb left `postgres
@@ -186,14 +198,7 @@ fn interrupting_the_first_template_build_leaves_nothing_behind() {
     let shm_before = shm_segments();
     for delay_ms in [150, 400, 700, 1000, 1400] {
         let env = TestEnv::new().with_empty_cache();
-        let mut child = env
-            .pgdrill()
-            .args(["up", "--json"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = first_up(&env);
         std::thread::sleep(Duration::from_millis(delay_ms));
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(child.id() as i32),
@@ -217,14 +222,7 @@ fn a_template_build_killed_outright_is_swept_by_gc() {
     // SIGKILL gives pgdrill no chance to clean up: what its build leaves is
     // reported by `doctor` and removed by `instances gc`.
     let env = TestEnv::new().with_empty_cache();
-    let mut child = env
-        .pgdrill()
-        .args(["up", "--json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = first_up(&env);
     // Into the build: wait for the staging directory to appear.
     let deadline = Instant::now() + Duration::from_secs(20);
     while leftovers(&env).is_empty() && Instant::now() < deadline {

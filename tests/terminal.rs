@@ -27,11 +27,10 @@ impl Terminal {
         let pgdrill = env!("CARGO_BIN_EXE_pgdrill");
         let command = format!("stty cols {cols} rows 50; exec {pgdrill} {args}");
         let mut child = env
-            .pgdrill()
+            .command("script")
             .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")))
             .env_remove("PGDRILL_SCENARIOS")
             .env("TERM", "xterm")
-            .get_mut_program("script")
             .args(["-qec", &command, "/dev/null"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -133,27 +132,6 @@ impl Drop for Terminal {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// `Command::new(program)` keeping `base`'s environment and directory.
-trait Program {
-    fn get_mut_program(&mut self, program: &str) -> std::process::Command;
-}
-
-impl Program for std::process::Command {
-    fn get_mut_program(&mut self, program: &str) -> std::process::Command {
-        let mut cmd = std::process::Command::new(program);
-        for (k, v) in self.get_envs() {
-            match v {
-                Some(v) => cmd.env(k, v),
-                None => cmd.env_remove(k),
-            };
-        }
-        if let Some(dir) = self.get_current_dir() {
-            cmd.current_dir(dir);
-        }
-        cmd
     }
 }
 

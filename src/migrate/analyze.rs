@@ -156,11 +156,9 @@ pub fn analyze(sql: &str) -> Result<Vec<Verdict>, ParseError> {
         let Some(node) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) else {
             continue;
         };
-        // Parsed again alone, for the nodes inside it: function calls,
-        // data-modifying statements in a WITH.
-        let inside = pg_query::parse(text, 0)
-            .map(|p| Inside::of(&p))
-            .unwrap_or_default();
+        // What the statement holds: function calls, data-modifying
+        // statements in a WITH.
+        let inside = Inside::of(node);
         let facts = classify(node, &inside);
         out.push(Verdict {
             writes: writes(node, &facts),
@@ -242,9 +240,9 @@ struct Inside {
 }
 
 impl Inside {
-    fn of(parsed: &pg_query::ParseResult) -> Inside {
+    fn of(statement: &NodeEnum) -> Inside {
         let mut inside = Inside::default();
-        for (node, ..) in parsed.protobuf.nodes() {
+        for (node, ..) in statement.nodes() {
             match node {
                 NodeRef::FuncCall(call) => {
                     if let Some(Some(NodeEnum::String(s))) = call.funcname.last().map(|n| &n.node) {

@@ -70,7 +70,13 @@ impl TestEnv {
 
     /// A `pgdrill` command pointed at this test's directories.
     pub fn pgdrill(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgdrill"));
+        self.command(env!("CARGO_BIN_EXE_pgdrill"))
+    }
+
+    /// Any program with the environment a `pgdrill` of this test gets
+    /// (`script` running pgdrill at a terminal, say).
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
         cmd.env("PGDRILL_CACHE_DIR", &self.dirs.cache)
             .env("PGDRILL_STATE_DIR", &self.dirs.state)
             .env("PGDRILL_RUNTIME_DIR", self.root.path())
