@@ -522,12 +522,10 @@ fn prompt(
             let Some(mut line) = crate::report::event_line(&e) else {
                 continue;
             };
-            if matches!(
-                e.kind,
-                EventKind::Ended {
-                    reason: EndReason::TimeUp | EndReason::HardStop | EndReason::ServerDied
-                }
-            ) {
+            // The drill ended while the prompt still waits for a line (the
+            // time limit, a hard stop, a dead server, a Ctrl-C that came
+            // as a signal): the score comes after Enter.
+            if matches!(e.kind, EventKind::Ended { .. }) && reading.load(Ordering::SeqCst) {
                 line.push_str("\npress Enter to see your score");
             }
             // Continued under the text, not under the `[ 1m05s] ` time.
@@ -552,6 +550,7 @@ fn prompt(
                 Err(rustyline::error::ReadlineError::Interrupted)
                     if armed.swap(true, Ordering::SeqCst) =>
                 {
+                    reading_done.store(false, Ordering::SeqCst);
                     let _ = commands.blocking_send(Command::End(EndReason::Interrupted));
                     break;
                 }
@@ -560,6 +559,7 @@ fn prompt(
                     continue;
                 }
                 Err(_) => {
+                    reading_done.store(false, Ordering::SeqCst);
                     let _ = commands.blocking_send(Command::End(EndReason::Interrupted));
                     break;
                 }
@@ -578,6 +578,7 @@ fn prompt(
                 continue;
             }
             if matches!(trimmed, "quit" | "exit") {
+                reading_done.store(false, Ordering::SeqCst);
                 let _ = commands.blocking_send(Command::End(EndReason::Interrupted));
                 break;
             }
@@ -593,6 +594,10 @@ fn prompt(
                 }
             };
             let resolve = matches!(action, Action::Resolve);
+            if resolve {
+                // The drill ends with this move; no line comes after it.
+                reading_done.store(false, Ordering::SeqCst);
+            }
             let prose = matches!(action, Action::Help(_));
             busy.store(true, Ordering::SeqCst);
             let reply = handle.block_on(send(&commands, trimmed.to_string(), action));
