@@ -16,7 +16,9 @@ fn transcripts() -> &'static [Transcript] {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(&dir).expect("the shipped transcripts") {
             let path = entry.expect("a folder entry").path();
-            out.push(Transcript::load(&path).expect("a shipped transcript loads"));
+            let mut t = Transcript::load(&path).expect("a shipped transcript loads");
+            pgdrill::action::upgrade(&mut t);
+            out.push(t);
         }
         out
     })

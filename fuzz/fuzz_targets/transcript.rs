@@ -21,10 +21,11 @@ fn scenarios() -> &'static Scenarios {
 fuzz_target!(|data: &[u8]| {
     let path = Path::new("fuzzed.json");
     let _ = pgdrill::grade::grade_bytes(path, data, scenarios(), Some(b"fuzzing key"));
-    let Ok(t) = Transcript::parse(path, data) else {
+    let Ok(mut t) = Transcript::parse(path, data) else {
         return;
     };
     let _ = t.verify(None);
+    pgdrill::action::upgrade(&mut t);
     let loaded = scenarios().get(&t.scenario);
     let Ok(loaded) = loaded.as_ref() else {
         return;

@@ -90,8 +90,11 @@ mod tests {
         assert_eq!(problems.iter().map(|p| p.0).collect::<Vec<_>>(), vec![5, 6]);
         let ok = parse_script("at 35s: app pause # x\nnote \"a # b\"\n").unwrap();
         assert_eq!(ok[0].at, Some(Duration::from_secs(35)));
-        assert_eq!(ok[0].action, Action::AppPause);
-        assert_eq!(ok[1].action, Action::Note("a # b".into()));
+        assert_eq!(ok[0].action, Action::App(super::super::App::Pause));
+        assert_eq!(
+            ok[1].action,
+            Action::Incident(super::super::Incident::Note("a # b".into()))
+        );
         assert_eq!(ok[1].line, 2);
     }
 }

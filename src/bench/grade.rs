@@ -290,6 +290,9 @@ fn synthesize(
                     result: format!("done: {text}"),
                     tags: Vec::new(),
                     outcome: Some(crate::transcript::Outcome::Done),
+                    parsed: crate::action::parse(text)
+                        .ok()
+                        .map(|a| Box::new(a.parsed())),
                     state: State {
                         pods: scenario
                             .app

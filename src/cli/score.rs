@@ -18,13 +18,15 @@ fn load(
     scenario: Option<PathBuf>,
     dir: &Path,
 ) -> Result<(Scenario, Transcript), Error> {
-    let transcript = Transcript::load(path)?;
+    let mut transcript = Transcript::load(path)?;
     // Scored all the same; `pgdrill grade` is where a class is checked.
     for f in transcript.verify(None) {
         if f != crate::transcript::Finding::Unsealed {
             eprintln!("warning: {}: {}", path.display(), f.describe());
         }
     }
+    // After the seal is checked: it covers the file as written.
+    crate::action::upgrade(&mut transcript);
     let scenario_path = match scenario {
         Some(p) => p,
         None => crate::scenario::resolve(&transcript.scenario, dir)?,

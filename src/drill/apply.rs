@@ -1,16 +1,18 @@
-//! Applying the learner's moves. Moves on the engine's own state (app,
-//! flags, notes, waits) apply at once; moves that talk to the database run
-//! as tasks and complete through [`Drill::complete`].
+//! Applying the learner's moves: [`Drill::act`] dispatches each family to
+//! its own file (`fleet.rs`, `command.rs`, `data.rs`, `locks.rs`,
+//! `migrations.rs`). Moves on the engine's own state (app, flags, notes,
+//! waits) apply at once; moves that talk to the database run as tasks and
+//! complete through [`Drill::complete`]. Every move is recorded by the
+//! canonical form its action type prints.
 
 use sqlx::{AssertSqlSafe, Column, Row};
 use tokio::sync::oneshot;
 
 use super::{Db, Drill, Pending, Reply, Snap, View, Waiting};
-use crate::action::{Action, HELP, Wait};
+use crate::action::{Action, HELP, Look, Migrate, Snapshot, Wait};
 use crate::instance::Instance;
 use crate::migrate::classify::classify;
-use crate::scenario::Scenario;
-use crate::transcript::{EndReason, Event, EventKind, Move, Outcome, Tag};
+use crate::transcript::{EndReason, Event, EventKind, Move, Outcome, Parsed, Tag};
 
 /// The result of a move.
 pub(super) struct Done {
@@ -91,6 +93,7 @@ impl Drill {
         let pending = Pending {
             t_ms: self.clock.now_ms(),
             input,
+            parsed: Box::new(action.parsed()),
             state: self.state(),
             reply,
         };
@@ -99,222 +102,128 @@ impl Drill {
                 let _ = pending.reply.send(Reply::ok(help_text(topic.as_deref())));
                 return;
             }
-            Action::Status => {
-                Done::ok("status", "status shown").view(View::Status(Box::new(self.status())))
+            Action::Look(Look::Status) => Done::ok(Look::Status.to_string(), "status shown")
+                .view(View::Status(Box::new(self.status()))),
+            Action::Look(Look::Events) => self.events(),
+            Action::Look(Look::Instances) => self.instances(),
+            Action::Look(Look::Locks) => return self.locks(pending),
+            Action::Flag(flag) => self.flag(flag),
+            Action::App(app) => self.app(app, pending.t_ms),
+            Action::Migrate(order) => return self.migrate(pending, order),
+            Action::Snapshot(Snapshot::Create { name }) => {
+                return self.snapshot_create(pending, name);
             }
-            Action::Events => {
-                let events: Vec<Event> = self
-                    .transcript
-                    .events
-                    .iter()
-                    .filter(|e| {
-                        !matches!(
-                            e.kind,
-                            EventKind::Window(_) | EventKind::Timeline { hidden: true, .. }
-                        )
-                    })
-                    .cloned()
-                    .collect();
-                Done::ok("events", format!("{} events", events.len())).view(View::Events(events))
-            }
-            Action::FlagSet { name, value } => {
-                if self.flags.set(&name, value) {
-                    Done::ok(
-                        format!("flag set {name} {value}"),
-                        format!("flag {name} is now {value}"),
-                    )
-                } else {
-                    let known: Vec<String> = self.flags.values().into_keys().collect();
-                    Done::refuse(
-                        format!("flag set {name} {value}"),
-                        format!("no flag `{name}` (flags: {})", list_or_none(&known)),
-                    )
-                }
-            }
-            Action::FlagList => {
-                let table = self
-                    .flags
-                    .values()
-                    .into_iter()
-                    .map(|(k, v)| vec![k, v.to_string()])
-                    .collect();
-                Done::ok("flag list", "flags shown").view(rows(&["flag", "value"], table))
-            }
-            Action::AppStatus => {
-                let versions = self
-                    .fleet
-                    .as_ref()
-                    .map(|f| f.pod_versions())
-                    .unwrap_or_default();
-                let table = versions
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| vec![format!("pod-{}", i + 1), v.clone()])
-                    .collect();
-                let text = self
-                    .rollout_text()
-                    .unwrap_or_else(|| "no rollout in progress".into());
-                Done::ok("app status", text).view(rows(&["pod", "version"], table))
-            }
-            Action::AppDeploy { version } => self.deploy(&version),
-            Action::AppRollback => self.rollback(),
-            Action::AppPause | Action::AppResume => {
-                let pause = matches!(action, Action::AppPause);
-                let word = if pause { "pause" } else { "resume" };
-                let pods = self
-                    .fleet
-                    .as_ref()
-                    .map(|f| f.pod_versions())
-                    .unwrap_or_default();
-                match &mut self.rollout {
-                    Some(r) if r.phase(&pods) != crate::workload::Phase::Done => {
-                        r.paused = pause;
-                        let target = r.target.clone();
-                        if !pause {
-                            r.next_at_ms = r.next_at_ms.max(pending.t_ms);
-                        }
-                        Done::ok(
-                            format!("app {word}"),
-                            format!("rollout to {target} {word}d"),
-                        )
-                    }
-                    _ => Done::refuse(
-                        format!("app {word}"),
-                        format!("no rollout in progress to {word}"),
-                    ),
-                }
-            }
-            Action::Note(text) => Done::ok(format!("note {text}"), "noted"),
-            Action::Wait(wait) => {
-                let t = pending.t_ms;
-                let (until_ms, recovered, result) = match wait {
-                    Wait::For(d) => (t + d.as_millis(), false, format!("waited {d}")),
-                    Wait::Recovered { max } => (
-                        max.map_or(u64::MAX, |d| t + d.as_millis()),
-                        true,
-                        "watched until the service recovered".to_string(),
-                    ),
-                };
-                self.record_move(
-                    t,
-                    Move {
-                        input: pending.input.trim().to_string(),
-                        canonical: wait.to_string(),
-                        ok: true,
-                        result,
-                        tags: Vec::new(),
-                        state: pending.state.clone(),
-                        outcome: Some(Outcome::Done),
-                    },
-                );
-                self.waits.push(Waiting {
-                    until_ms,
-                    recovered,
-                    pending,
-                });
-                return;
-            }
-            Action::Hint => {
-                let given = self.transcript.hints();
-                let done = match self.scenario.hints.get(given) {
-                    Some(text) => {
-                        let text = text.clone();
-                        self.push(EventKind::Hint {
-                            n: given + 1,
-                            text: text.clone(),
-                        });
-                        Reply::ok(format!(
-                            "hint {} of {} (costs {} points): {text}",
-                            given + 1,
-                            self.scenario.hints.len(),
-                            self.scenario.rubric.hint_cost
-                        ))
-                    }
-                    None => Reply::fail("no more hints"),
-                };
-                let _ = pending.reply.send(done);
-                return;
-            }
+            Action::Snapshot(Snapshot::List) => self.snapshot_list(),
+            Action::Recover(recover) => return self.recover(pending, recover),
+            Action::Kill(order) => return self.kill(pending, order),
+            Action::Incident(incident) => self.incident(incident),
+            Action::Change(change) => self.change(change),
+            Action::Sql(text) => return self.sql(pending, text),
+            Action::Wait(wait) => return self.wait(pending, wait),
+            Action::Hint => return self.hint(pending),
             Action::Resolve => {
                 self.ended = Some(EndReason::Resolved);
-                Done::ok("resolve", "incident declared resolved")
+                Done::ok(Action::Resolve.to_string(), "incident declared resolved")
             }
-            Action::MigrateStatus
-            | Action::MigrateUp { .. }
-            | Action::MigrateDown { .. }
-            | Action::MigrateApply { .. } => {
-                let scenario = self.scenario.clone();
-                let url = self.db().app_url.clone();
-                let canonical = as_typed(&pending.input);
-                self.spawn_move_on(
-                    pending,
-                    canonical,
-                    url,
-                    Box::new(move |conn| {
-                        Box::pin(super::migrations::migrate(scenario, conn, action))
-                    }),
-                );
-                return;
-            }
-            Action::Sql(text) => {
-                let url = self.db().app_url.clone();
-                let canonical = format!("sql {text}");
-                self.spawn_move_on(
-                    pending,
-                    canonical,
-                    url,
-                    Box::new(move |conn| Box::pin(sql(conn, text))),
-                );
-                return;
-            }
-            Action::SnapshotCreate { name } => return self.snapshot_create(pending, name),
-            Action::SnapshotList => self.snapshot_list(),
-            Action::Restore {
-                snapshot,
-                in_place,
-                name,
-            } => return self.restore(pending, snapshot, in_place, name),
-            Action::Cutover { instance } => self.cutover(&instance),
-            Action::Replay { since } => return self.replay(pending, since),
-            Action::Repair {
-                table,
-                columns,
-                from,
-            } => return self.repair(pending, table, columns, from),
-            Action::Instances => self.instances(),
-            Action::Locks => return self.locks(pending),
-            Action::Kill { target, terminate } => return self.kill(pending, target, terminate),
-            Action::IncidentDeclare { severity } => {
-                let before = self.incident.replace(severity.clone());
-                let text = match before {
-                    Some(b) if b != severity => {
-                        format!("incident severity changed from {b} to {severity}")
-                    }
-                    _ => format!("{severity} incident declared: incident channel open"),
-                };
-                Done::ok(format!("incident declare {severity}"), text)
-            }
-            Action::Comms(text) => Done::ok(format!("comms {text}"), "update sent to stakeholders"),
-            Action::Plan(None) => self.plan_view(),
-            Action::Plan(Some(plan)) => self.plan(plan),
-            Action::Decide { go, what, reason } => {
-                let word = if go { "go" } else { "no-go" };
-                let canonical = format!("decide {word} {what} {reason}");
-                if self.scenario.migrations.get(&what).is_none() {
-                    Done::refuse(canonical, unknown_migration(&self.scenario, &what))
-                } else {
-                    Done::ok(
-                        canonical,
-                        format!("decision recorded: {word} for {what} ({reason})"),
-                    )
-                }
-            }
-            Action::Approve { what, by } => Done::ok(
-                format!("approve {what} by {by}"),
-                format!("approval for {what} recorded from {by}"),
-            ),
         };
         self.complete(pending, done);
+    }
+
+    /// `events`: what has happened so far, without the metrics windows and
+    /// the timeline's hidden entries.
+    fn events(&self) -> Done {
+        let events: Vec<Event> = self
+            .transcript
+            .events
+            .iter()
+            .filter(|e| {
+                !matches!(
+                    e.kind,
+                    EventKind::Window(_) | EventKind::Timeline { hidden: true, .. }
+                )
+            })
+            .cloned()
+            .collect();
+        Done::ok(Look::Events.to_string(), format!("{} events", events.len()))
+            .view(View::Events(events))
+    }
+
+    /// A migration move runs as a task on its own connection.
+    fn migrate(&mut self, pending: Pending, order: Migrate) {
+        let scenario = self.scenario.clone();
+        let url = self.db().app_url.clone();
+        let canonical = Action::Migrate(order.clone()).to_string();
+        self.spawn_move_on(
+            pending,
+            canonical,
+            url,
+            Box::new(move |conn| Box::pin(super::migrations::migrate(scenario, conn, order))),
+        );
+    }
+
+    /// `sql`: runs as the app's role, as a task.
+    fn sql(&mut self, pending: Pending, text: String) {
+        let url = self.db().app_url.clone();
+        let canonical = Action::Sql(text.clone()).to_string();
+        self.spawn_move_on(
+            pending,
+            canonical,
+            url,
+            Box::new(move |conn| Box::pin(sql(conn, text))),
+        );
+    }
+
+    /// `wait`: recorded at once; answered when the tick finds it due.
+    fn wait(&mut self, pending: Pending, wait: Wait) {
+        let t = pending.t_ms;
+        let (until_ms, recovered, result) = match wait {
+            Wait::For(d) => (t + d.as_millis(), false, format!("waited {d}")),
+            Wait::Recovered { max } => (
+                max.map_or(u64::MAX, |d| t + d.as_millis()),
+                true,
+                "watched until the service recovered".to_string(),
+            ),
+        };
+        self.record_move(
+            t,
+            Move {
+                input: pending.input.trim().to_string(),
+                canonical: Action::Wait(wait).to_string(),
+                ok: true,
+                result,
+                tags: Vec::new(),
+                state: pending.state.clone(),
+                outcome: Some(Outcome::Done),
+                parsed: Some(pending.parsed.clone()),
+            },
+        );
+        self.waits.push(Waiting {
+            until_ms,
+            recovered,
+            pending,
+        });
+    }
+
+    /// `hint`: the next of the scenario's hints, as an event.
+    fn hint(&mut self, pending: Pending) {
+        let given = self.transcript.hints();
+        let reply = match self.scenario.hints.get(given) {
+            Some(text) => {
+                let text = text.clone();
+                self.push(EventKind::Hint {
+                    n: given + 1,
+                    text: text.clone(),
+                });
+                Reply::ok(format!(
+                    "hint {} of {} (costs {} points): {text}",
+                    given + 1,
+                    self.scenario.hints.len(),
+                    self.scenario.rubric.hint_cost
+                ))
+            }
+            None => Reply::fail("no more hints"),
+        };
+        let _ = pending.reply.send(reply);
     }
 
     /// Records a finished move, applies its effect and answers.
@@ -339,6 +248,7 @@ impl Drill {
                 tags: done.tags,
                 state: pending.state,
                 outcome: Some(done.outcome),
+                parsed: Some(pending.parsed),
             },
         );
         let _ = pending.reply.send(Reply {
@@ -418,189 +328,19 @@ impl Drill {
             t,
             Move {
                 input: format!("({app}) {}", row.query.trim()),
-                canonical: format!("sql {}", row.query.trim()),
+                canonical: Action::Sql(row.query.trim().to_string()).to_string(),
                 ok: true,
                 result: format!("{} seen in the DDL audit, run from {app}", row.tag),
                 tags,
                 state,
                 outcome: Some(Outcome::Done),
+                parsed: Some(Box::new(Parsed::Act)),
             },
         );
     }
-
-    fn plan(&mut self, plan: crate::action::Plan) -> Done {
-        let mut canonical = format!(
-            "plan {} {} --window {} --owner {}",
-            plan.migration, plan.kind, plan.window, plan.owner
-        );
-        if let Some(p) = &plan.purpose {
-            canonical.push_str(&format!(" --purpose {p}"));
-        }
-        if self.scenario.migrations.get(&plan.migration).is_none() {
-            return Done::refuse(
-                canonical,
-                unknown_migration(&self.scenario, &plan.migration),
-            );
-        }
-        let text = format!(
-            "plan recorded: {} classified {}, rollback window {} owned by {}",
-            plan.migration, plan.kind, plan.window, plan.owner
-        );
-        self.plans.retain(|p| p.migration != plan.migration);
-        self.plans.push(plan);
-        Done::ok(canonical, text)
-    }
-
-    fn plan_view(&self) -> Done {
-        let table = self
-            .plans
-            .iter()
-            .map(|p| {
-                vec![
-                    p.migration.clone(),
-                    p.kind.clone(),
-                    p.window.to_string(),
-                    p.owner.clone(),
-                    p.purpose.clone().unwrap_or_default(),
-                ]
-            })
-            .collect::<Vec<_>>();
-        let text = if table.is_empty() {
-            "no plan yet: `plan MIGRATION expand|contract --window 24h --owner NAME`".to_string()
-        } else {
-            format!("{} migration(s) planned", table.len())
-        };
-        Done::ok("plan", text).view(rows(
-            &["migration", "kind", "rollback window", "owner", "purpose"],
-            table,
-        ))
-    }
-
-    fn deploy(&mut self, version: &str) -> Done {
-        let canonical = format!("app deploy {version}");
-        if self.scenario.app.version(version).is_none() {
-            let known: Vec<String> = self
-                .scenario
-                .app
-                .versions
-                .iter()
-                .map(|v| v.name.clone())
-                .collect();
-            return Done::refuse(
-                canonical,
-                format!("no version `{version}` (versions: {})", known.join(", ")),
-            );
-        }
-        if self
-            .fleet
-            .as_ref()
-            .is_some_and(|f| f.pod_versions().iter().all(|v| v == version))
-        {
-            return Done::refuse(canonical, format!("every pod already runs {version}"));
-        }
-        let step = self.scenario.fleet.rollout_step;
-        self.start_rollout(version, step.as_millis(), None);
-        Done::ok(
-            canonical,
-            format!("rolling deploy to {version} started: one pod every {step}"),
-        )
-    }
-
-    fn rollback(&mut self) -> Done {
-        let Some(previous) = self.previous_version.clone() else {
-            return Done::refuse(
-                "app rollback",
-                "nothing to roll back to: no deploy has happened",
-            );
-        };
-        let step = self.scenario.fleet.rollout_step;
-        self.start_rollout(&previous, step.as_millis(), None);
-        self.previous_version = None;
-        Done::ok(
-            format!("app rollback {previous}"),
-            format!("rolling back to {previous}: one pod every {step}"),
-        )
-    }
-
-    fn rollout_text(&self) -> Option<String> {
-        let r = self.rollout.as_ref()?;
-        let pods = self.fleet.as_ref()?.pod_versions();
-        let on = pods.iter().filter(|p| **p == r.target).count();
-        let phase = match r.phase(&pods) {
-            crate::workload::Phase::Rolling => "rolling",
-            crate::workload::Phase::Paused => "paused",
-            crate::workload::Phase::Stalled => "stalled",
-            crate::workload::Phase::Done => "complete",
-        };
-        Some(format!(
-            "rollout to {}: {phase}, {on} of {} pods",
-            r.target,
-            pods.len()
-        ))
-    }
-
-    pub(super) fn status(&self) -> super::StatusView {
-        let window = self.transcript.windows().last().cloned();
-        let state = self.state();
-        let pending = self
-            .scenario
-            .migrations
-            .list
-            .iter()
-            .filter(|m| !state.applied.contains(&m.id))
-            .map(|m| m.id.clone())
-            .collect();
-        let slo = &self.scenario.slo;
-        let now = self.clock.now_ms();
-        let timing = self.timing();
-        super::StatusView {
-            t_ms: now,
-            window_real_secs: window.as_ref().map_or(1.0, |w| {
-                ((w.end_ms - w.start_ms) as f64 / 1000.0 / self.clock.scale()).max(0.001)
-            }),
-            window,
-            pods: state.pods,
-            rollout: self.rollout_text(),
-            flags: state.flags.into_iter().collect(),
-            applied: state.applied,
-            pending,
-            incident_start_ms: timing.incident_start_ms,
-            recovered: timing
-                .recovered_at(now)
-                .then(|| timing.recovered_ms().zip(timing.rto_ms()))
-                .flatten(),
-            failing_checks: timing
-                .failing_at_end()
-                .into_iter()
-                .map(|(name, what)| format!("{name} ({what})"))
-                .collect(),
-            slo: format!(
-                "error rate ≤ {}%, p99 ≤ {}, held for {}",
-                slo.max_error_rate * 100.0,
-                slo.p99,
-                slo.stable_for
-            ),
-        }
-    }
 }
 
-/// A move as typed, with its words single-spaced: its record when it is
-/// stopped before it could say what it did.
-pub(super) fn as_typed(input: &str) -> String {
-    input.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn unknown_migration(scenario: &Scenario, id: &str) -> String {
-    let known: Vec<String> = scenario
-        .migrations
-        .list
-        .iter()
-        .map(|m| m.id.clone())
-        .collect();
-    format!("no migration `{id}` (migrations: {})", list_or_none(&known))
-}
-
-fn list_or_none(items: &[String]) -> String {
+pub(super) fn list_or_none(items: &[String]) -> String {
     if items.is_empty() {
         "none".into()
     } else {
@@ -633,7 +373,7 @@ async fn sql(conn: &mut sqlx::PgConnection, text: String) -> Done {
 }
 
 async fn run_sql(conn: &mut sqlx::PgConnection, text: &str) -> Done {
-    let canonical = format!("sql {text}");
+    let canonical = Action::Sql(text.to_string()).to_string();
     match sqlx::raw_sql(AssertSqlSafe(text.to_string()))
         .fetch_all(conn)
         .await

@@ -10,6 +10,7 @@ use sqlx::{AssertSqlSafe, PgConnection};
 
 use super::apply::{Done, Effect, rows};
 use super::{Drill, MOVES, Pending, Snap, Target};
+use crate::action::{Look, Recover, Snapshot};
 use crate::instance::snapshot;
 use crate::migrate::quote_ident;
 use crate::score::clock;
@@ -24,7 +25,10 @@ const SEQUENCE_GAP: i64 = 1000;
 impl Drill {
     pub(super) fn snapshot_create(&mut self, pending: Pending, name: Option<String>) {
         let name = name.unwrap_or_else(|| format!("snap-{}", self.snapshots.len() + 1));
-        let canonical = format!("snapshot create {name}");
+        let canonical = Snapshot::Create {
+            name: Some(name.clone()),
+        }
+        .to_string();
         if self.snapshots.iter().any(|s| s.snapshot.name == name) {
             let done = Done::refuse(
                 canonical,
@@ -77,7 +81,7 @@ impl Drill {
             })
             .collect();
         Done::ok(
-            "snapshot list",
+            Snapshot::List.to_string(),
             format!("{} snapshots", self.snapshots.len()),
         )
         .view(rows(&["snapshot", "of", "taken at", "size", "by"], table))
@@ -102,19 +106,43 @@ impl Drill {
                 ]
             })
             .collect();
-        Done::ok("instances", format!("{} instance(s)", self.dbs.len()))
-            .view(rows(&["instance", "address", "", "psql"], table))
+        Done::ok(
+            Look::Instances.to_string(),
+            format!("{} instance(s)", self.dbs.len()),
+        )
+        .view(rows(&["instance", "address", "", "psql"], table))
     }
 
-    pub(super) fn restore(
+    /// Restore, cutover, replay or repair; recorded as the learner gave it.
+    pub(super) fn recover(&mut self, pending: Pending, recover: Recover) {
+        let canonical = recover.to_string();
+        match recover {
+            Recover::Restore {
+                snapshot,
+                in_place,
+                name,
+            } => self.restore(pending, canonical, snapshot, in_place, name),
+            Recover::Cutover { instance } => {
+                let done = self.cutover(canonical, &instance);
+                self.complete(pending, done);
+            }
+            Recover::Replay { since } => self.replay(pending, canonical, since),
+            Recover::Repair {
+                table,
+                columns,
+                from,
+            } => self.repair(pending, canonical, table, columns, from),
+        }
+    }
+
+    fn restore(
         &mut self,
         pending: Pending,
+        canonical: String,
         snapshot: String,
         in_place: bool,
         name: Option<String>,
     ) {
-        let mode = if in_place { "in-place" } else { "new" };
-        let canonical = format!("restore {snapshot} --to {mode}");
         let Some(snap) = self.snapshots.iter().find(|s| s.snapshot.name == snapshot) else {
             let known: Vec<String> = self
                 .snapshots
@@ -229,8 +257,7 @@ impl Drill {
         });
     }
 
-    pub(super) fn cutover(&mut self, instance: &str) -> Done {
-        let canonical = format!("cutover {instance}");
+    fn cutover(&mut self, canonical: String, instance: &str) -> Done {
         let Some(db) = self.db_named(instance) else {
             let known: Vec<&str> = self.dbs.iter().map(|d| d.target.name.as_str()).collect();
             return Done::refuse(
@@ -259,8 +286,7 @@ impl Drill {
         }
     }
 
-    pub(super) fn replay(&mut self, pending: Pending, since: String) {
-        let canonical = format!("replay --since {since}");
+    fn replay(&mut self, pending: Pending, canonical: String, since: String) {
         let Some(snap) = self.snapshots.iter().find(|s| s.snapshot.name == since) else {
             let done = Done::refuse(
                 canonical,
@@ -312,14 +338,14 @@ impl Drill {
         });
     }
 
-    pub(super) fn repair(
+    fn repair(
         &mut self,
         pending: Pending,
+        canonical: String,
         table: String,
         columns: Vec<String>,
         from: String,
     ) {
-        let canonical = format!("repair {table}.{} --from {from}", columns.join(","));
         let Some(source) = self.db_named(&from) else {
             let done = Done::refuse(canonical, format!("no instance `{from}` (see `instances`)"));
             return self.complete(pending, done);

@@ -7,6 +7,7 @@ use sqlx::Row;
 
 use super::apply::{Done, rows};
 use super::{Drill, MOVES, Pending};
+use crate::action::{self, Look};
 
 /// Sessions that wait for a lock or hold one somebody waits for.
 const TREE: &str = r#"
@@ -40,29 +41,36 @@ struct Session {
 impl Drill {
     pub(super) fn locks(&mut self, pending: Pending) {
         let url = self.db().superuser_url.clone();
-        self.spawn_move(pending, Done::fail("locks", ""), async move {
+        let canonical = Look::Locks.to_string();
+        self.spawn_move(pending, Done::fail(canonical.clone(), ""), async move {
             match tree(&url).await {
                 Ok(sessions) => render(&sessions),
-                Err(e) => Done::fail("locks", e),
+                Err(e) => Done::fail(canonical, e),
             }
         });
     }
 
-    pub(super) fn kill(&mut self, pending: Pending, target: String, terminate: bool) {
+    /// Recorded with the application names it hit, so a rubric pattern
+    /// names a job whether the learner gave its name or a pid.
+    pub(super) fn kill(&mut self, pending: Pending, order: action::Kill) {
         let url = self.db().superuser_url.clone();
-        let verb = if terminate { "terminate" } else { "cancel" };
-        let canonical = format!("kill {verb} {target}");
-        self.spawn_move(pending, Done::fail(canonical, ""), async move {
-            match kill(&url, &target, terminate).await {
+        let canonical = order.to_string();
+        self.spawn_move(pending, Done::fail(canonical.clone(), ""), async move {
+            let how = order.how();
+            match kill(&url, &order.target, order.terminate).await {
                 Ok((names, n)) if n > 0 => Done::ok(
-                    format!("kill {verb} {names}"),
-                    format!("{verb}led {n} backend(s) of {names}"),
+                    action::Kill {
+                        target: names.clone(),
+                        ..order
+                    }
+                    .to_string(),
+                    format!("{how}led {n} backend(s) of {names}"),
                 ),
                 Ok(_) => Done::refuse(
-                    format!("kill {verb} {target}"),
-                    format!("no backend matches `{target}` (see `locks`)"),
+                    canonical,
+                    format!("no backend matches `{}` (see `locks`)", order.target),
                 ),
-                Err(e) => Done::fail(format!("kill {verb} {target}"), e),
+                Err(e) => Done::fail(canonical, e),
             }
         });
     }
@@ -100,7 +108,7 @@ async fn tree(url: &str) -> Result<Vec<Session>, String> {
 /// pods waiting on the same blocker are folded into one row.
 fn render(sessions: &[Session]) -> Done {
     if sessions.is_empty() {
-        return Done::ok("locks", "no session waits for a lock");
+        return Done::ok(Look::Locks.to_string(), "no session waits for a lock");
     }
     let roots: Vec<&Session> = sessions
         .iter()
@@ -168,7 +176,7 @@ fn render(sessions: &[Session]) -> Done {
         .map(|r| format!("{} ({})", r.pid, r.app))
         .collect();
     Done::ok(
-        "locks",
+        Look::Locks.to_string(),
         format!(
             "{waiting} session(s) wait; at the root: {}. `kill PID|NAME` cancels a query, `--terminate` ends the session",
             blockers.join(", ")

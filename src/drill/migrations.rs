@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use super::apply::{Done, Effect, rows, sql_tags};
-use crate::action::Action;
+use crate::action::{Apply, Down, Migrate, MigrateRecord as Record, MigrateVerb as Verb, Up};
 use crate::migrate::classify::classify;
-use crate::migrate::{Direction, RunOptions, Runner};
+use crate::migrate::{RunOptions, Runner};
 use crate::scenario::{Migration, MigrationKind, Scenario};
 use crate::transcript::Tag;
 
@@ -45,22 +45,58 @@ pub(super) async fn migrate_ids(
 pub(super) async fn migrate(
     scenario: Arc<Scenario>,
     conn: &mut sqlx::PgConnection,
-    action: Action,
+    order: Migrate,
 ) -> Done {
     let tracking = scenario.migrations.tracking();
     let runner = Runner::new(&tracking, &scenario.migrations.list);
-    let (direction, lock_timeout) = match &action {
-        Action::MigrateStatus => return status(&runner, &tracking.table, conn).await,
-        Action::MigrateApply { file, lock_timeout } => {
-            return forward_fix(conn, &runner, file, *lock_timeout).await;
+    match order {
+        Migrate::Status => status(&runner, &tracking.table, conn).await,
+        Migrate::Apply(apply) => forward_fix(conn, &runner, &apply).await,
+        Migrate::Up(up) => run(&scenario, conn, &runner, Run::Up(up)).await,
+        Migrate::Down(down) => run(&scenario, conn, &runner, Run::Down(down)).await,
+    }
+}
+
+/// `migrate up` or `migrate down`.
+enum Run {
+    Up(Up),
+    Down(Down),
+}
+
+impl Run {
+    fn verb(&self) -> Verb {
+        match self {
+            Run::Up(_) => Verb::Up,
+            Run::Down(_) => Verb::Down,
         }
-        Action::MigrateUp { lock_timeout, .. } => (Direction::Up, *lock_timeout),
-        Action::MigrateDown { lock_timeout, .. } => (Direction::Down, *lock_timeout),
-        _ => unreachable!("only migrate actions are sent here"),
+    }
+
+    fn lock_timeout(&self) -> Option<std::time::Duration> {
+        match self {
+            Run::Up(up) => up.lock_timeout,
+            Run::Down(down) => down.lock_timeout,
+        }
+    }
+}
+
+async fn run(
+    scenario: &Scenario,
+    conn: &mut sqlx::PgConnection,
+    runner: &Runner<'_>,
+    order: Run,
+) -> Done {
+    let (verb, lock_timeout) = (order.verb(), order.lock_timeout());
+    let record = |ids: Vec<String>| {
+        Record {
+            verb,
+            lock_timeout,
+            ids,
+        }
+        .to_string()
     };
     let applied = match runner.applied(conn).await {
         Ok(a) => a,
-        Err(e) => return Done::refuse(format!("migrate {direction}"), e.to_string()),
+        Err(e) => return Done::refuse(record(Vec::new()), e.to_string()),
     };
     let options = RunOptions {
         lock_timeout,
@@ -69,56 +105,30 @@ pub(super) async fn migrate(
     // What the run sets out to touch, known before it runs: a run that
     // fails or is cancelled is named and tagged like one that succeeds,
     // because forbidden moves and guardrails count attempts.
-    let (planned, result) = match action {
-        Action::MigrateUp { count, retries, .. } => {
-            let planned: Vec<String> = scenario
-                .migrations
-                .list
-                .iter()
-                .filter(|m| !applied.contains(&m.id))
-                .take(count.unwrap_or(usize::MAX))
-                .map(|m| m.id.clone())
-                .collect();
-            let mut attempt = 0;
-            let result = loop {
-                match runner.up(conn, count, options).await {
-                    Err(e) if e.code() == Some("55P03") && attempt < retries => {
-                        attempt += 1;
-                        tokio::time::sleep(std::time::Duration::from_millis(
-                            250 * u64::from(attempt),
-                        ))
-                        .await;
-                    }
-                    result => break result,
-                }
-            };
-            (planned, result)
+    let (planned, result) = match order {
+        Run::Up(up) => {
+            let planned = pending(scenario, &applied, up.count);
+            (planned, up_with_retries(conn, runner, up, options).await)
         }
-        Action::MigrateDown { count, target, .. } => {
-            let count = match target {
-                None => count,
+        Run::Down(down) => {
+            let count = match down.target {
+                None => down.count,
                 Some(id) => match applied.iter().rposition(|a| *a == id) {
                     Some(i) => applied.len() - i,
                     None => {
-                        return Done::refuse(
-                            format!("migrate down {id}"),
-                            format!("{id} is not applied (see `migrate status`)"),
-                        );
+                        let text = format!("{id} is not applied (see `migrate status`)");
+                        return Done::refuse(record(vec![id]), text);
                     }
                 },
             };
             let planned = applied.iter().rev().take(count).cloned().collect();
             (planned, runner.down(conn, count, options).await)
         }
-        _ => unreachable!("only migrate actions are sent here"),
     };
-    let applied_now = runner.applied(conn).await.ok();
-    let effect = applied_now.map_or(Effect::None, Effect::Applied);
-    // Right after the direction, so a rubric pattern `migrate up 002_x`
-    // matches only runs without a lock timeout.
-    let flag = lock_timeout
-        .map(|t| format!(" --lock-timeout {}", crate::scenario::Dur(t)))
-        .unwrap_or_default();
+    let effect = runner
+        .applied(conn)
+        .await
+        .map_or(Effect::None, Effect::Applied);
     let touched: Vec<&Migration> = match &result {
         Ok(ids) => ids,
         Err(_) => &planned,
@@ -126,81 +136,93 @@ pub(super) async fn migrate(
     .iter()
     .filter_map(|id| scenario.migrations.get(id))
     .collect();
-    // A down is a corrective action; an up is the planned release going
-    // on, unless it destroys data.
-    let text_of = |m: &&Migration| match direction {
-        Direction::Up => m.up.clone(),
-        Direction::Down => m.down.clone().unwrap_or_default(),
+    let tags = run_tags(verb, &touched);
+    let (past, nothing) = match verb {
+        Verb::Down => ("reverted", "nothing to revert"),
+        _ => ("applied", "nothing to apply"),
     };
-    let destructive = touched
+    let done = match result {
+        Ok(ids) if ids.is_empty() => Done::refuse(record(ids), nothing),
+        Ok(ids) => {
+            let text = format!("{past} {}", ids.join(", "));
+            Done::ok(record(ids), text)
+        }
+        Err(e) => {
+            // The migration it failed on, or what it set out to do.
+            let ids = match &e {
+                crate::migrate::Error::Statement { id, .. }
+                | crate::migrate::Error::NoDown { id } => vec![id.clone()],
+                _ => planned,
+            };
+            match e {
+                // Nothing ran: there is no down SQL to run.
+                crate::migrate::Error::NoDown { .. } => Done::refuse(record(ids), e.to_string()),
+                e => Done::fail(record(ids), e.to_string()),
+            }
+        }
+    };
+    Done {
+        effect,
+        tags,
+        ..done
+    }
+}
+
+/// The pending migrations a `migrate up` sets out to apply, oldest first.
+fn pending(scenario: &Scenario, applied: &[String], count: Option<usize>) -> Vec<String> {
+    scenario
+        .migrations
+        .list
         .iter()
-        .map(text_of)
-        .any(|sql| classify(&sql).destructive);
+        .filter(|m| !applied.contains(&m.id))
+        .take(count.unwrap_or(usize::MAX))
+        .map(|m| m.id.clone())
+        .collect()
+}
+
+/// `migrate up`, tried again after a lock timeout as often as `--retries`
+/// says, with a pause that grows each time.
+async fn up_with_retries(
+    conn: &mut sqlx::PgConnection,
+    runner: &Runner<'_>,
+    up: Up,
+    options: RunOptions,
+) -> Result<Vec<String>, crate::migrate::Error> {
+    let mut attempt = 0;
+    loop {
+        match runner.up(conn, up.count, options).await {
+            Err(e) if e.code() == Some("55P03") && attempt < up.retries => {
+                attempt += 1;
+                let pause = std::time::Duration::from_millis(250 * u64::from(attempt));
+                tokio::time::sleep(pause).await;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// A down is a corrective action; an up is the planned release going on,
+/// unless it destroys data. An up of a contract migration is a contract
+/// step.
+fn run_tags(verb: Verb, touched: &[&Migration]) -> Vec<Tag> {
+    let destructive = touched.iter().any(|m| {
+        let sql = match verb {
+            Verb::Down => m.down.as_deref().unwrap_or_default(),
+            _ => m.up.as_str(),
+        };
+        classify(sql).destructive
+    });
     let mut tags = Vec::new();
-    if direction == Direction::Down || destructive {
+    if verb == Verb::Down || destructive {
         tags.push(Tag::Corrective);
     }
     if destructive {
         tags.push(Tag::Destructive);
     }
-    if direction == Direction::Up && touched.iter().any(|m| m.kind == MigrationKind::Contract) {
+    if verb == Verb::Up && touched.iter().any(|m| m.kind == MigrationKind::Contract) {
         tags.push(Tag::Contract);
     }
-    let done = match result {
-        Ok(ids) if ids.is_empty() => Done {
-            effect,
-            ..Done::refuse(
-                format!("migrate {direction}"),
-                format!(
-                    "nothing to {}",
-                    if direction == Direction::Up {
-                        "apply"
-                    } else {
-                        "revert"
-                    }
-                ),
-            )
-        },
-        Ok(ids) => Done {
-            effect,
-            ..Done::ok(
-                format!("migrate {direction}{flag} {}", ids.join(" ")),
-                format!(
-                    "{} {}",
-                    if direction == Direction::Up {
-                        "applied"
-                    } else {
-                        "reverted"
-                    },
-                    ids.join(", ")
-                ),
-            )
-        },
-        Err(e) => {
-            // The migration it failed on, or what it set out to do; with
-            // its lock timeout, so that a rule against runs without one
-            // never matches a run that had one.
-            let ids = match &e {
-                crate::migrate::Error::Statement { id, .. }
-                | crate::migrate::Error::NoDown { id } => format!(" {id}"),
-                _ if planned.is_empty() => String::new(),
-                _ => format!(" {}", planned.join(" ")),
-            };
-            let canonical = format!("migrate {direction}{flag}{ids}");
-            match e {
-                // Nothing ran: there is no down SQL to run.
-                crate::migrate::Error::NoDown { .. } => Done {
-                    effect,
-                    ..Done::refuse(canonical, e.to_string())
-                },
-                e => Done {
-                    effect,
-                    ..Done::fail(canonical, e.to_string())
-                },
-            }
-        }
-    };
-    Done { tags, ..done }
+    tags
 }
 
 /// `migrate status`: the scenario's migrations and their state.
@@ -218,28 +240,33 @@ async fn status(runner: &Runner<'_>, table: &str, conn: &mut sqlx::PgConnection)
                     ]
                 })
                 .collect();
-            Done::ok("migrate status", format!("tracking table {table}"))
-                .view(rows(&["migration", "kind", "state", "down"], rows_out))
+            Done::ok(
+                Migrate::Status.to_string(),
+                format!("tracking table {table}"),
+            )
+            .view(rows(&["migration", "kind", "state", "down"], rows_out))
         }
-        Err(e) => Done::fail("migrate status", e.to_string()),
+        Err(e) => Done::fail(Migrate::Status.to_string(), e.to_string()),
     }
 }
 
 /// `migrate apply FILE`: a corrective forward migration. Its file name is
 /// its version; it must sort after every applied migration, and it must
 /// survive being run twice.
-async fn forward_fix(
-    conn: &mut sqlx::PgConnection,
-    runner: &Runner<'_>,
-    file: &str,
-    lock_timeout: Option<std::time::Duration>,
-) -> Done {
+async fn forward_fix(conn: &mut sqlx::PgConnection, runner: &Runner<'_>, apply: &Apply) -> Done {
+    let (file, lock_timeout) = (apply.file.as_str(), apply.lock_timeout);
     let path = std::path::Path::new(file);
     let id = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let canonical = format!("migrate apply {id}");
+    // Recorded by its version, which is what rubric patterns name.
+    let canonical = Record {
+        verb: Verb::Apply,
+        lock_timeout,
+        ids: vec![id.clone()],
+    }
+    .to_string();
     let up = match tokio::fs::read_to_string(path).await {
         Ok(t) if !t.trim().is_empty() => t,
         Ok(_) => return Done::refuse(canonical, format!("{file} is empty")),

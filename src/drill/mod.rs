@@ -13,7 +13,9 @@
 mod apply;
 mod cancel;
 pub mod clock;
+mod command;
 mod data;
+mod fleet;
 mod health;
 mod locks;
 mod migrations;
@@ -186,6 +188,8 @@ struct Write {
 struct Pending {
     t_ms: u64,
     input: String,
+    /// The move as reports read it.
+    parsed: Box<crate::transcript::Parsed>,
     state: State,
     reply: oneshot::Sender<Reply>,
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::Drill;
 use crate::transcript::Window;
 
 /// The health of the drill at a moment.
@@ -32,4 +33,51 @@ pub struct StatusView {
     pub failing_checks: Vec<String>,
     /// The SLO, in words.
     pub slo: String,
+}
+
+impl Drill {
+    /// The health table `status` shows.
+    pub(super) fn status(&self) -> StatusView {
+        let window = self.transcript.windows().last().cloned();
+        let state = self.state();
+        let pending = self
+            .scenario
+            .migrations
+            .list
+            .iter()
+            .filter(|m| !state.applied.contains(&m.id))
+            .map(|m| m.id.clone())
+            .collect();
+        let slo = &self.scenario.slo;
+        let now = self.clock.now_ms();
+        let timing = self.timing();
+        StatusView {
+            t_ms: now,
+            window_real_secs: window.as_ref().map_or(1.0, |w| {
+                ((w.end_ms - w.start_ms) as f64 / 1000.0 / self.clock.scale()).max(0.001)
+            }),
+            window,
+            pods: state.pods,
+            rollout: self.rollout_text(),
+            flags: state.flags.into_iter().collect(),
+            applied: state.applied,
+            pending,
+            incident_start_ms: timing.incident_start_ms,
+            recovered: timing
+                .recovered_at(now)
+                .then(|| timing.recovered_ms().zip(timing.rto_ms()))
+                .flatten(),
+            failing_checks: timing
+                .failing_at_end()
+                .into_iter()
+                .map(|(name, what)| format!("{name} ({what})"))
+                .collect(),
+            slo: format!(
+                "error rate ≤ {}%, p99 ≤ {}, held for {}",
+                slo.max_error_rate * 100.0,
+                slo.p99,
+                slo.stable_for
+            ),
+        }
+    }
 }

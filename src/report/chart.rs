@@ -128,7 +128,7 @@ impl Chart {
                         },
                     });
                 }
-                EventKind::Move(m) if !super::evidence::looking(&m.canonical) => {
+                EventKind::Move(m) if !m.changes_nothing() => {
                     moves += 1;
                     markers.push(Marker {
                         t_ms: e.t_ms,

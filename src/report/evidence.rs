@@ -11,11 +11,10 @@ use serde::Serialize;
 
 use super::postmortem::{Postmortem, postmortem};
 
-use crate::action::{self, Action};
-use crate::scenario::Scenario;
+use crate::scenario::{Dur, Scenario};
 use crate::score::{Score, recovery};
 use crate::transcript::{
-    EndReason, EventKind, Level, Transcript, Window, check_finding, first_line,
+    EndReason, EventKind, Level, Parsed, Transcript, Window, check_finding, first_line,
 };
 
 pub use crate::text::utc;
@@ -259,29 +258,10 @@ pub struct Line {
     /// Whether a move succeeded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ok: Option<bool>,
-}
-
-/// Moves that only look and change nothing.
-const LOOKING: &[&str] = &[
-    "status",
-    "events",
-    "flag list",
-    "app status",
-    "migrate status",
-    "snapshot list",
-    "instances",
-    "locks",
-    "wait",
-    "hint",
-    "help",
-];
-
-/// Whether a move only looks (status, events, help) and changes nothing.
-pub(super) fn looking(canonical: &str) -> bool {
-    LOOKING
-        .iter()
-        .any(|p| crate::scenario::pattern_matches(p, canonical))
-        || canonical == "plan"
+    /// Whether it is a move that changed nothing (looked, waited, asked
+    /// for a hint): the postmortem leaves those out.
+    #[serde(skip)]
+    pub changes_nothing: bool,
 }
 
 fn window_info(w: &Window) -> WindowInfo {
@@ -313,6 +293,7 @@ impl Evidence {
                 text: text.to_string(),
                 result: None,
                 ok: None,
+                changes_nothing: false,
             };
             match &e.kind {
                 EventKind::Window(_) => {}
@@ -343,39 +324,50 @@ impl Evidence {
                     timeline.push(Line {
                         result: Some(first_line(&m.result, 160)),
                         ok: Some(m.ok),
+                        changes_nothing: m.changes_nothing(),
                         ..line(Source::Move, &m.input)
                     });
                     if !m.ok {
                         continue;
                     }
-                    match action::parse(&m.input) {
-                        Ok(Action::Plan(Some(p))) => plan.push(PlanEntry {
+                    match m.parsed.as_deref().cloned() {
+                        Some(Parsed::Plan {
+                            migration,
+                            classified,
+                            window_ms,
+                            owner,
+                            purpose,
+                        }) => plan.push(PlanEntry {
                             t_ms,
                             declared_kind: scenario
                                 .migrations
-                                .get(&p.migration)
+                                .get(&migration)
                                 .map(|mig| mig.kind.to_string()),
-                            migration: p.migration,
-                            classified: p.kind,
-                            window: p.window.to_string(),
-                            owner: p.owner,
-                            purpose: p.purpose,
+                            migration,
+                            classified,
+                            window: Dur(std::time::Duration::from_millis(window_ms)).to_string(),
+                            owner,
+                            purpose,
                         }),
-                        Ok(Action::Approve { what, by }) => approvals.push(Entry {
+                        Some(Parsed::Approval { what, by }) => approvals.push(Entry {
                             t_ms,
                             text: format!("{what}, approved by {by}"),
                         }),
-                        Ok(Action::Decide { go, what, reason }) => decisions.push(Decision {
+                        Some(Parsed::Decision {
+                            go,
+                            migration,
+                            reason,
+                        }) => decisions.push(Decision {
                             t_ms,
                             go,
-                            migration: what,
+                            migration,
                             reason,
                         }),
-                        Ok(Action::Note(text)) => notes.push(Entry {
+                        Some(Parsed::Note { text }) => notes.push(Entry {
                             t_ms,
                             text: format!("note: {text}"),
                         }),
-                        Ok(Action::Comms(text)) => notes.push(Entry {
+                        Some(Parsed::Comms { text }) => notes.push(Entry {
                             t_ms,
                             text: format!("update to stakeholders: {text}"),
                         }),
@@ -529,14 +521,5 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00:00");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00");
         assert_eq!(utc(1_795_000_000), "2026-11-18 11:06:40");
-    }
-
-    #[test]
-    fn looking_moves_change_nothing() {
-        assert!(looking("status"));
-        assert!(looking("migrate status"));
-        assert!(looking("plan"));
-        assert!(!looking("flag set login_v2 off"));
-        assert!(!looking("plan 002 expand --window 1h --owner d"));
     }
 }

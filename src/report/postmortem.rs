@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::evidence::{Line, RecoveryInfo, RpoInfo, Signal, Source, looking};
+use super::evidence::{Line, RecoveryInfo, RpoInfo, Signal, Source};
 use crate::scenario::Scenario;
 use crate::score::{ItemKind, Score, clock};
 
@@ -49,7 +49,7 @@ pub(super) fn postmortem(
     let start = recovery.incident_start_ms;
     let is_change = |l: &Line| match l.source {
         Source::Pipeline | Source::Fault => true,
-        Source::Move => l.ok == Some(true) && !looking(l.text.trim()),
+        Source::Move => l.ok == Some(true) && !l.changes_nothing,
         _ => false,
     };
     let changes: Vec<Line> = match start {
@@ -73,7 +73,7 @@ pub(super) fn postmortem(
                 l.source == Source::Move
                     && l.t_ms >= s
                     && recovery.recovered_ms.is_none_or(|r| l.t_ms <= r)
-                    && !looking(l.text.trim())
+                    && !l.changes_nothing
             })
             .cloned()
             .collect(),
@@ -164,7 +164,7 @@ pub(super) fn postmortem(
                 ItemKind::MissedStep | ItemKind::Forbidden | ItemKind::Guardrail
             )
         })
-        .map(|i| format!("{}: {}", i.label, lesson(&i.detail)))
+        .map(|i| format!("{}: {}", i.label, i.lesson.as_deref().unwrap_or(&i.detail)))
         .collect();
     follow_ups.extend(TYPICAL_FOLLOW_UPS.iter().map(|s| s.to_string()));
 
@@ -176,12 +176,4 @@ pub(super) fn postmortem(
         mitigation,
         follow_ups,
     }
-}
-
-/// The lesson of a deduction: the sentence after the first `: `.
-fn lesson(detail: &str) -> &str {
-    detail
-        .split_once("): ")
-        .or_else(|| detail.split_once(": "))
-        .map_or(detail, |(_, rest)| rest)
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
-use crate::transcript::{Event, EventKind, Move, State, Tag, Window};
+use crate::transcript::{EndReason, Event, EventKind, Move, State, Tag, Window};
 
 fn scenario() -> Scenario {
     crate::scenario::parse(
@@ -57,6 +57,7 @@ impl Drill {
                     ok: true,
                     result: String::new(),
                     outcome: None,
+                    parsed: None,
                     state: State {
                         pods: pods
                             .iter()
@@ -421,6 +422,7 @@ fn a_forward_fix_that_fails_its_second_run_costs_points_even_though_it_failed() 
             tags: vec![Tag::Corrective, Tag::NotIdempotent],
             state: State::default(),
             outcome: Some(crate::transcript::Outcome::Failed),
+            parsed: None,
         }),
     });
     t.events.sort_by_key(|e| e.t_ms);
@@ -510,6 +512,7 @@ fn a_forbid_by_tag_catches_the_contract_whatever_the_verb() {
                 tags: vec![Tag::Contract, Tag::Destructive],
                 state: State::default(),
                 outcome: None,
+                parsed: None,
             }),
         },
     );
@@ -548,6 +551,7 @@ fn unsuccessful(
             tags: tags.to_vec(),
             state: State::default(),
             outcome: Some(outcome),
+            parsed: None,
         }),
     });
     t.events.sort_by_key(|e| e.t_ms);

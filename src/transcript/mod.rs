@@ -7,6 +7,7 @@
 //! reports read only this and the scenario, never a database.
 
 mod bounds;
+mod parsed;
 mod seal;
 
 use std::collections::BTreeMap;
@@ -18,10 +19,12 @@ pub use crate::text::first_line;
 
 pub use crate::scenario::Tag;
 pub use bounds::{MAX_COUNT, MAX_MS};
+pub use parsed::Parsed;
 pub use seal::{Finding, Seal, Signature, hex, key_id};
 
-/// The file format version this build writes.
-pub const FORMAT: u32 = 2;
+/// The file format version this build writes. Format 3 adds each move's
+/// parsed form ([`Move::parsed`]).
+pub const FORMAT: u32 = 3;
 
 /// The oldest format this build reads. Format 1 has no learner, scenario
 /// fingerprint or seal; its transcripts score the same, but edits to them
@@ -235,6 +238,10 @@ pub struct Move {
     /// there a failed move is read as refused (see [`Move::attempted`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    /// What it was, in the form reports read. Absent before format 3,
+    /// where it is filled in when the transcript is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parsed: Option<Box<Parsed>>,
 }
 
 /// How a move ended.
@@ -271,6 +278,11 @@ impl Outcome {
 }
 
 impl Move {
+    /// Whether it changed nothing in the drill (see [`Parsed::Look`]).
+    pub fn changes_nothing(&self) -> bool {
+        self.parsed.as_deref() == Some(&Parsed::Look)
+    }
+
     /// Whether the engine tagged it so.
     pub fn tagged(&self, tag: Tag) -> bool {
         self.tags.contains(&tag)

@@ -121,6 +121,7 @@ pub(super) mod testing {
             tags: tags.to_vec(),
             state: State::default(),
             outcome: Some(outcome),
+            parsed: None,
         }
     }
 

@@ -1,0 +1,184 @@
+//! Moves that bring data back: `restore` a snapshot (to a new instance by
+//! default), `cutover` to it, `replay` the writes made since, `repair`
+//! columns from it (runbook 003, restore flow).
+
+use std::fmt;
+
+use super::ParseError;
+use super::help::Help;
+use super::words::{Words, quoted};
+
+/// A recovery move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recover {
+    /// Restore a snapshot to a new instance, or over the current one.
+    Restore {
+        /// The snapshot.
+        snapshot: String,
+        /// Over the database the app uses instead of a new instance.
+        in_place: bool,
+        /// Name of the new instance.
+        name: Option<String>,
+    },
+    /// Point the app's pools at another instance.
+    Cutover {
+        /// The instance.
+        instance: String,
+    },
+    /// Copy the writes acknowledged since a snapshot from the instance it
+    /// was taken of into the one the app uses.
+    Replay {
+        /// The snapshot.
+        since: String,
+    },
+    /// Copy column values from another instance, row by row by primary key.
+    Repair {
+        /// Table.
+        table: String,
+        /// Columns.
+        columns: Vec<String>,
+        /// Instance to copy from.
+        from: String,
+    },
+}
+
+impl Recover {
+    /// The verbs, as typed.
+    pub(super) const VERBS: &[&str] = &["restore", "cutover", "replay", "repair"];
+
+    pub(super) fn parse(verb: &str, w: &Words) -> Result<Recover, ParseError> {
+        match verb {
+            "restore" => parse_restore(w),
+            "cutover" => {
+                w.at_most(2)?;
+                let instance = w
+                    .get(1)
+                    .ok_or_else(|| w.err("say which instance (see `instances`)"))?;
+                Ok(Recover::Cutover {
+                    instance: instance.to_string(),
+                })
+            }
+            "replay" => {
+                w.at_most(3)?;
+                match (w.get(1), w.get(2)) {
+                    (Some("--since"), Some(snap)) => Ok(Recover::Replay {
+                        since: snap.to_string(),
+                    }),
+                    _ => Err(w.err("say since which snapshot: `replay --since SNAPSHOT`")),
+                }
+            }
+            _ => parse_repair(w),
+        }
+    }
+}
+
+fn parse_restore(w: &Words) -> Result<Recover, ParseError> {
+    let snapshot = w
+        .operand(1)
+        .ok_or_else(|| w.err("say which snapshot to restore (see `snapshot list`)"))?;
+    let mut in_place = false;
+    let mut name = None;
+    let mut i = 2;
+    while let Some(word) = w.get(i) {
+        match (word, w.get(i + 1)) {
+            ("--to", Some("new")) => in_place = false,
+            ("--to", Some("in-place")) => in_place = true,
+            ("--to", _) => return Err(w.err("--to takes `new` or `in-place`")),
+            ("--as", Some(n)) => name = Some(n.to_string()),
+            ("--as", None) => return Err(w.err("--as takes a name")),
+            (other, _) => return Err(w.err(format!("unexpected `{other}`"))),
+        }
+        i += 2;
+    }
+    Ok(Recover::Restore {
+        snapshot,
+        in_place,
+        name,
+    })
+}
+
+fn parse_repair(w: &Words) -> Result<Recover, ParseError> {
+    w.at_most(4)?;
+    let (Some(target), Some("--from"), Some(from)) = (w.get(1), w.get(2), w.get(3)) else {
+        return Err(w.err("write `repair TABLE.COLUMN --from INSTANCE`"));
+    };
+    let Some((table, columns)) = target.split_once('.') else {
+        return Err(w.err("name the columns as TABLE.COLUMN[,COLUMN]"));
+    };
+    let columns: Vec<String> = columns
+        .split(',')
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+        .collect();
+    if table.is_empty() || columns.is_empty() {
+        return Err(w.err("name the columns as TABLE.COLUMN[,COLUMN]"));
+    }
+    Ok(Recover::Repair {
+        table: table.to_string(),
+        columns,
+        from: from.to_string(),
+    })
+}
+
+impl fmt::Display for Recover {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Recover::Restore {
+                snapshot,
+                in_place,
+                name,
+            } => {
+                let to = if *in_place { "in-place" } else { "new" };
+                write!(f, "restore {} --to {to}", quoted(snapshot))?;
+                match name {
+                    Some(n) => write!(f, " --as {}", quoted(n)),
+                    None => Ok(()),
+                }
+            }
+            Recover::Cutover { instance } => write!(f, "cutover {}", quoted(instance)),
+            Recover::Replay { since } => write!(f, "replay --since {}", quoted(since)),
+            Recover::Repair {
+                table,
+                columns,
+                from,
+            } => write!(
+                f,
+                "repair {} --from {}",
+                quoted(&format!("{table}.{}", columns.join(","))),
+                quoted(from)
+            ),
+        }
+    }
+}
+
+/// Help for `restore`.
+pub(super) const RESTORE: Help = Help {
+    name: "restore",
+    usage: "restore SNAPSHOT [--to new|in-place] [--as NAME]",
+    summary: "restore a snapshot to a NEW instance (default) or over the current one",
+    detail: "Restore to a new instance and validate it before any cutover; never overwrite production in place (runbook 003, restore flow). The new instance's sequences are moved past the live instance's values, so writes replayed later keep their ids. `restore ... --to in-place` overwrites the database the app uses.",
+};
+
+/// Help for `cutover`.
+pub(super) const CUTOVER: Help = Help {
+    name: "cutover",
+    usage: "cutover INSTANCE",
+    summary: "point the app's connection pools at another instance",
+    detail: "In-flight requests finish on the old instance; new ones go to INSTANCE. See `instances` for names. Writes made on the old instance since the snapshot are not on the new one: `replay --since SNAPSHOT`.",
+};
+
+/// Help for `replay`.
+pub(super) const REPLAY: Help = Help {
+    name: "replay",
+    usage: "replay --since SNAPSHOT",
+    summary: "copy writes acknowledged since SNAPSHOT into the instance the app uses",
+    detail: "The workload keeps a ledger of every write the app acknowledged. `replay` copies those rows, made on the snapshot's instance after it was taken, into the instance the app uses now (rows already there are kept). Lost writes count against the RPO.",
+};
+
+/// Help for `repair`.
+pub(super) const REPAIR: Help = Help {
+    name: "repair",
+    usage: "repair TABLE.COLUMN[,COLUMN...] --from INSTANCE",
+    summary: "copy column values from another instance, row by row by primary key",
+    detail: "For a bad backfill: restore a snapshot to a new instance, check it, then repair the damaged columns of the live table from it. Rows only in the live table are left alone.",
+};
