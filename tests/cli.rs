@@ -82,35 +82,25 @@ fn sigkill_leaves_an_orphan_that_instances_gc_reaps() {
     let shm_before = posix_shm_segments();
     let (id, data_dir, _pid) = orphan(&env);
 
-    let list = env
-        .pgdrill()
-        .args(["instances", "list", "--json"])
-        .output()
-        .unwrap();
-    assert!(list.status.success());
-    let listed: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let listed = env
+        .run(["instances", "list", "--json"])
+        .success()
+        .go()
+        .json();
     assert_eq!(listed["instances"][0]["id"], id.as_str());
     assert_eq!(listed["instances"][0]["liveness"], "orphan");
     assert_eq!(listed["instances"][0]["server_running"], true);
 
-    let gc = env.pgdrill().args(["instances", "gc"]).output().unwrap();
-    let stdout = String::from_utf8_lossy(&gc.stdout);
-    assert!(
-        gc.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&gc.stderr)
-    );
-    assert!(
-        stdout.contains(&format!("reaped {id}: server stopped")),
-        "{stdout}"
-    );
+    env.run(["instances", "gc"])
+        .success()
+        .stdout_has(&format!("reaped {id}: server stopped"))
+        .go();
     assert_no_process_within(&id, Duration::from_secs(5));
     assert!(!data_dir.exists());
     assert!(instance_dirs(&env).is_empty());
     assert!(env.registry_entries().is_empty());
 
-    let again = env.pgdrill().args(["instances", "gc"]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), "no orphans");
+    env.run(["instances", "gc"]).stdout_is("no orphans").go();
 
     // A server stopped without its own shutdown leaves its POSIX shared
     // memory segments in /dev/shm, unless they live in the data directory.
@@ -151,29 +141,17 @@ fn sigkill_leaves_an_orphan_that_the_next_start_reaps() {
 #[test]
 fn a_wrong_pg_bin_is_a_clear_error() {
     let env = TestEnv::new();
-    let out = env
-        .pgdrill()
-        .args(["up", "--pg-bin", "/nonexistent/bin"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(
-        stderr.contains("--pg-bin points at /nonexistent/bin"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("no executable `initdb`"), "{stderr}");
-    assert!(stderr.contains("/usr/lib/postgresql/15/bin"), "{stderr}");
-
-    let out = env
-        .pgdrill()
-        .arg("up")
+    env.run(["up", "--pg-bin", "/nonexistent/bin"])
+        .code(3)
+        .stderr_has("--pg-bin points at /nonexistent/bin")
+        .stderr_has("no executable `initdb`")
+        .stderr_has("/usr/lib/postgresql/15/bin")
+        .go();
+    env.run(["up"])
         .env("PGDRILL_PG_BIN", "/nonexistent/bin")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
-    assert!(stderr.contains("PGDRILL_PG_BIN points at"), "{stderr}");
+        .code(3)
+        .stderr_has("PGDRILL_PG_BIN points at")
+        .go();
     assert!(env.registry_entries().is_empty());
 }
 
@@ -206,21 +184,12 @@ fn up_loads_a_sql_file_and_reports_errors_by_line() {
         "CREATE TABLE users (id int);\nSELECT nme FROM users;\n",
     )
     .unwrap();
-    let out = env
-        .pgdrill()
-        .args(["up", "--sql", bad.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{stderr}");
-    assert!(
-        stderr.contains(&format!("{}:2:8:", bad.display())),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("column \"nme\" does not exist (SQLSTATE 42703)"),
-        "{stderr}"
-    );
+    env.run(["up", "--sql"])
+        .arg(&bad)
+        .code(5)
+        .stderr_has(&format!("{}:2:8:", bad.display()))
+        .stderr_has("column \"nme\" does not exist (SQLSTATE 42703)")
+        .go();
     assert!(instance_dirs(&env).is_empty());
     assert!(env.registry_entries().is_empty());
 }
@@ -228,14 +197,7 @@ fn up_loads_a_sql_file_and_reports_errors_by_line() {
 #[test]
 fn doctor_reports_a_usable_machine() {
     let env = TestEnv::new();
-    let out = env.pgdrill().args(["doctor", "--json"]).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let report = env.run(["doctor", "--json"]).success().go().json();
     assert_eq!(report["usable"], true);
     let failing: Vec<_> = report["checks"]
         .as_array()
@@ -249,15 +211,11 @@ fn doctor_reports_a_usable_machine() {
 #[test]
 fn doctor_fails_with_the_fix_when_binaries_are_missing() {
     let env = TestEnv::new();
-    let out = env
-        .pgdrill()
-        .args(["doctor", "--pg-bin", "/nonexistent"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(3));
-    assert!(stdout.contains("FAIL  binaries"), "{stdout}");
-    assert!(stdout.contains("FAIL  backend local"), "{stdout}");
+    env.run(["doctor", "--pg-bin", "/nonexistent"])
+        .code(3)
+        .stdout_has("FAIL  binaries")
+        .stdout_has("FAIL  backend local")
+        .go();
 }
 
 #[test]
@@ -285,16 +243,12 @@ fn up_reports_a_server_that_dies_and_still_cleans_up() {
 #[test]
 fn an_unusable_run_as_user_is_a_clear_error() {
     let env = TestEnv::new();
-    let out = env
-        .pgdrill()
-        .arg("up")
-        .env("PGDRILL_RUN_AS", "no-such-user-xyz")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
     // As root: there is no such user; as anyone else: the variable does not apply.
-    assert!(stderr.contains("no-such-user-xyz"), "{stderr}");
+    env.run(["up"])
+        .env("PGDRILL_RUN_AS", "no-such-user-xyz")
+        .code(3)
+        .stderr_has("no-such-user-xyz")
+        .go();
     assert!(env.registry_entries().is_empty());
 }
 
@@ -356,36 +310,26 @@ fn without_user_or_logname_the_learner_is_the_login_name() {
     // Regression: with $USER unset the transcript named nobody, although
     // `id -un` knows who runs the drill.
     let env = TestEnv::new();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("s.txt");
     std::fs::write(&script, "resolve\n").unwrap();
     let transcript = dir.path().join("t.json");
-    let out = env
-        .pgdrill()
-        .current_dir(&root)
-        .env_remove("USER")
-        .env_remove("LOGNAME")
-        .env_remove("PGDRILL_LEARNER")
-        .args([
-            "run",
-            "mixed-version-rename",
-            "--time-scale",
-            "10",
-            "--json",
-            "--script",
-        ])
-        .arg(&script)
-        .arg("--transcript")
-        .arg(&transcript)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.run([
+        "run",
+        "mixed-version-rename",
+        "--time-scale",
+        "10",
+        "--json",
+    ])
+    .env_remove("USER")
+    .env_remove("LOGNAME")
+    .env_remove("PGDRILL_LEARNER")
+    .arg("--script")
+    .arg(&script)
+    .arg("--transcript")
+    .arg(&transcript)
+    .code(1)
+    .go();
     let id = std::process::Command::new("id")
         .arg("-un")
         .output()
@@ -413,17 +357,13 @@ fn a_fixture_the_server_refuses_is_bad_input_not_a_failed_server() {
     .unwrap();
     let script = dir.path().join("s.txt");
     std::fs::write(&script, "resolve\n").unwrap();
-    let out = env
-        .pgdrill()
-        .args(["run"])
+    env.run(["run"])
         .arg(dir.path().join("lock-queue.toml"))
         .arg("--script")
         .arg(&script)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{stderr}");
-    assert!(stderr.contains("the fixture broken.sql failed"), "{stderr}");
-    assert!(stderr.contains("42601"), "{stderr}");
+        .code(5)
+        .stderr_has("the fixture broken.sql failed")
+        .stderr_has("42601")
+        .go();
     assert!(env.registry_entries().is_empty());
 }

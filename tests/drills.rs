@@ -6,16 +6,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use common::{TestEnv, moves, read_json};
+use common::{Ran, TestEnv, moves, read_json, root};
 use serde_json::Value;
 
 const TIME_SCALE: &str = "10";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn scenario_ids() -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir(root().join("scenarios"))
@@ -50,7 +45,7 @@ fn expectations(script: &Path) -> Vec<String> {
 }
 
 struct Played {
-    output: Output,
+    output: Ran,
     score: Value,
     transcript: PathBuf,
 }
@@ -61,20 +56,17 @@ fn play(env: &TestEnv, id: &str, script: &Path, dir: &Path) -> Played {
         script.file_stem().unwrap().to_string_lossy()
     ));
     let output = env
-        .pgdrill()
-        .current_dir(root())
-        .args(["run", id, "--time-scale", TIME_SCALE, "--json", "--script"])
+        .run(["run", id, "--time-scale", TIME_SCALE, "--json", "--script"])
         .arg(script)
         .arg("--transcript")
         .arg(&transcript)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let score: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        .go();
+    let score: Value = serde_json::from_str(&output.stdout).unwrap_or_else(|e| {
         panic!(
-            "{}: no JSON score ({e})\nstdout:\n{stdout}\nstderr:\n{}",
+            "{}: no JSON score ({e})\nstdout:\n{}\nstderr:\n{}",
             script.display(),
-            String::from_utf8_lossy(&output.stderr)
+            output.stdout,
+            output.stderr
         )
     });
     Played {
@@ -105,19 +97,7 @@ fn feedback(score: &Value) -> String {
 #[test]
 fn every_scenario_file_validates() {
     let env = TestEnv::new();
-    let out = env
-        .pgdrill()
-        .current_dir(root())
-        .args(["validate", "--json"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let report = env.run(["validate", "--json"]).success().go().json();
     let scenarios = report
         .as_array()
         .unwrap()
@@ -175,7 +155,7 @@ fn scenario_scores_as_its_author_said(id: &str) {
                 "{}: the reference must pass:\n{shown}",
                 script.display()
             );
-            assert_eq!(played.output.status.code(), Some(0));
+            assert_eq!(played.output.code, Some(0));
             let rto = played.score["rto_ms"].as_u64().unwrap();
             assert!(rto <= played.score["rto_target_ms"].as_u64().unwrap());
         } else {
@@ -184,7 +164,7 @@ fn scenario_scores_as_its_author_said(id: &str) {
                 "{}: an unsafe response must fail:\n{shown}",
                 script.display()
             );
-            assert_eq!(played.output.status.code(), Some(1));
+            assert_eq!(played.output.code, Some(1));
             let said = feedback(&played.score);
             for expected in expectations(&script) {
                 assert!(
@@ -195,40 +175,30 @@ fn scenario_scores_as_its_author_said(id: &str) {
             }
         }
         let rescored = env
-            .pgdrill()
-            .current_dir(root())
-            .arg("score")
+            .run(["score"])
             .arg(&played.transcript)
             .arg("--json")
-            .output()
-            .unwrap();
-        let again: Value = serde_json::from_slice(&rescored.stdout).unwrap();
+            .go();
+        let again = rescored.json();
         assert_eq!(
             again,
             played.score,
             "{}: re-scoring differs",
             script.display()
         );
-        assert_eq!(rescored.status.code(), played.output.status.code());
+        assert_eq!(rescored.code, played.output.code);
         live_recovery_agrees_with_the_score(&played);
         scores.push((played.transcript, played.score));
     }
     // The class view of the same runs: every transcript is sealed, matches
     // the scenario's files, and grades to the score the drill showed.
+    // Exit 0: a fresh transcript is never flagged.
     let graded = env
-        .pgdrill()
-        .current_dir(root())
-        .args(["grade", "--format", "json"])
+        .run(["grade", "--format", "json"])
         .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(
-        graded.status.code(),
-        Some(0),
-        "{id}: grade flagged a fresh transcript:\n{}",
-        String::from_utf8_lossy(&graded.stdout)
-    );
-    let graded: Value = serde_json::from_slice(&graded.stdout).unwrap();
+        .success()
+        .go()
+        .json();
     let rows = graded["rows"].as_array().unwrap();
     assert_eq!(rows.len(), scores.len());
     for (transcript, score) in &scores {
@@ -393,9 +363,7 @@ fn validation_reports_every_problem_with_its_place() {
         dir.path().join("fixtures/users.sql"),
     )
     .unwrap();
-    let out = env.pgdrill().arg("validate").arg(&path).output().unwrap();
-    assert_eq!(out.status.code(), Some(5));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = env.run(["validate"]).arg(&path).code(5).go().stdout;
     let line = bad
         .lines()
         .position(|l| l.starts_with("stable_forr"))
@@ -409,8 +377,7 @@ fn validation_reports_every_problem_with_its_place() {
 
     // With the typo fixed, the semantic problem shows, with a hint.
     std::fs::write(&path, bad.replace("stable_forr = \"1m\"\n", "")).unwrap();
-    let out = env.pgdrill().arg("validate").arg(&path).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = env.run(["validate"]).arg(&path).code(5).go().stdout;
     assert!(stdout.contains("unknown app version `v9`"), "{stdout}");
     assert!(stdout.contains("hint: declared: v1, v2"), "{stdout}");
     assert!(
@@ -422,49 +389,29 @@ fn validation_reports_every_problem_with_its_place() {
 #[test]
 fn show_prints_the_briefing_and_bad_scripts_are_refused_before_any_server_starts() {
     let env = TestEnv::new();
-    let out = env
-        .pgdrill()
-        .current_dir(root())
-        .args(["show", "mixed-version-rename"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success());
-    assert!(
-        stdout.contains("RTO: 5m") && stdout.contains("Objectives:") && stdout.contains("migrate"),
-        "{stdout}"
-    );
+    env.run(["show", "mixed-version-rename"])
+        .success()
+        .stdout_has("RTO: 5m")
+        .stdout_has("Objectives:")
+        .stdout_has("migrate")
+        .go();
 
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("bad.txt");
     std::fs::write(&script, "status\nat soon: app pause\nteleport\n").unwrap();
-    let out = env
-        .pgdrill()
-        .current_dir(root())
-        .args(["run", "mixed-version-rename", "--script"])
+    env.run(["run", "mixed-version-rename", "--script"])
         .arg(&script)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(5));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("bad.txt:2:") && stderr.contains("bad.txt:3: unknown command `teleport`"),
-        "{stderr}"
-    );
+        .code(5)
+        .stderr_has("bad.txt:2:")
+        .stderr_has("bad.txt:3: unknown command `teleport`")
+        .go();
     assert!(env.registry_entries().is_empty());
 
-    let out = env
-        .pgdrill()
-        .current_dir(root())
-        .args(["run", "no-such-drill"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(5));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("available: ") && stderr.contains("mixed-version-rename"),
-        "{stderr}"
-    );
+    env.run(["run", "no-such-drill"])
+        .code(5)
+        .stderr_has("available: ")
+        .stderr_has("mixed-version-rename")
+        .go();
 }
 
 /// DDL typed in another client (psql, here a plain connection) is seen by
@@ -610,14 +557,7 @@ fn a_move_still_running_when_the_drill_is_interrupted_is_kept_and_scored() {
     );
     assert_eq!(moves[0]["outcome"], "interrupted", "{:#}", moves[0]);
     assert_eq!(moves[0]["ok"], false);
-    let rescored = env
-        .pgdrill()
-        .current_dir(root())
-        .args(["score", "--json"])
-        .arg(&transcript)
-        .output()
-        .unwrap();
-    let score: Value = serde_json::from_slice(&rescored.stdout).unwrap();
+    let score = env.run(["score", "--json"]).arg(&transcript).go().json();
     let feedback = feedback(&score);
     assert!(
         feedback.contains("`migrate up 002_add_order_channel` at ")

@@ -4,16 +4,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{TestEnv, read_json};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{TestEnv, read_json, root};
 
 /// The postmaster pids of the instances in the registry.
 fn postmasters(env: &TestEnv) -> Vec<u32> {
@@ -234,15 +229,8 @@ fn a_template_build_killed_outright_is_swept_by_gc() {
     common::assert_no_process_within(&env.root().display().to_string(), Duration::from_secs(30));
     let left = leftovers(&env);
     if !left.is_empty() {
-        let doctor = env.pgdrill().args(["doctor"]).output().unwrap();
-        let said = String::from_utf8_lossy(&doctor.stdout);
-        assert!(said.contains("from interrupted runs"), "{said}");
+        env.run(["doctor"]).stdout_has("from interrupted runs").go();
     }
-    let gc = env.pgdrill().args(["instances", "gc"]).output().unwrap();
-    assert!(
-        gc.status.success(),
-        "{}",
-        String::from_utf8_lossy(&gc.stderr)
-    );
+    env.run(["instances", "gc"]).success().go();
     assert_eq!(leftovers(&env), Vec::<String>::new());
 }

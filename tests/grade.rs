@@ -9,18 +9,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::Path;
 
-use common::TestEnv;
+use common::{Run, TestEnv, root};
 use pgdrill::transcript::{FORMAT, Transcript};
 use serde_json::Value;
 
 const KEY: &str = "course-2026-lab-key-0123456789";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// A recorded transcript, sealed as a current `pgdrill run` would seal it.
 fn sealed(fixture: &str, learner: &str, key: Option<&str>) -> Transcript {
@@ -88,18 +83,12 @@ fn class(dir: &Path) {
     write(".ds.json", "{}");
 }
 
-fn grade(env: &TestEnv, args: &[&str], key: Option<&str>) -> Output {
-    let mut cmd = env.pgdrill();
-    cmd.current_dir(root()).arg("grade").args(args);
+fn grade(env: &TestEnv, args: &[&str], key: Option<&str>) -> Run {
+    let run = env.run(["grade"]).args(args);
     match key {
-        Some(k) => cmd.env("PGDRILL_SIGNING_KEY", k),
-        None => cmd.env_remove("PGDRILL_SIGNING_KEY"),
-    };
-    cmd.output().unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
+        Some(k) => run.env("PGDRILL_SIGNING_KEY", k),
+        None => run.env_remove("PGDRILL_SIGNING_KEY"),
+    }
 }
 
 fn rows_by_file(json: &Value) -> std::collections::BTreeMap<String, Value> {
@@ -125,9 +114,10 @@ fn a_class_folder_is_graded_and_every_problem_named() {
     class(dir.path());
     let folder = dir.path().to_str().unwrap();
 
-    let out = grade(&env, &[folder, "--format", "json"], None);
-    assert_eq!(out.status.code(), Some(1), "flagged files make it exit 1");
-    let json: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let out = grade(&env, &[folder, "--format", "json"], None)
+        .code(1)
+        .go();
+    let json: Value = serde_json::from_str(&out.stdout).unwrap();
     let rows = rows_by_file(&json);
     let names: Vec<&str> = rows.keys().map(String::as_str).collect();
     assert_eq!(
@@ -203,7 +193,7 @@ fn a_class_folder_is_graded_and_every_problem_named() {
     );
 
     // The same class as a table: every file named, the reasons spelled out.
-    let table = stdout(&grade(&env, &[folder], None));
+    let table = grade(&env, &[folder], None).go().stdout;
     for expected in [
         "ada.json",
         "PASS",
@@ -236,8 +226,9 @@ fn csv_and_junit_carry_one_row_and_one_test_per_file() {
         &env,
         &[folder, "--format", "csv", "-o", out_csv.to_str().unwrap()],
         None,
-    );
-    assert!(stdout(&out).contains("wrote"), "{}", stdout(&out));
+    )
+    .go();
+    assert!(out.stdout.contains("wrote"), "{}", out.stdout);
     let csv = std::fs::read_to_string(&out_csv).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 11, "header and ten files:\n{csv}");
@@ -253,8 +244,8 @@ fn csv_and_junit_carry_one_row_and_one_test_per_file() {
         "{gus}"
     );
 
-    let out = grade(&env, &[folder, "--format", "junit"], None);
-    let xml = stdout(&out);
+    let out = grade(&env, &[folder, "--format", "junit"], None).go();
+    let xml = out.stdout;
     let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
     let suites = doc.root_element();
     assert_eq!(suites.attribute("tests"), Some("10"));
@@ -326,9 +317,9 @@ fn a_changed_scenario_is_flagged_and_its_rules_apply() {
         "--scenarios",
         theirs.to_str().unwrap(),
     ];
-    let out = grade(&env, &args, None);
-    let json: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| {
-        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = grade(&env, &args, None).go();
+    let json: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", out.stderr);
     });
     let row = &json["rows"][0];
     assert!(
@@ -342,8 +333,9 @@ fn a_changed_scenario_is_flagged_and_its_rules_apply() {
     assert_eq!(row["score"]["passed"], false);
 
     // With the shipped scenario, the same transcript is clean.
-    let out = grade(&env, &[transcript.to_str().unwrap()], None);
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    grade(&env, &[transcript.to_str().unwrap()], None)
+        .code(0)
+        .go();
 }
 
 #[test]
@@ -368,54 +360,57 @@ fn signatures_are_verified_with_the_instructors_key() {
     t.save(&forged).unwrap();
 
     let path = |p: &Path| p.to_str().unwrap().to_string();
-    let out = grade(&env, &[&path(&signed), "--key"], Some(KEY));
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    assert!(stdout(&out).contains("signed"), "{}", stdout(&out));
+    let out = grade(&env, &[&path(&signed), "--key"], Some(KEY))
+        .code(0)
+        .go();
+    assert!(out.stdout.contains("signed"), "{}", out.stdout);
 
     let out = grade(
         &env,
         &[&path(&signed), "--key", "--format", "json"],
         Some("another-course-key-0000"),
-    );
+    )
+    .go();
     assert!(
-        stdout(&out).contains("signed with another key"),
+        out.stdout.contains("signed with another key"),
         "{}",
-        stdout(&out)
+        out.stdout
     );
 
-    let out = grade(&env, &[&path(&unsigned), "--key"], Some(KEY));
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("not signed"), "{}", stdout(&out));
+    let out = grade(&env, &[&path(&unsigned), "--key"], Some(KEY))
+        .code(1)
+        .go();
+    assert!(out.stdout.contains("not signed"), "{}", out.stdout);
 
     // Without the key the forgery passes the chain; with it, it is caught.
-    let out = grade(&env, &[&path(&forged)], None);
-    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-    let out = grade(&env, &[&path(&forged), "--key"], Some(KEY));
-    assert_eq!(out.status.code(), Some(1));
+    grade(&env, &[&path(&forged)], None).code(0).go();
+    let out = grade(&env, &[&path(&forged), "--key"], Some(KEY))
+        .code(1)
+        .go();
     assert!(
-        stdout(&out).contains("signature does not match"),
+        out.stdout.contains("signature does not match"),
         "{}",
-        stdout(&out)
+        out.stdout
     );
 
-    let out = grade(&env, &[&path(&signed), "--key"], None);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("PGDRILL_SIGNING_KEY"));
-    let out = grade(&env, &[&path(&signed), "--key"], Some("short"));
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("openssl rand"));
+    let out = grade(&env, &[&path(&signed), "--key"], None).code(2).go();
+    assert!(out.stderr.contains("PGDRILL_SIGNING_KEY"));
+    let out = grade(&env, &[&path(&signed), "--key"], Some("short"))
+        .code(2)
+        .go();
+    assert!(out.stderr.contains("openssl rand"));
 }
 
 #[test]
 fn nothing_to_grade_is_a_usage_error() {
     let env = TestEnv::new();
     let dir = tempfile::tempdir().unwrap();
-    let out = grade(&env, &[dir.path().to_str().unwrap()], None);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no transcripts"));
-    let out = grade(&env, &["/no/such/folder"], None);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("no such file or folder"));
+    let out = grade(&env, &[dir.path().to_str().unwrap()], None)
+        .code(2)
+        .go();
+    assert!(out.stderr.contains("no transcripts"));
+    let out = grade(&env, &["/no/such/folder"], None).code(1).go();
+    assert!(out.stdout.contains("no such file or folder"));
 }
 
 #[test]
@@ -432,8 +427,8 @@ fn a_transcript_that_names_nobody_has_one_learner_name_in_every_format() {
     .unwrap();
     let path = file.to_str().unwrap();
     for format in ["table", "csv", "junit", "json"] {
-        let out = grade(&env, &["--format", format, path], None);
-        let text = stdout(&out);
+        let out = grade(&env, &["--format", format, path], None).go();
+        let text = out.stdout;
         assert!(text.contains("alice-lab"), "{format}: {text}");
         assert!(!text.contains(" ? "), "{format}: {text}");
     }

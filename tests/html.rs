@@ -12,11 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::TestEnv;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{TestEnv, root};
 
 fn chromium() -> PathBuf {
     for name in ["chromium", "chromium-browser", "google-chrome"] {
@@ -119,19 +115,11 @@ fn the_html_report_renders_its_charts_in_chromium() {
     let env = TestEnv::new();
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("report.html");
-    let out = env
-        .pgdrill()
-        .current_dir(root())
-        .args(["report", "--format", "html", "-o"])
+    env.run(["report", "--format", "html", "-o"])
         .arg(&page)
         .arg(root().join("tests/fixtures/transcripts/rollout-lab.reference.json"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .success()
+        .go();
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(
         !html.contains("http://") && !html.contains("https://") && !html.contains("<script"),

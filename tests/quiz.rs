@@ -5,15 +5,9 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-use common::TestEnv;
+use common::{Run, TestEnv, root};
 use pgdrill::quiz::{self, Kind};
-use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn quiz_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("quizzes"))
@@ -42,15 +36,11 @@ fn answers_file(
 }
 
 /// `pgdrill quiz chapter-16 [EXTRA...] --answers FILE`, from the repository.
-fn answer(env: &TestEnv, extra: &[&str], file: &Path) -> Output {
-    env.pgdrill()
-        .current_dir(root())
-        .args(["quiz", "chapter-16"])
+fn answer(env: &TestEnv, extra: &[&str], file: &Path) -> Run {
+    env.run(["quiz", "chapter-16"])
         .args(extra)
         .arg("--answers")
         .arg(file)
-        .output()
-        .unwrap()
 }
 
 #[test]
@@ -92,14 +82,7 @@ fn right_answers_pass_and_the_result_is_json() {
     let dir = tempfile::tempdir().unwrap();
     let q = quiz::load(&root().join("quizzes/chapter-16.toml")).unwrap();
     let file = answers_file(dir.path(), &q, |x| quiz::letters(&x.key()));
-    let out = answer(&env, &["--json"], &file);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result = answer(&env, &["--json"], &file).success().go().json();
     assert_eq!(result["percent"], 100);
     assert_eq!(result["passed"], true);
     assert_eq!(
@@ -123,11 +106,11 @@ fn wrong_answers_fail_with_the_explanation_and_its_source() {
         quiz::letters(&key)
     };
     let file = answers_file(dir.path(), &q, reversed);
-    let out = answer(&env, &[], &file);
-    let table = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{table}");
-    assert!(table.contains("WRONG"), "{table}");
-    assert!(table.contains("runbook 000, rollback order"), "{table}");
+    answer(&env, &[], &file)
+        .success()
+        .stdout_has("WRONG")
+        .stdout_has("runbook 000, rollback order")
+        .go();
 
     let first_five: Vec<String> = q.questions[..5].iter().map(|x| x.id.clone()).collect();
     let file = answers_file(dir.path(), &q, |x| {
@@ -142,10 +125,7 @@ fn wrong_answers_fail_with_the_explanation_and_its_source() {
             quiz::letters(&x.key())
         }
     });
-    let out = answer(&env, &[], &file);
-    let table = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{table}");
-    assert!(table.contains("FAIL"), "{table}");
+    answer(&env, &[], &file).code(1).stdout_has("FAIL").go();
 }
 
 #[test]
@@ -158,12 +138,13 @@ fn a_bad_answers_file_is_refused_with_every_problem_and_its_place() {
         "classify-rename = \"B\"\nrollout-order = \"A A\"\nno-such-question = \"A\"\n",
     )
     .unwrap();
-    let out = answer(&env, &[], &file);
-    assert_eq!(out.status.code(), Some(5));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("answers.toml:2:"), "{err}");
-    assert!(err.contains("answers.toml:3:"), "{err}");
-    assert!(err.contains("2 problems"), "{err}");
+    let err = answer(&env, &[], &file)
+        .code(5)
+        .stderr_has("answers.toml:2:")
+        .stderr_has("answers.toml:3:")
+        .stderr_has("2 problems")
+        .go()
+        .stderr;
     // Each problem is one `error:` line, never `error: error:`.
     assert!(err.starts_with("error: rollout-order"), "{err}");
     assert!(!err.contains("error: error:"), "{err}");
@@ -175,9 +156,7 @@ fn a_bad_scenario_file_is_reported_once_per_problem() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("typo.toml");
     std::fs::write(&file, "id = \"typo\"\ntitel = \"t\"\n").unwrap();
-    let out = env.pgdrill().args(["run"]).arg(&file).output().unwrap();
-    assert_eq!(out.status.code(), Some(5));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = env.run(["run"]).arg(&file).code(5).go().stderr;
     assert!(err.contains("\nerror: unknown field `titel`"), "{err}");
     assert!(err.starts_with("error: missing field `kind`"), "{err}");
     assert!(err.contains("did you mean `title`?"), "{err}");
@@ -187,16 +166,10 @@ fn a_bad_scenario_file_is_reported_once_per_problem() {
 #[test]
 fn without_a_terminal_the_quiz_says_how_to_answer_from_a_file() {
     let env = TestEnv::new();
-    let out = env
-        .pgdrill()
-        .current_dir(root())
-        .args(["quiz", "chapter-16"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--answers FILE"), "{err}");
+    env.run(["quiz", "chapter-16"])
+        .code(2)
+        .stderr_has("--answers FILE")
+        .go();
 }
 
 #[test]
@@ -209,14 +182,12 @@ fn validate_checks_quizzes_with_file_line_col() {
         .replacen("pass_mark = 80", "pass_mark = 80\npassmark = 1", 1);
     let path = dir.path().join("chapter-16.toml");
     std::fs::write(&path, &bad).unwrap();
-    let out = env
-        .pgdrill()
-        .args(["validate", "--json"])
+    let report = env
+        .run(["validate", "--json"])
         .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(5));
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        .code(5)
+        .go()
+        .json();
     assert_eq!(report[0]["kind"], "quiz");
     let problems = report[0]["problems"].as_array().unwrap();
     assert_eq!(problems[0]["line"], 8);
@@ -228,13 +199,12 @@ fn validate_checks_quizzes_with_file_line_col() {
     );
     // The shape error comes first; fix it and every semantic problem shows.
     std::fs::write(&path, bad.replacen("passmark = 1\n", "", 1)).unwrap();
-    let out = env
-        .pgdrill()
-        .args(["validate", "--json"])
+    let report = env
+        .run(["validate", "--json"])
         .arg(&path)
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        .code(5)
+        .go()
+        .json();
     let problems = report[0]["problems"].as_array().unwrap();
     assert_eq!(problems.len(), 1, "{problems:#?}");
     assert!(

@@ -9,31 +9,19 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::TestEnv;
+use common::{TestEnv, root};
 use serde_json::Value;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn fixture(name: &str) -> PathBuf {
     root().join("tests/fixtures/transcripts").join(name)
 }
 
 fn report(env: &TestEnv, transcript: &str, format: &str) -> String {
-    let out = env
-        .pgdrill()
-        .current_dir(root())
-        .args(["report", "--format", format])
+    env.run(["report", "--format", format])
         .arg(fixture(transcript))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+        .success()
+        .go()
+        .stdout
 }
 
 #[test]
@@ -92,17 +80,13 @@ fn a_report_is_written_whole_to_a_file() {
     let env = TestEnv::new();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("incident.md");
-    let run = env
-        .pgdrill()
-        .current_dir(root())
-        .arg("report")
+    env.run(["report"])
         .arg(fixture("rollout-lab.reference.json"))
         .arg("-o")
         .arg(&out)
-        .output()
-        .unwrap();
-    assert!(run.status.success());
-    assert!(String::from_utf8_lossy(&run.stdout).contains("wrote"));
+        .success()
+        .stdout_has("wrote")
+        .go();
     let text = std::fs::read_to_string(&out).unwrap();
     assert!(text.starts_with("# Rollout timeline: The rollout lab"));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
@@ -114,14 +98,10 @@ fn a_broken_transcript_is_refused_with_its_place() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "{\"format\": 1,\n \"scenario\": ").unwrap();
-    let out = env
-        .pgdrill()
-        .current_dir(root())
-        .arg("report")
+    env.run(["report"])
         .arg(&bad)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(5));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.json") && err.contains("line 2"), "{err}");
+        .code(5)
+        .stderr_has("bad.json")
+        .stderr_has("line 2")
+        .go();
 }

@@ -11,6 +11,11 @@
 
 #![allow(dead_code)]
 
+mod run;
+
+#[allow(unused_imports)]
+pub use run::{Ran, Run, root};
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -71,6 +76,16 @@ impl TestEnv {
     /// A `pgdrill` command pointed at this test's directories.
     pub fn pgdrill(&self) -> Command {
         self.command(env!("CARGO_BIN_EXE_pgdrill"))
+    }
+
+    /// A run of `pgdrill` with `args`, from the repository root, checked
+    /// by the expectations added to it (see [`Run`]).
+    pub fn run<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        Run::new(self.pgdrill()).args(args)
     }
 
     /// Any program with the environment a `pgdrill` of this test gets
