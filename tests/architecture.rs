@@ -119,3 +119,61 @@ fn every_module_uses_only_what_architecture_md_allows() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Functions of a file longer than `max` lines: from a line that starts a
+/// `fn` to the closing brace at its indentation.
+fn long_functions(code: &str, max: usize) -> Vec<(usize, String, usize)> {
+    let lines: Vec<&str> = code.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let body = line.trim_start();
+        let indent = &line[..line.len() - body.len()];
+        let body = ["pub(crate) ", "pub(super) ", "pub "]
+            .iter()
+            .find_map(|p| body.strip_prefix(p))
+            .unwrap_or(body);
+        let body = body.strip_prefix("async ").unwrap_or(body);
+        let Some(rest) = body.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let closing = format!("{indent}}}");
+        if let Some(end) = lines[i + 1..].iter().position(|l| *l == closing)
+            && end + 2 > max
+        {
+            out.push((i + 1, name, end + 2));
+        }
+    }
+    out
+}
+
+/// STYLE.md's sizes: a function says one thing (at most ~120 lines), a
+/// file holds one part (at most ~700); split by what the parts mean.
+#[test]
+fn no_function_over_120_lines_and_no_file_over_700() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    let mut problems = Vec::new();
+    for file in files {
+        let code = std::fs::read_to_string(&file).unwrap();
+        let rel = file.strip_prefix(&src).unwrap().display();
+        let lines = code.lines().count();
+        if lines > 700 {
+            problems.push(format!("src/{rel}: {lines} lines"));
+        }
+        for (at, name, len) in long_functions(&code, 120) {
+            problems.push(format!("src/{rel}:{at}: fn {name} is {len} lines"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_size_check_measures_functions() {
+    let code = "fn a() {\n    x();\n}\n\n    pub(super) async fn b() {\n        y();\n        z();\n    }\n";
+    assert_eq!(long_functions(code, 3), vec![(5, "b".to_string(), 4)]);
+}

@@ -279,87 +279,16 @@ fn synthesize(
             );
         }
         while next_move < moves.len() && t_ms >= 30_000 + step * (next_move as u64 + 1) {
-            let text = &moves[next_move];
             push(
                 &mut t,
                 t_ms,
-                EventKind::Move(Move {
-                    input: text.clone(),
-                    canonical: text.clone(),
-                    ok: true,
-                    result: format!("done: {text}"),
-                    tags: Vec::new(),
-                    outcome: Some(crate::transcript::Outcome::Done),
-                    parsed: crate::action::parse(text)
-                        .ok()
-                        .map(|a| Box::new(a.parsed())),
-                    state: State {
-                        pods: scenario
-                            .app
-                            .versions
-                            .iter()
-                            .map(|v| (v.name.clone(), scenario.fleet.pods / 2))
-                            .collect(),
-                        flags: scenario
-                            .flags
-                            .iter()
-                            .map(|f| (f.name.clone(), "off".into()))
-                            .collect(),
-                        applied: scenario
-                            .migrations
-                            .list
-                            .iter()
-                            .map(|m| m.id.clone())
-                            .collect(),
-                        snapshots: 1,
-                        instance: "primary".into(),
-                    },
-                }),
+                EventKind::Move(played(scenario, &moves[next_move])),
             );
             next_move += 1;
         }
         let broken = (incident.0..incident.1).contains(&t_ms);
-        let mut window = Window {
-            start_ms: t_ms - 1000,
-            end_ms: t_ms,
-            ..Window::default()
-        };
-        for v in &scenario.app.versions {
-            for e in &v.endpoints {
-                let requests = rng.random_range(3..12u64);
-                let failed = if broken && v.name != scenario.fleet.version {
-                    rng.random_range(0..=requests)
-                } else {
-                    0
-                };
-                let mut errors = std::collections::BTreeMap::new();
-                if failed > 0 {
-                    errors.insert("42703".to_string(), failed);
-                }
-                let p50 = (rng.random_range(300..900u32) as f64) / 1000.0;
-                let p99 = if broken {
-                    rng.random_range(1_000_000..2_100_000u32) as f64 / 1000.0
-                } else {
-                    rng.random_range(900..9_000u32) as f64 / 1000.0
-                };
-                window.requests += requests;
-                window.errors += failed;
-                if e.write {
-                    window.writes += requests - failed;
-                }
-                window.series.push(Series {
-                    version: v.name.clone(),
-                    endpoint: e.name.clone(),
-                    requests,
-                    errors,
-                    p50_ms: p50,
-                    p99_ms: p99,
-                });
-            }
-        }
+        let window = window(scenario, t_ms, broken, rng);
         writes += window.writes;
-        window.p50_ms = window.series.iter().map(|s| s.p50_ms).fold(0.0, f64::max);
-        window.p99_ms = window.series.iter().map(|s| s.p99_ms).fold(0.0, f64::max);
         push(&mut t, t_ms, EventKind::Window(window));
     }
     push(
@@ -379,4 +308,92 @@ fn synthesize(
     );
     t.seal(Some(KEY));
     t
+}
+
+/// A successful move of the script, with the state a drill half way
+/// through its rollout would record.
+fn played(scenario: &Scenario, text: &str) -> Move {
+    Move {
+        input: text.to_string(),
+        canonical: text.to_string(),
+        ok: true,
+        result: format!("done: {text}"),
+        tags: Vec::new(),
+        outcome: Some(crate::transcript::Outcome::Done),
+        parsed: crate::action::parse(text)
+            .ok()
+            .map(|a| Box::new(a.parsed())),
+        state: State {
+            pods: scenario
+                .app
+                .versions
+                .iter()
+                .map(|v| (v.name.clone(), scenario.fleet.pods / 2))
+                .collect(),
+            flags: scenario
+                .flags
+                .iter()
+                .map(|f| (f.name.clone(), "off".into()))
+                .collect(),
+            applied: scenario
+                .migrations
+                .list
+                .iter()
+                .map(|m| m.id.clone())
+                .collect(),
+            snapshots: 1,
+            instance: "primary".into(),
+        },
+    }
+}
+
+/// One second of traffic ending at `t_ms`: every endpoint of every
+/// version, the new version failing while `broken`.
+fn window(
+    scenario: &Scenario,
+    t_ms: u64,
+    broken: bool,
+    rng: &mut rand::rngs::ChaCha8Rng,
+) -> Window {
+    let mut window = Window {
+        start_ms: t_ms - 1000,
+        end_ms: t_ms,
+        ..Window::default()
+    };
+    for v in &scenario.app.versions {
+        for e in &v.endpoints {
+            let requests = rng.random_range(3..12u64);
+            let failed = if broken && v.name != scenario.fleet.version {
+                rng.random_range(0..=requests)
+            } else {
+                0
+            };
+            let mut errors = std::collections::BTreeMap::new();
+            if failed > 0 {
+                errors.insert("42703".to_string(), failed);
+            }
+            let p50 = (rng.random_range(300..900u32) as f64) / 1000.0;
+            let p99 = if broken {
+                rng.random_range(1_000_000..2_100_000u32) as f64 / 1000.0
+            } else {
+                rng.random_range(900..9_000u32) as f64 / 1000.0
+            };
+            window.requests += requests;
+            window.errors += failed;
+            if e.write {
+                window.writes += requests - failed;
+            }
+            window.series.push(Series {
+                version: v.name.clone(),
+                endpoint: e.name.clone(),
+                requests,
+                errors,
+                p50_ms: p50,
+                p99_ms: p99,
+            });
+        }
+    }
+    window.p50_ms = window.series.iter().map(|s| s.p50_ms).fold(0.0, f64::max);
+    window.p99_ms = window.series.iter().map(|s| s.p99_ms).fold(0.0, f64::max);
+    window
 }

@@ -38,146 +38,19 @@ impl Check {
     }
 }
 
+/// Runs every check, prints them, and fails (exit 3) when the local
+/// backend cannot run.
 pub async fn run(ctx: &Context, json: bool, out: &mut impl Write) -> Result<ExitCode, Error> {
-    let mut checks = Vec::new();
-
-    let bins = match PgBinaries::locate(ctx.requested_bin.as_ref()) {
-        Ok(bins) => {
-            checks.push(Check::new(
-                "binaries",
-                Status::Ok,
-                format!(
-                    "{} in {} (found via {})",
-                    bins.version,
-                    bins.bindir.display(),
-                    bins.origin
-                ),
-            ));
-            Some(bins)
-        }
-        Err(e) => {
-            checks.push(Check::new("binaries", Status::Fail, e.to_string()));
-            None
-        }
-    };
-
-    let run_as = match RunAs::resolve(ctx.run_as.as_deref()) {
-        Ok(r) if r.switched => {
-            checks.push(Check::new(
-                "root",
-                Status::Ok,
-                format!(
-                    "running as root: servers run as `{}` (uid {}), which owns their directories",
-                    r.user, r.uid
-                ),
-            ));
-            Some(r)
-        }
-        Ok(r) => {
-            checks.push(Check::new(
-                "user",
-                Status::Ok,
-                format!("servers run as you (`{}`)", r.user),
-            ));
-            Some(r)
-        }
-        Err(e) => {
-            checks.push(Check::new("root", Status::Fail, e.to_string()));
-            None
-        }
-    };
-
     let dirs = &ctx.dirs;
-    let runtime_ok = match &run_as {
-        Some(run_as) => match crate::instance::prepare_runtime_dir(dirs, run_as) {
-            Ok(()) => {
-                let (status, note) = match dirs.storage {
-                    crate::instance::Storage::Tmpfs => {
-                        (Status::Ok, "in memory: fast to copy and delete")
-                    }
-                    crate::instance::Storage::Disk => (
-                        Status::Warn,
-                        "on disk: starts are slower; free some space in /dev/shm or set PGDRILL_RUNTIME_DIR to a tmpfs",
-                    ),
-                };
-                checks.push(Check::new(
-                    "runtime dir",
-                    status,
-                    format!("{} ({}; {note})", dirs.runtime.display(), dirs.storage),
-                ));
-                true
-            }
-            Err(e) => {
-                checks.push(Check::new("runtime dir", Status::Fail, e.to_string()));
-                false
-            }
-        },
-        None => false,
-    };
-
-    if let Some(bins) = &bins {
-        match template::lookup(bins, &dirs.cache) {
-            Some(t) => checks.push(Check::new(
-                "template cache",
-                Status::Ok,
-                format!("{} template ready in {}", t.meta.version, t.data_dir.display()),
-            )),
-            None => checks.push(Check::new(
-                "template cache",
-                Status::Ok,
-                format!(
-                    "empty ({}): the first start runs initdb once (about a second), later starts copy the result",
-                    dirs.cache.display()
-                ),
-            )),
-        }
-    }
-
-    match Registry::open(&dirs.state) {
-        Ok(registry) => {
-            let (listed, problems) = registry.list();
-            let live = listed
-                .iter()
-                .filter(|l| l.liveness == Liveness::Live)
-                .count();
-            let orphans = listed.len() - live;
-            let (status, mut detail) = if orphans > 0 {
-                (
-                    Status::Warn,
-                    format!(
-                        "{live} live, {orphans} orphaned: `pgdrill instances gc` removes them (the next start does too)"
-                    ),
-                )
-            } else {
-                (Status::Ok, format!("{live} live instance(s), no orphans"))
-            };
-            if !problems.is_empty() {
-                detail.push_str(&format!("; {} unreadable entries", problems.len()));
-            }
-            checks.push(Check::new("instances", status, detail));
-        }
-        Err(e) => checks.push(Check::new("instances", Status::Fail, e.to_string())),
-    }
-
-    let leftovers = crate::instance::leftovers(dirs);
-    checks.push(if leftovers.is_empty() {
-        Check::new("leftovers", Status::Ok, "none from interrupted runs")
-    } else {
-        Check::new(
-            "leftovers",
-            Status::Warn,
-            format!(
-                "{} from interrupted runs ({}): `pgdrill instances gc` removes them (the next start does too)",
-                leftovers.len(),
-                leftovers
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )
-    });
-
+    let (binaries, bins) = binaries(ctx);
+    let (user, run_as) = user(ctx);
+    let mut checks = vec![binaries, user];
+    let runtime = run_as.as_ref().map(|r| runtime_dir(dirs, r));
+    let runtime_ok = runtime.as_ref().is_some_and(|c| c.status != Status::Fail);
+    checks.extend(runtime);
+    checks.extend(bins.as_ref().map(|b| template_cache(b, dirs)));
+    checks.push(instances(dirs));
+    checks.push(leftovers(dirs));
     let usable = bins.is_some() && run_as.is_some() && runtime_ok;
     checks.push(Check::new(
         "backend local",
@@ -188,7 +61,6 @@ pub async fn run(ctx: &Context, json: bool, out: &mut impl Write) -> Result<Exit
             "not usable until the failures above are fixed"
         },
     ));
-
     if json {
         let value = serde_json::json!({ "usable": usable, "checks": checks });
         say!(out, "{value:#}");
@@ -208,4 +80,122 @@ pub async fn run(ctx: &Context, json: bool, out: &mut impl Write) -> Result<Exit
     } else {
         Err(Error::NotReady)
     }
+}
+
+/// PostgreSQL's server binaries, and where they were found.
+fn binaries(ctx: &Context) -> (Check, Option<PgBinaries>) {
+    match PgBinaries::locate(ctx.requested_bin.as_ref()) {
+        Ok(bins) => {
+            let detail = format!(
+                "{} in {} (found via {})",
+                bins.version,
+                bins.bindir.display(),
+                bins.origin
+            );
+            (Check::new("binaries", Status::Ok, detail), Some(bins))
+        }
+        Err(e) => (Check::new("binaries", Status::Fail, e.to_string()), None),
+    }
+}
+
+/// Who the servers run as (never root).
+fn user(ctx: &Context) -> (Check, Option<RunAs>) {
+    match RunAs::resolve(ctx.run_as.as_deref()) {
+        Ok(r) if r.switched => {
+            let detail = format!(
+                "running as root: servers run as `{}` (uid {}), which owns their directories",
+                r.user, r.uid
+            );
+            (Check::new("root", Status::Ok, detail), Some(r))
+        }
+        Ok(r) => {
+            let detail = format!("servers run as you (`{}`)", r.user);
+            (Check::new("user", Status::Ok, detail), Some(r))
+        }
+        Err(e) => (Check::new("root", Status::Fail, e.to_string()), None),
+    }
+}
+
+/// The runtime directory, and whether it is in memory.
+fn runtime_dir(dirs: &crate::instance::Dirs, run_as: &RunAs) -> Check {
+    if let Err(e) = crate::instance::prepare_runtime_dir(dirs, run_as) {
+        return Check::new("runtime dir", Status::Fail, e.to_string());
+    }
+    let (status, note) = match dirs.storage {
+        crate::instance::Storage::Tmpfs => (Status::Ok, "in memory: fast to copy and delete"),
+        crate::instance::Storage::Disk => (
+            Status::Warn,
+            "on disk: starts are slower; free some space in /dev/shm or set PGDRILL_RUNTIME_DIR to a tmpfs",
+        ),
+    };
+    Check::new(
+        "runtime dir",
+        status,
+        format!("{} ({}; {note})", dirs.runtime.display(), dirs.storage),
+    )
+}
+
+/// The initdb template, built or still to build.
+fn template_cache(bins: &PgBinaries, dirs: &crate::instance::Dirs) -> Check {
+    let detail = match template::lookup(bins, &dirs.cache) {
+        Some(t) => format!(
+            "{} template ready in {}",
+            t.meta.version,
+            t.data_dir.display()
+        ),
+        None => format!(
+            "empty ({}): the first start runs initdb once (about a second), later starts copy the result",
+            dirs.cache.display()
+        ),
+    };
+    Check::new("template cache", Status::Ok, detail)
+}
+
+/// Instances in the registry, and the orphans among them.
+fn instances(dirs: &crate::instance::Dirs) -> Check {
+    let registry = match Registry::open(&dirs.state) {
+        Ok(r) => r,
+        Err(e) => return Check::new("instances", Status::Fail, e.to_string()),
+    };
+    let (listed, problems) = registry.list();
+    let live = listed
+        .iter()
+        .filter(|l| l.liveness == Liveness::Live)
+        .count();
+    let orphans = listed.len() - live;
+    let (status, mut detail) = if orphans > 0 {
+        (
+            Status::Warn,
+            format!(
+                "{live} live, {orphans} orphaned: `pgdrill instances gc` removes them (the next start does too)"
+            ),
+        )
+    } else {
+        (Status::Ok, format!("{live} live instance(s), no orphans"))
+    };
+    if !problems.is_empty() {
+        detail.push_str(&format!("; {} unreadable entries", problems.len()));
+    }
+    Check::new("instances", status, detail)
+}
+
+/// What interrupted runs left behind.
+fn leftovers(dirs: &crate::instance::Dirs) -> Check {
+    let leftovers = crate::instance::leftovers(dirs);
+    if leftovers.is_empty() {
+        return Check::new("leftovers", Status::Ok, "none from interrupted runs");
+    }
+    Check::new(
+        "leftovers",
+        Status::Warn,
+        format!(
+            "{} from interrupted runs ({}): `pgdrill instances gc` removes them (the next start does too)",
+            leftovers.len(),
+            leftovers
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
 }

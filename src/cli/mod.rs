@@ -12,6 +12,7 @@ mod classify;
 mod doctor;
 mod grade;
 mod instances;
+mod play;
 mod progress;
 mod quiz;
 mod run;

@@ -1,22 +1,18 @@
 //! `pgdrill run SCENARIO`: play a drill, at a prompt or from a script.
 //!
-//! The engine runs as its own task; this file only feeds it moves and
-//! prints what it reports. Interactive play uses rustyline, whose external
-//! printer shows alerts above the prompt while the learner types.
+//! This file sets a drill up (scenario, script, server, briefing) and
+//! finishes it (score, seal, save, report); `play.rs` plays it.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use tokio::sync::{mpsc, oneshot};
 
 use super::{Context, Interrupt, progress::Spinner, say};
-use crate::action::{self, Action};
-use crate::drill::{self, Command, Drill, Options, Reply, Target, View};
+use crate::action;
+use crate::drill::{self, Drill, Options, Target};
 use crate::instance::Backend;
-use crate::transcript::{EndReason, Event, EventKind, Transcript};
+use crate::transcript::{EndReason, Transcript};
 use crate::{Error, Exit};
 
 /// Settings of `pgdrill run`.
@@ -37,7 +33,8 @@ pub struct RunArgs {
     pub learner: Option<String>,
 }
 
-/// Runs a drill.
+/// Runs a drill: load and check everything the learner gave, start and
+/// prepare the database, brief, play, then score, seal, save and tell.
 pub async fn run(
     ctx: &Context,
     args: RunArgs,
@@ -47,93 +44,24 @@ pub async fn run(
     let scenario = Arc::new(crate::scenario::load(&args.scenario)?);
     // Checked before a server starts, so a bad key costs nothing.
     let key = ctx.signing_key()?;
-    let script = match &args.script {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| Error::ReadInput {
-                path: path.clone(),
-                source,
-            })?;
-            Some(
-                action::parse_script(&text).map_err(|problems| Error::Script {
-                    path: path.clone(),
-                    problems,
-                })?,
-            )
-        }
-        None => None,
-    };
+    let script = read_script(&args)?;
     if !args.json {
         say!(out, "{}", super::scenarios::briefing(&scenario));
     }
     let _ = out.flush();
 
     let backend = ctx.local_backend()?;
-    let spinner = Spinner::new();
-    let provisioned = interrupt
-        .guard(backend.provision(&|e| spinner.show(e)))
-        .await;
-    let instance = match provisioned {
-        Ok(i) => i?,
-        Err(e) => {
-            spinner.clear();
-            return Err(e);
-        }
-    };
-    let prepared = interrupt
-        .guard(async {
-            let mut conn = instance.connect_app().await?;
-            drill::prepare(&scenario, &mut conn, &|stage| spinner.message(stage)).await?;
-            let mut conn = instance.connect_superuser().await?;
-            drill::install_audit(&mut conn).await.map_err(Error::from)
-        })
-        .await;
-    spinner.clear();
-    if let Err(e) = prepared.and_then(|r| r) {
-        instance.shutdown().await;
-        return Err(e);
-    }
-
+    let instance = start(&backend, &scenario, interrupt).await?;
     let target = Target {
         name: "primary".into(),
         info: instance.info().clone(),
         app_url: instance.url(),
         superuser_url: instance.superuser_url(),
     };
-    if !args.json {
-        say!(
-            out,
-            "Your database ({}): psql '{}'",
-            target.info.version.split(" (").next().unwrap_or_default(),
-            target.app_url
-        );
-        let scale = if args.time_scale != 1.0 {
-            format!(" (time runs {}x)", args.time_scale)
-        } else {
-            String::new()
-        };
-        if args.script.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-            // The briefing stays on screen until the learner has read it:
-            // the scenario clock starts on Enter.
-            say!(
-                out,
-                "Read the briefing above, then press Enter to start the drill{scale}."
-            );
-            let _ = out.flush();
-            let enter = tokio::task::spawn_blocking(|| {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line)
-            });
-            if interrupt.guard(enter).await.is_err() {
-                instance.shutdown().await;
-                return Err(Error::Interrupted);
-            }
-        }
-        say!(
-            out,
-            "The drill starts now{scale}. Type `help` for moves, `status` to look around.\n"
-        );
+    if let Err(e) = introduce(&args, &target, interrupt, out).await {
+        instance.shutdown().await;
+        return Err(e);
     }
-    let _ = out.flush();
 
     let options = Options {
         seed: args.seed,
@@ -158,87 +86,128 @@ pub async fn run(
     )
     .with_provision(provision)
     .owning(instance);
-    let clock = drill.clock();
-    let (commands, commands_rx) = mpsc::channel(16);
-    let (notices_tx, notices) = mpsc::unbounded_channel();
-    let mut engine = tokio::spawn(drill.run(commands_rx, notices_tx));
+    let played = super::play::drive(drill, script, args.json, interrupt).await?;
+    finish(ctx, &args, &scenario, key, played, out)
+}
 
-    let ended = Arc::new(AtomicBool::new(false));
-    // Set while the prompt waits for a move's answer: Ctrl-C then cancels
-    // that move instead of ending the drill, as in psql.
-    let busy = Arc::new(AtomicBool::new(false));
-    // Set by a first Ctrl-C at the prompt: a second one ends the drill.
-    // Shared, because a Ctrl-C reaches pgdrill as a key while the prompt
-    // reads a line, and as SIGINT while it prints an answer.
-    let armed = Arc::new(AtomicBool::new(false));
-    let mut signals = interrupt.signals();
-    // When standard output is closed (`| head`) the drill ends, is torn
-    // down, and the command succeeds quietly, as cargo and ripgrep do.
-    let stdout = ScriptOutput::new();
-    let prompt_done = match script {
-        Some(lines) => {
-            tokio::spawn(play_script(
-                lines,
-                clock,
-                commands.clone(),
-                notices,
-                args.json,
-                stdout.clone(),
-            ));
-            None
-        }
-        None => Some(prompt(
-            commands.clone(),
-            notices,
-            ended.clone(),
-            busy.clone(),
-            armed.clone(),
-        )),
+/// The script's moves, every bad line reported by its number.
+fn read_script(args: &RunArgs) -> Result<Option<Vec<action::ScriptLine>>, Error> {
+    let Some(path) = &args.script else {
+        return Ok(None);
     };
-    let mut interrupted = false;
-    let finished = loop {
-        tokio::select! {
-            r = &mut engine => break r,
-            signal = signals.next() => {
-                if signal == "SIGINT" && busy.load(Ordering::SeqCst) {
-                    tracing::debug!("{signal}: cancelling the move in flight");
-                    let _ = commands.send(Command::Cancel).await;
-                    continue;
-                }
-                if signal == "SIGINT" && prompt_done.is_some() {
-                    // Between two lines of the prompt: as the prompt does.
-                    if armed.swap(true, Ordering::SeqCst) {
-                        let _ = commands.send(Command::End(EndReason::Interrupted)).await;
-                    } else {
-                        println!("\n{CTRL_C_AGAIN}");
-                    }
-                    continue;
-                }
-                tracing::debug!("{signal}: ending the drill");
-                interrupted = true;
-                let _ = commands.send(Command::End(EndReason::Interrupted)).await;
-                break (&mut engine).await;
-            }
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadInput {
+        path: path.clone(),
+        source,
+    })?;
+    action::parse_script(&text)
+        .map(Some)
+        .map_err(|problems| Error::Script {
+            path: path.clone(),
+            problems,
+        })
+}
+
+/// A server of the drill's own, with the scenario's fixture and the DDL
+/// audit in place; nothing is left running if that fails or is
+/// interrupted.
+async fn start(
+    backend: &crate::instance::LocalBackend,
+    scenario: &crate::scenario::Scenario,
+    interrupt: &Interrupt,
+) -> Result<crate::instance::Instance, Error> {
+    let spinner = Spinner::new();
+    let provisioned = interrupt
+        .guard(backend.provision(&|e| spinner.show(e)))
+        .await;
+    let instance = match provisioned {
+        Ok(i) => i?,
+        Err(e) => {
+            spinner.clear();
+            return Err(e);
         }
     };
-    drop(commands);
-    ended.store(true, Ordering::SeqCst);
-    if let Some(done) = prompt_done {
-        // The prompt thread ends at its next line (Enter) or right away if
-        // the learner ended the drill from it.
-        let _ = done.await;
+    let prepared = interrupt
+        .guard(async {
+            let mut conn = instance.connect_app().await?;
+            drill::prepare(scenario, &mut conn, &|stage| spinner.message(stage)).await?;
+            let mut conn = instance.connect_superuser().await?;
+            drill::install_audit(&mut conn).await.map_err(Error::from)
+        })
+        .await;
+    spinner.clear();
+    match prepared.and_then(|r| r) {
+        Ok(()) => Ok(instance),
+        Err(e) => {
+            instance.shutdown().await;
+            Err(e)
+        }
     }
+}
 
-    let mut transcript = match finished {
-        Ok(result) => result?,
-        Err(e) => return Err(Error::Internal(format!("the drill engine failed: {e}"))),
+/// Where the learner's database is; at a terminal, the scenario clock
+/// starts on Enter, once the briefing has been read.
+async fn introduce(
+    args: &RunArgs,
+    target: &Target,
+    interrupt: &Interrupt,
+    out: &mut impl Write,
+) -> Result<(), Error> {
+    if args.json {
+        return Ok(());
+    }
+    say!(
+        out,
+        "Your database ({}): psql '{}'",
+        target.info.version.split(" (").next().unwrap_or_default(),
+        target.app_url
+    );
+    let scale = if args.time_scale != 1.0 {
+        format!(" (time runs {}x)", args.time_scale)
+    } else {
+        String::new()
     };
-    let score = crate::score::score(&scenario, &transcript);
+    if args.script.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        say!(
+            out,
+            "Read the briefing above, then press Enter to start the drill{scale}."
+        );
+        let _ = out.flush();
+        let enter = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)
+        });
+        if interrupt.guard(enter).await.is_err() {
+            return Err(Error::Interrupted);
+        }
+    }
+    say!(
+        out,
+        "The drill starts now{scale}. Type `help` for moves, `status` to look around.\n"
+    );
+    let _ = out.flush();
+    Ok(())
+}
+
+/// Scores, seals and saves the transcript, then says how it went.
+fn finish(
+    ctx: &Context,
+    args: &RunArgs,
+    scenario: &crate::scenario::Scenario,
+    key: Option<&[u8]>,
+    played: super::play::Played,
+    out: &mut impl Write,
+) -> Result<ExitCode, Error> {
+    let super::play::Played {
+        mut transcript,
+        interrupted,
+        output_gone,
+    } = played;
+    let score = crate::score::score(scenario, &transcript);
     transcript.score = serde_json::to_value(&score).ok();
     transcript.seal(key);
-    let saved = save(ctx, &args, &transcript)?;
+    let saved = save(ctx, args, &transcript)?;
     let died = matches!(transcript.end(), Some((_, EndReason::ServerDied)));
-    if stdout.is_gone() {
+    if output_gone {
         return Ok(ExitCode::SUCCESS);
     }
     if args.json {
@@ -260,7 +229,7 @@ pub async fn run(
             );
         }
         if args.script.is_none() && !interrupted {
-            offer_report(&scenario, &transcript, out);
+            offer_report(scenario, &transcript, out);
         }
     }
     if interrupted {
@@ -339,288 +308,4 @@ fn save(ctx: &Context, args: &RunArgs, transcript: &Transcript) -> Result<Option
     };
     transcript.save(&path)?;
     Ok(Some(path))
-}
-
-/// What a first Ctrl-C at the prompt says.
-const CTRL_C_AGAIN: &str = "(Ctrl-C again, Ctrl-D or `quit` ends the drill without resolving; Ctrl-C while a move runs cancels it)";
-
-/// Text wrapped to the terminal's width (80 columns when it has none).
-fn to_terminal_width(text: &str) -> String {
-    crate::report::wrap_lines(text, terminal_columns())
-}
-
-/// Columns to write in: the terminal's width less one (80 without one).
-fn terminal_columns() -> usize {
-    console::Term::stdout()
-        .size_checked()
-        .map_or(80, |(_, cols)| usize::from(cols))
-        .saturating_sub(1)
-}
-
-/// Renders a reply for the terminal.
-fn render(reply: &Reply) -> String {
-    let mut text = if reply.ok {
-        reply.text.clone()
-    } else {
-        format!("failed: {}", reply.text)
-    };
-    match &reply.view {
-        Some(View::Status(s)) => text = crate::report::status(s),
-        Some(View::Rows { columns, rows }) => {
-            text = format!("{}\n{}", crate::report::rows(columns, rows), text)
-        }
-        Some(View::Events(events)) => text = crate::report::events(events),
-        None => {}
-    }
-    text
-}
-
-/// Sends one move and waits for its answer (None when the drill is over).
-async fn send(commands: &mpsc::Sender<Command>, input: String, action: Action) -> Option<Reply> {
-    let (reply, answer) = oneshot::channel();
-    commands
-        .send(Command::Act {
-            input,
-            action,
-            reply,
-        })
-        .await
-        .ok()?;
-    answer.await.ok()
-}
-
-/// Plays a script: each move at its time (if given), answers printed.
-async fn play_script(
-    lines: Vec<action::ScriptLine>,
-    clock: drill::Clock,
-    commands: mpsc::Sender<Command>,
-    mut notices: mpsc::UnboundedReceiver<Event>,
-    quiet: bool,
-    stdout: ScriptOutput,
-) {
-    let printer = {
-        let stdout = stdout.clone();
-        tokio::spawn(async move {
-            while let Some(e) = notices.recv().await {
-                if !quiet
-                    && !matches!(e.kind, EventKind::Move(_))
-                    && let Some(line) = crate::report::event_line(&e)
-                {
-                    stdout.line(&line);
-                }
-            }
-        })
-    };
-    for line in lines {
-        if let Some(at) = line.at {
-            // A closed output ends the drill even while the script waits.
-            tokio::select! {
-                _ = tokio::time::sleep(clock.real_until(at.as_millis() as u64)) => {}
-                _ = stdout.closed() => {}
-            }
-        }
-        let resolve = matches!(line.action, Action::Resolve);
-        if !quiet {
-            stdout.line(&format!(
-                "[{:>6}] > {}",
-                crate::score::clock(clock.now_ms()),
-                line.text
-            ));
-        }
-        if stdout.is_gone() {
-            break;
-        }
-        let Some(reply) = send(&commands, line.text.clone(), line.action).await else {
-            break;
-        };
-        if !quiet {
-            stdout.line(&format!(
-                "         {}",
-                render(&reply).replace('\n', "\n         ")
-            ));
-        }
-        if resolve || stdout.is_gone() {
-            break;
-        }
-    }
-    let end = if stdout.is_gone() {
-        EndReason::Interrupted
-    } else {
-        EndReason::ScriptEnded
-    };
-    let _ = commands.send(Command::End(end)).await;
-    drop(commands);
-    let _ = printer.await;
-}
-
-/// Standard output of a scripted run. Writing never panics: once it is
-/// gone (a closed pipe, `| head`) it stays gone, and whoever waits on
-/// [`ScriptOutput::closed`] learns it.
-#[derive(Clone)]
-struct ScriptOutput {
-    gone: Arc<tokio::sync::watch::Sender<bool>>,
-}
-
-impl ScriptOutput {
-    fn new() -> ScriptOutput {
-        ScriptOutput {
-            gone: Arc::new(tokio::sync::watch::Sender::new(false)),
-        }
-    }
-
-    /// Prints a line, unless the output is gone.
-    fn line(&self, text: &str) {
-        if self.is_gone() {
-            return;
-        }
-        let mut out = std::io::stdout().lock();
-        if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
-            self.gone.send_replace(true);
-        }
-    }
-
-    fn is_gone(&self) -> bool {
-        *self.gone.borrow()
-    }
-
-    /// Resolves once the output is gone.
-    async fn closed(&self) {
-        let _ = self.gone.subscribe().wait_for(|gone| *gone).await;
-    }
-}
-
-/// The interactive prompt, on its own thread (line editing blocks). Alerts
-/// are printed above the prompt as they happen. Resolves when the prompt
-/// has closed.
-fn prompt(
-    commands: mpsc::Sender<Command>,
-    mut notices: mpsc::UnboundedReceiver<Event>,
-    ended: Arc<AtomicBool>,
-    busy: Arc<AtomicBool>,
-    armed: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<()> {
-    let (done_tx, done) = oneshot::channel();
-    let mut editor = match rustyline::DefaultEditor::new() {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("cannot open the prompt: {e}");
-            return tokio::spawn(async {});
-        }
-    };
-    let printer = editor.create_external_printer().ok();
-    // While the prompt reads a line, events go above it through
-    // rustyline's printer; once it has closed, straight to the terminal
-    // (the printer only delivers while a line is being read).
-    let reading = Arc::new(AtomicBool::new(true));
-    let reading_done = reading.clone();
-    let printing = tokio::spawn(async move {
-        let mut printer = printer;
-        while let Some(e) = notices.recv().await {
-            if matches!(e.kind, EventKind::Move(_) | EventKind::Hint { .. }) {
-                continue;
-            }
-            let Some(mut line) = crate::report::event_line(&e) else {
-                continue;
-            };
-            // The drill ended while the prompt still waits for a line (the
-            // time limit, a hard stop, a dead server, a Ctrl-C that came
-            // as a signal): the score comes after Enter.
-            if matches!(e.kind, EventKind::Ended { .. }) && reading.load(Ordering::SeqCst) {
-                line.push_str("\npress Enter to see your score");
-            }
-            // Continued under the text, not under the `[ 1m05s] ` time.
-            let line = crate::report::wrap_hanging(&line, terminal_columns(), 9);
-            match printer.as_mut() {
-                Some(p) if reading.load(Ordering::SeqCst) => {
-                    use rustyline::ExternalPrinter as _;
-                    let _ = p.print(format!("{line}\n"));
-                }
-                _ => println!("{line}"),
-            }
-        }
-    });
-    let handle = tokio::runtime::Handle::current();
-    std::thread::spawn(move || {
-        loop {
-            if ended.load(Ordering::SeqCst) {
-                break;
-            }
-            let line = match editor.readline("pgdrill> ") {
-                Ok(line) => line,
-                Err(rustyline::error::ReadlineError::Interrupted)
-                    if armed.swap(true, Ordering::SeqCst) =>
-                {
-                    reading_done.store(false, Ordering::SeqCst);
-                    let _ = commands.blocking_send(Command::End(EndReason::Interrupted));
-                    break;
-                }
-                Err(rustyline::error::ReadlineError::Interrupted) => {
-                    println!("{CTRL_C_AGAIN}");
-                    continue;
-                }
-                Err(_) => {
-                    reading_done.store(false, Ordering::SeqCst);
-                    let _ = commands.blocking_send(Command::End(EndReason::Interrupted));
-                    break;
-                }
-            };
-            if ended.load(Ordering::SeqCst) {
-                break;
-            }
-            let trimmed = line.trim();
-            if trimmed.is_empty() {
-                continue;
-            }
-            armed.store(false, Ordering::SeqCst);
-            let _ = editor.add_history_entry(trimmed);
-            if trimmed == "clear" {
-                let _ = editor.clear_screen();
-                continue;
-            }
-            if matches!(trimmed, "quit" | "exit") {
-                reading_done.store(false, Ordering::SeqCst);
-                let _ = commands.blocking_send(Command::End(EndReason::Interrupted));
-                break;
-            }
-            let action = match action::parse(trimmed) {
-                Ok(a) => a,
-                Err(e) => {
-                    let text = match e.usage {
-                        Some(u) => format!("{}\nusage: {u}", e.message),
-                        None => e.message,
-                    };
-                    println!("{}", to_terminal_width(&text));
-                    continue;
-                }
-            };
-            let resolve = matches!(action, Action::Resolve);
-            if resolve {
-                // The drill ends with this move; no line comes after it.
-                reading_done.store(false, Ordering::SeqCst);
-            }
-            let prose = matches!(action, Action::Help(_));
-            busy.store(true, Ordering::SeqCst);
-            let reply = handle.block_on(send(&commands, trimmed.to_string(), action));
-            busy.store(false, Ordering::SeqCst);
-            match reply {
-                // Help is prose, wrapped to the terminal; tables and
-                // results keep their lines.
-                Some(reply) if prose => println!("{}", to_terminal_width(&render(&reply))),
-                Some(reply) => println!("{}", render(&reply)),
-                None => break,
-            }
-            if resolve {
-                break;
-            }
-        }
-        reading_done.store(false, Ordering::SeqCst);
-        let _ = done_tx.send(());
-    });
-    // Done when the prompt has closed and every event has been printed
-    // (the events end with the engine), so that the score comes last; a
-    // printer that cannot deliver does not hold the score back.
-    tokio::spawn(async move {
-        let _ = done.await;
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), printing).await;
-    })
 }

@@ -114,73 +114,11 @@ impl LocalBackend {
         };
 
         progress(Progress::Copying);
-        {
-            let (from, inst, data, sock, run_as, copy) = (
-                template.data_dir.clone(),
-                instance_dir.clone(),
-                data_dir.clone(),
-                socket_dir.clone(),
-                self.run_as.clone(),
-                guard.copy.clone(),
-            );
-            tokio::task::spawn_blocking(move || -> Result<(), Error> {
-                // Held while copying: a cancelled provision's cleanup waits
-                // for it, so it cannot remove the directory mid-copy only to
-                // have the copy recreate part of it.
-                let _copying = copy.lock.lock().unwrap_or_else(|e| e.into_inner());
-                // The cleanup sets the flag before it takes the lock: if it
-                // ran before this task even started, create nothing.
-                if copy.cancel.load(Ordering::Relaxed) {
-                    return Ok(());
-                }
-                make_private_dir(&inst, &run_as)?;
-                make_private_dir(&sock, &run_as)?;
-                fsutil::copy_tree(&from, &data, &run_as, &copy.cancel)
-            })
-            .await
-            .expect("copy task does not panic")?;
-        }
-
+        self.copy_template(template, &instance_dir, &socket_dir, guard.copy.clone())
+            .await?;
         progress(Progress::Starting);
-        let mut last_error = None;
-        for _ in 0..PORT_ATTEMPTS {
-            let port = free_port().map_err(Error::io("find a free port on", "127.0.0.1"))?;
-            entry.port = port;
-            let mut cmd = std::process::Command::new(self.bins.bin("postgres"));
-            cmd.arg("-D")
-                .arg(&data_dir)
-                .arg("-p")
-                .arg(port.to_string())
-                .arg("-k")
-                .arg(&socket_dir)
-                .args(["-c", &format!("cluster_name={id}")])
-                .current_dir("/")
-                .env("LC_ALL", "C");
-            self.run_as.prepare(&mut cmd);
-            let log = instance_dir.join("postgres.log");
-            let postmaster =
-                guard
-                    .postmaster
-                    .insert(Postmaster::spawn(cmd, data_dir.clone(), log)?);
-            entry.postmaster_pid = Some(postmaster.pid());
-            self.registry.put(&entry)?;
-            match postmaster.wait_ready(READY_TIMEOUT).await {
-                Ok(()) => {
-                    last_error = None;
-                    break;
-                }
-                Err(e @ Error::StartFailed { .. }) if is_port_clash(&e) => {
-                    tracing::debug!(port, "port taken between probe and bind; retrying");
-                    guard.postmaster = None;
-                    let _ = std::fs::remove_file(data_dir.join("postmaster.pid"));
-                    last_error = Some(e);
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        if let Some(e) = last_error {
-            return Err(e);
-        }
+        self.start_server(&mut entry, &mut guard, &socket_dir)
+            .await?;
         progress(Progress::Ready);
 
         let pid = guard.postmaster.as_ref().expect("started above").pid();
@@ -221,6 +159,84 @@ impl LocalBackend {
             id,
         };
         Ok(Instance::new(info, Box::new(server)))
+    }
+
+    /// Copies the template's data directory into the instance's, owned by
+    /// the user the server runs as.
+    async fn copy_template(
+        &self,
+        template: &template::Template,
+        instance_dir: &std::path::Path,
+        socket_dir: &std::path::Path,
+        copy: Arc<CopyControl>,
+    ) -> Result<(), Error> {
+        let (from, inst, sock, run_as) = (
+            template.data_dir.clone(),
+            instance_dir.to_path_buf(),
+            socket_dir.to_path_buf(),
+            self.run_as.clone(),
+        );
+        tokio::task::spawn_blocking(move || -> Result<(), Error> {
+            // Held while copying: a cancelled provision's cleanup waits
+            // for it, so it cannot remove the directory mid-copy only to
+            // have the copy recreate part of it.
+            let _copying = copy.lock.lock().unwrap_or_else(|e| e.into_inner());
+            // The cleanup sets the flag before it takes the lock: if it
+            // ran before this task even started, create nothing.
+            if copy.cancel.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            make_private_dir(&inst, &run_as)?;
+            make_private_dir(&sock, &run_as)?;
+            fsutil::copy_tree(&from, &inst.join("data"), &run_as, &copy.cancel)
+        })
+        .await
+        .expect("copy task does not panic")
+    }
+
+    /// Starts the server on a free port, and on another when one is taken
+    /// between the probe and the bind; the registry entry follows.
+    async fn start_server(
+        &self,
+        entry: &mut Entry,
+        guard: &mut Provisioning,
+        socket_dir: &std::path::Path,
+    ) -> Result<(), Error> {
+        let (id, data_dir) = (entry.id.clone(), entry.data_dir.clone());
+        let mut last_error = None;
+        for _ in 0..PORT_ATTEMPTS {
+            let port = free_port().map_err(Error::io("find a free port on", "127.0.0.1"))?;
+            entry.port = port;
+            let mut cmd = std::process::Command::new(self.bins.bin("postgres"));
+            cmd.arg("-D")
+                .arg(&data_dir)
+                .arg("-p")
+                .arg(port.to_string())
+                .arg("-k")
+                .arg(socket_dir)
+                .args(["-c", &format!("cluster_name={id}")])
+                .current_dir("/")
+                .env("LC_ALL", "C");
+            self.run_as.prepare(&mut cmd);
+            let log = entry.instance_dir.join("postgres.log");
+            let postmaster =
+                guard
+                    .postmaster
+                    .insert(Postmaster::spawn(cmd, data_dir.clone(), log)?);
+            entry.postmaster_pid = Some(postmaster.pid());
+            self.registry.put(entry)?;
+            match postmaster.wait_ready(READY_TIMEOUT).await {
+                Ok(()) => return Ok(()),
+                Err(e @ Error::StartFailed { .. }) if is_port_clash(&e) => {
+                    tracing::debug!(port, "port taken between probe and bind; retrying");
+                    guard.postmaster = None;
+                    let _ = std::fs::remove_file(data_dir.join("postmaster.pid"));
+                    last_error = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_error.expect("at least one attempt"))
     }
 }
 

@@ -274,29 +274,8 @@ impl Inside {
 fn classify(node: &NodeEnum, inside: &Inside) -> Facts {
     use Kind::*;
     use Lock::*;
-    let object = |t: i32| ObjectType::try_from(t).unwrap_or(ObjectType::Undefined);
     match node {
-        NodeEnum::AlterTableStmt(s) => {
-            let cmds: Vec<Facts> = s
-                .cmds
-                .iter()
-                .filter_map(|c| match &c.node {
-                    Some(NodeEnum::AlterTableCmd(cmd)) => Some(alter_table(cmd)),
-                    _ => None,
-                })
-                .collect();
-            let mut facts = Facts::new(Other, None);
-            for c in cmds {
-                facts.kind = facts.kind.max(c.kind);
-                facts.destructive |= c.destructive;
-                facts.lock = facts.lock.max(c.lock);
-                facts.transactional &= c.transactional;
-            }
-            if object(s.objtype) == ObjectType::ObjectIndex {
-                facts.kind = facts.kind.min(Other);
-            }
-            facts
-        }
+        NodeEnum::AlterTableStmt(s) => alter_table_stmt(s),
         NodeEnum::RenameStmt(s) => match object(s.rename_type) {
             ObjectType::ObjectIndex => Facts::new(Other, Some(ShareUpdateExclusive)),
             _ => Facts::new(Contract, Some(AccessExclusive)),
@@ -305,32 +284,7 @@ fn classify(node: &NodeEnum, inside: &Inside) -> Facts {
             Facts::new(Expand, Some(ShareUpdateExclusive)).outside_transactions()
         }
         NodeEnum::IndexStmt(_) => Facts::new(Expand, Some(Share)),
-        NodeEnum::DropStmt(s) => {
-            let kind = object(s.remove_type);
-            // An index holds no data and no version of the app names it:
-            // dropping one is maintenance (failed-cic's cleanup), not a
-            // contract.
-            let facts = match kind {
-                ObjectType::ObjectIndex if s.concurrent => {
-                    Facts::new(Other, Some(ShareUpdateExclusive)).outside_transactions()
-                }
-                ObjectType::ObjectIndex => Facts::new(Other, Some(AccessExclusive)),
-                _ => Facts::new(Contract, Some(AccessExclusive)),
-            };
-            let holds_data = matches!(
-                kind,
-                ObjectType::ObjectTable
-                    | ObjectType::ObjectSchema
-                    | ObjectType::ObjectMatview
-                    | ObjectType::ObjectSequence
-                    | ObjectType::ObjectForeignTable
-            );
-            if holds_data {
-                facts.destructive()
-            } else {
-                facts
-            }
-        }
+        NodeEnum::DropStmt(s) => drop_stmt(s),
         NodeEnum::TruncateStmt(_) => Facts::new(Data, Some(AccessExclusive)).destructive(),
         NodeEnum::DeleteStmt(_) => Facts::new(Data, Some(RowExclusive)).destructive(),
         NodeEnum::UpdateStmt(_) | NodeEnum::InsertStmt(_) | NodeEnum::MergeStmt(_) => {
@@ -346,17 +300,11 @@ fn classify(node: &NodeEnum, inside: &Inside) -> Facts {
         NodeEnum::SelectStmt(_) if inside.writes() => Facts::new(Data, Some(AccessShare)),
         NodeEnum::SelectStmt(s) if !s.locking_clause.is_empty() => Facts::new(Read, Some(RowShare)),
         NodeEnum::SelectStmt(_) => Facts::new(Read, Some(AccessShare)),
-        NodeEnum::ExplainStmt(s) => {
-            let analyze = s
-                .options
-                .iter()
-                .any(|o| matches!(&o.node, Some(NodeEnum::DefElem(d)) if d.defname == "analyze"));
-            match s.query.as_ref().and_then(|q| q.node.as_ref()) {
-                // EXPLAIN ANALYZE runs the statement.
-                Some(inner) if analyze => classify(inner, inside),
-                _ => Facts::new(Read, None),
-            }
-        }
+        NodeEnum::ExplainStmt(s) => match s.query.as_ref().and_then(|q| q.node.as_ref()) {
+            // EXPLAIN ANALYZE runs the statement.
+            Some(inner) if has_option(&s.options, "analyze") => classify(inner, inside),
+            _ => Facts::new(Read, None),
+        },
         NodeEnum::CreateStmt(_)
         | NodeEnum::CreateSeqStmt(_)
         | NodeEnum::CreateEnumStmt(_)
@@ -371,29 +319,15 @@ fn classify(node: &NodeEnum, inside: &Inside) -> Facts {
         NodeEnum::CreateFunctionStmt(s) if s.replace => Facts::new(Other, None),
         NodeEnum::CreateFunctionStmt(_) => Facts::new(Expand, None),
         NodeEnum::CreateTrigStmt(_) => Facts::new(Other, Some(ShareRowExclusive)),
-        NodeEnum::VacuumStmt(s) => {
-            let full = s
-                .options
-                .iter()
-                .any(|o| matches!(&o.node, Some(NodeEnum::DefElem(d)) if d.defname == "full"));
-            match (s.is_vacuumcmd, full) {
-                (true, true) => Facts::new(Other, Some(AccessExclusive)).outside_transactions(),
-                (true, false) => {
-                    Facts::new(Other, Some(ShareUpdateExclusive)).outside_transactions()
-                }
-                (false, _) => Facts::new(Other, Some(ShareUpdateExclusive)),
-            }
+        NodeEnum::VacuumStmt(s) => match (s.is_vacuumcmd, has_option(&s.options, "full")) {
+            (true, true) => Facts::new(Other, Some(AccessExclusive)).outside_transactions(),
+            (true, false) => Facts::new(Other, Some(ShareUpdateExclusive)).outside_transactions(),
+            (false, _) => Facts::new(Other, Some(ShareUpdateExclusive)),
+        },
+        NodeEnum::ReindexStmt(s) if has_option(&s.params, "concurrently") => {
+            Facts::new(Other, Some(ShareUpdateExclusive)).outside_transactions()
         }
-        NodeEnum::ReindexStmt(s) => {
-            let concurrently = s.params.iter().any(
-                |o| matches!(&o.node, Some(NodeEnum::DefElem(d)) if d.defname == "concurrently"),
-            );
-            if concurrently {
-                Facts::new(Other, Some(ShareUpdateExclusive)).outside_transactions()
-            } else {
-                Facts::new(Other, Some(Share))
-            }
-        }
+        NodeEnum::ReindexStmt(_) => Facts::new(Other, Some(Share)),
         NodeEnum::ClusterStmt(_) => Facts::new(Other, Some(AccessExclusive)),
         NodeEnum::RefreshMatViewStmt(s) if s.concurrent => Facts::new(Data, Some(Exclusive)),
         NodeEnum::RefreshMatViewStmt(_) => Facts::new(Data, Some(AccessExclusive)),
@@ -407,6 +341,65 @@ fn classify(node: &NodeEnum, inside: &Inside) -> Facts {
             .destructive()
             .outside_transactions(),
         _ => Facts::new(Other, None),
+    }
+}
+
+/// Whether a statement's options (`VACUUM (FULL)`, `EXPLAIN (ANALYZE)`)
+/// name `option`.
+fn has_option(options: &[pg_query::Node], option: &str) -> bool {
+    options
+        .iter()
+        .any(|o| matches!(&o.node, Some(NodeEnum::DefElem(d)) if d.defname == option))
+}
+
+fn object(t: i32) -> ObjectType {
+    ObjectType::try_from(t).unwrap_or(ObjectType::Undefined)
+}
+
+/// An `ALTER TABLE`: the strongest of its commands. On an index it is
+/// maintenance, whatever its commands.
+fn alter_table_stmt(s: &pg_query::protobuf::AlterTableStmt) -> Facts {
+    let mut facts = Facts::new(Kind::Other, None);
+    for cmd in s.cmds.iter().filter_map(|c| match &c.node {
+        Some(NodeEnum::AlterTableCmd(cmd)) => Some(alter_table(cmd)),
+        _ => None,
+    }) {
+        facts.kind = facts.kind.max(cmd.kind);
+        facts.destructive |= cmd.destructive;
+        facts.lock = facts.lock.max(cmd.lock);
+        facts.transactional &= cmd.transactional;
+    }
+    if object(s.objtype) == ObjectType::ObjectIndex {
+        facts.kind = facts.kind.min(Kind::Other);
+    }
+    facts
+}
+
+/// A `DROP`: destructive when what it drops holds data. An index holds
+/// no data and no version of the app names it: dropping one is
+/// maintenance (failed-cic's cleanup), not a contract.
+fn drop_stmt(s: &pg_query::protobuf::DropStmt) -> Facts {
+    use Lock::*;
+    let kind = object(s.remove_type);
+    let facts = match kind {
+        ObjectType::ObjectIndex if s.concurrent => {
+            Facts::new(Kind::Other, Some(ShareUpdateExclusive)).outside_transactions()
+        }
+        ObjectType::ObjectIndex => Facts::new(Kind::Other, Some(AccessExclusive)),
+        _ => Facts::new(Kind::Contract, Some(AccessExclusive)),
+    };
+    let holds_data = matches!(
+        kind,
+        ObjectType::ObjectTable
+            | ObjectType::ObjectSchema
+            | ObjectType::ObjectMatview
+            | ObjectType::ObjectSequence
+            | ObjectType::ObjectForeignTable
+    );
+    if holds_data {
+        facts.destructive()
+    } else {
+        facts
     }
 }
 

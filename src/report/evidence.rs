@@ -278,195 +278,11 @@ fn window_info(w: &Window) -> WindowInfo {
 impl Evidence {
     /// Gathers the evidence of a drill.
     pub fn build(scenario: &Scenario, transcript: &Transcript, score: &Score) -> Evidence {
-        let mut timeline = Vec::new();
-        let mut plan = Vec::new();
-        let mut approvals = Vec::new();
-        let mut decisions = Vec::new();
-        let mut notes = Vec::new();
-        let mut first_alert = None;
-        let mut check_failures: Vec<Entry> = Vec::new();
+        let mut g = Gathered::default();
         for e in &transcript.events {
-            let t_ms = e.t_ms;
-            let line = |source, text: &str| Line {
-                t_ms,
-                source,
-                text: text.to_string(),
-                result: None,
-                ok: None,
-                changes_nothing: false,
-            };
-            match &e.kind {
-                EventKind::Window(_) => {}
-                EventKind::Started { message } => timeline.push(line(Source::Start, message)),
-                EventKind::Timeline { message, hidden } => {
-                    let source = if *hidden {
-                        Source::Fault
-                    } else {
-                        Source::Pipeline
-                    };
-                    timeline.push(line(source, message));
-                }
-                EventKind::Observation { level, message } => {
-                    let source = match level {
-                        Level::Alert => Source::Alert,
-                        Level::Recovered => Source::Recovered,
-                        Level::Info => Source::Info,
-                    };
-                    if source == Source::Alert && first_alert.is_none() {
-                        first_alert = Some(Entry {
-                            t_ms,
-                            text: message.clone(),
-                        });
-                    }
-                    timeline.push(line(source, message));
-                }
-                EventKind::Move(m) => {
-                    timeline.push(Line {
-                        result: Some(first_line(&m.result, 160)),
-                        ok: Some(m.ok),
-                        changes_nothing: m.changes_nothing(),
-                        ..line(Source::Move, &m.input)
-                    });
-                    if !m.ok {
-                        continue;
-                    }
-                    match m.parsed.as_deref().cloned() {
-                        Some(Parsed::Plan {
-                            migration,
-                            classified,
-                            window_ms,
-                            owner,
-                            purpose,
-                        }) => plan.push(PlanEntry {
-                            t_ms,
-                            declared_kind: scenario
-                                .migrations
-                                .get(&migration)
-                                .map(|mig| mig.kind.to_string()),
-                            migration,
-                            classified,
-                            window: Dur(std::time::Duration::from_millis(window_ms)).to_string(),
-                            owner,
-                            purpose,
-                        }),
-                        Some(Parsed::Approval { what, by }) => approvals.push(Entry {
-                            t_ms,
-                            text: format!("{what}, approved by {by}"),
-                        }),
-                        Some(Parsed::Decision {
-                            go,
-                            migration,
-                            reason,
-                        }) => decisions.push(Decision {
-                            t_ms,
-                            go,
-                            migration,
-                            reason,
-                        }),
-                        Some(Parsed::Note { text }) => notes.push(Entry {
-                            t_ms,
-                            text: format!("note: {text}"),
-                        }),
-                        Some(Parsed::Comms { text }) => notes.push(Entry {
-                            t_ms,
-                            text: format!("update to stakeholders: {text}"),
-                        }),
-                        _ => {}
-                    }
-                }
-                EventKind::Check {
-                    name,
-                    ok,
-                    bad,
-                    error,
-                } => {
-                    let what = match (ok, check_finding(*bad, error.as_deref())) {
-                        (true, _) => format!("{name} passes"),
-                        (false, f) if f.is_empty() => format!("{name} fails"),
-                        (false, f) => format!("{name} fails: {f}"),
-                    };
-                    if !ok
-                        && !check_failures
-                            .iter()
-                            .any(|c| c.text.starts_with(name.as_str()))
-                    {
-                        check_failures.push(Entry {
-                            t_ms,
-                            text: what.clone(),
-                        });
-                    }
-                    timeline.push(line(Source::Check, &what));
-                }
-                EventKind::Rpo(r) => {
-                    let text = match &r.error {
-                        Some(err) => format!("RPO could not be measured: {err}"),
-                        None => format!(
-                            "RPO measured: {} of {} acknowledged writes missing",
-                            r.missing, r.writes
-                        ),
-                    };
-                    timeline.push(line(Source::Rpo, &text));
-                }
-                EventKind::Hint { n, text } => {
-                    timeline.push(line(Source::Hint, &format!("hint {n}: {text}")))
-                }
-                EventKind::Ended { reason } => timeline.push(line(
-                    Source::End,
-                    &format!("the drill ended: {}", reason.describe()),
-                )),
-            }
+            g.event(scenario, e.t_ms, &e.kind);
         }
-
-        let windows: Vec<&Window> = transcript.windows().collect();
-        let first_bad = windows
-            .iter()
-            .find(|w| {
-                score
-                    .recovery
-                    .incident_start_ms
-                    .is_some_and(|t| (w.start_ms..w.end_ms.max(w.start_ms + 1)).contains(&t))
-            })
-            .or_else(|| {
-                windows
-                    .iter()
-                    .find(|w| !recovery::healthy(&scenario.slo, w))
-            });
-        let signal = first_bad.map(|first| {
-            let worst = windows
-                .iter()
-                .filter(|w| w.start_ms >= first.start_ms)
-                .max_by(|a, b| {
-                    (a.error_rate(), a.p99_ms)
-                        .partial_cmp(&(b.error_rate(), b.p99_ms))
-                        .unwrap_or(std::cmp::Ordering::Equal)
-                })
-                .copied()
-                .unwrap_or(first);
-            Signal {
-                first: window_info(first),
-                worst: window_info(worst),
-                alert: first_alert.clone(),
-                checks: check_failures.clone(),
-            }
-        });
-        let signal = signal.or_else(|| {
-            (!check_failures.is_empty()).then(|| {
-                let quiet = WindowInfo {
-                    t_ms: check_failures[0].t_ms,
-                    requests: 0,
-                    error_rate: 0.0,
-                    p99_ms: 0.0,
-                    top_error: None,
-                };
-                Signal {
-                    first: quiet.clone(),
-                    worst: quiet,
-                    alert: first_alert.clone(),
-                    checks: check_failures.clone(),
-                }
-            })
-        });
-
+        let signal = signal(scenario, transcript, score, &g);
         let recovery = RecoveryInfo {
             incident_start_ms: score.incident_start_ms,
             recovered_ms: score.recovered_ms,
@@ -483,7 +299,14 @@ impl Evidence {
         let ended = transcript
             .end()
             .map(|(t_ms, reason)| Ended { t_ms, reason });
-        let postmortem = postmortem(scenario, score, &timeline, &recovery, rpo.as_ref(), &signal);
+        let postmortem = postmortem(
+            scenario,
+            score,
+            &g.timeline,
+            &recovery,
+            rpo.as_ref(),
+            &signal,
+        );
         Evidence {
             scenario: ScenarioInfo {
                 id: scenario.id.clone(),
@@ -498,18 +321,216 @@ impl Evidence {
             learner: transcript.learner.clone(),
             chart: super::chart::Chart::build(scenario, transcript, score),
             ended,
-            plan,
-            approvals,
-            decisions,
+            plan: g.plan,
+            approvals: g.approvals,
+            decisions: g.decisions,
             signal,
             recovery,
             rpo,
-            timeline,
-            notes,
+            timeline: g.timeline,
+            notes: g.notes,
             score: score.clone(),
             postmortem,
         }
     }
+}
+
+/// What the events say, gathered in one pass.
+#[derive(Default)]
+struct Gathered {
+    timeline: Vec<Line>,
+    plan: Vec<PlanEntry>,
+    approvals: Vec<Entry>,
+    decisions: Vec<Decision>,
+    notes: Vec<Entry>,
+    first_alert: Option<Entry>,
+    /// The first failure of each integrity check.
+    check_failures: Vec<Entry>,
+}
+
+impl Gathered {
+    fn event(&mut self, scenario: &Scenario, t_ms: u64, kind: &EventKind) {
+        let line = |source, text: &str| Line {
+            t_ms,
+            source,
+            text: text.to_string(),
+            result: None,
+            ok: None,
+            changes_nothing: false,
+        };
+        let entry = |text: &str| Entry {
+            t_ms,
+            text: text.to_string(),
+        };
+        match kind {
+            EventKind::Window(_) => {}
+            EventKind::Started { message } => self.timeline.push(line(Source::Start, message)),
+            EventKind::Timeline { message, hidden } => {
+                let source = if *hidden {
+                    Source::Fault
+                } else {
+                    Source::Pipeline
+                };
+                self.timeline.push(line(source, message));
+            }
+            EventKind::Observation { level, message } => {
+                let source = match level {
+                    Level::Alert => Source::Alert,
+                    Level::Recovered => Source::Recovered,
+                    Level::Info => Source::Info,
+                };
+                if source == Source::Alert && self.first_alert.is_none() {
+                    self.first_alert = Some(entry(message));
+                }
+                self.timeline.push(line(source, message));
+            }
+            EventKind::Move(m) => {
+                self.timeline.push(Line {
+                    result: Some(first_line(&m.result, 160)),
+                    ok: Some(m.ok),
+                    changes_nothing: m.changes_nothing(),
+                    ..line(Source::Move, &m.input)
+                });
+                if let (true, Some(parsed)) = (m.ok, m.parsed.as_deref()) {
+                    self.said(scenario, t_ms, parsed);
+                }
+            }
+            EventKind::Check {
+                name,
+                ok,
+                bad,
+                error,
+            } => {
+                let what = match (ok, check_finding(*bad, error.as_deref())) {
+                    (true, _) => format!("{name} passes"),
+                    (false, f) if f.is_empty() => format!("{name} fails"),
+                    (false, f) => format!("{name} fails: {f}"),
+                };
+                let first = !self
+                    .check_failures
+                    .iter()
+                    .any(|c| c.text.starts_with(name.as_str()));
+                if !ok && first {
+                    self.check_failures.push(entry(&what));
+                }
+                self.timeline.push(line(Source::Check, &what));
+            }
+            EventKind::Rpo(r) => {
+                let text = match &r.error {
+                    Some(err) => format!("RPO could not be measured: {err}"),
+                    None => format!(
+                        "RPO measured: {} of {} acknowledged writes missing",
+                        r.missing, r.writes
+                    ),
+                };
+                self.timeline.push(line(Source::Rpo, &text));
+            }
+            EventKind::Hint { n, text } => self
+                .timeline
+                .push(line(Source::Hint, &format!("hint {n}: {text}"))),
+            EventKind::Ended { reason } => self.timeline.push(line(
+                Source::End,
+                &format!("the drill ended: {}", reason.describe()),
+            )),
+        }
+    }
+
+    /// What a successful move recorded: a plan, an approval, a decision, a
+    /// note or an update.
+    fn said(&mut self, scenario: &Scenario, t_ms: u64, parsed: &Parsed) {
+        let entry = |text: String| Entry { t_ms, text };
+        match parsed.clone() {
+            Parsed::Plan {
+                migration,
+                classified,
+                window_ms,
+                owner,
+                purpose,
+            } => self.plan.push(PlanEntry {
+                t_ms,
+                declared_kind: scenario
+                    .migrations
+                    .get(&migration)
+                    .map(|mig| mig.kind.to_string()),
+                migration,
+                classified,
+                window: Dur(std::time::Duration::from_millis(window_ms)).to_string(),
+                owner,
+                purpose,
+            }),
+            Parsed::Approval { what, by } => self
+                .approvals
+                .push(entry(format!("{what}, approved by {by}"))),
+            Parsed::Decision {
+                go,
+                migration,
+                reason,
+            } => self.decisions.push(Decision {
+                t_ms,
+                go,
+                migration,
+                reason,
+            }),
+            Parsed::Note { text } => self.notes.push(entry(format!("note: {text}"))),
+            Parsed::Comms { text } => self
+                .notes
+                .push(entry(format!("update to stakeholders: {text}"))),
+            Parsed::Look | Parsed::Act => {}
+        }
+    }
+}
+
+/// The failure signal: the window the incident began in (or the first
+/// unhealthy one), the worst after it, the first alert and the failing
+/// checks; failing checks alone are a signal too.
+fn signal(
+    scenario: &Scenario,
+    transcript: &Transcript,
+    score: &Score,
+    g: &Gathered,
+) -> Option<Signal> {
+    let windows: Vec<&Window> = transcript.windows().collect();
+    let first_bad = windows
+        .iter()
+        .find(|w| {
+            score
+                .recovery
+                .incident_start_ms
+                .is_some_and(|t| (w.start_ms..w.end_ms.max(w.start_ms + 1)).contains(&t))
+        })
+        .or_else(|| {
+            windows
+                .iter()
+                .find(|w| !recovery::healthy(&scenario.slo, w))
+        });
+    let signal = |first: WindowInfo, worst: WindowInfo| Signal {
+        first,
+        worst,
+        alert: g.first_alert.clone(),
+        checks: g.check_failures.clone(),
+    };
+    if let Some(first) = first_bad {
+        let worst = windows
+            .iter()
+            .filter(|w| w.start_ms >= first.start_ms)
+            .max_by(|a, b| {
+                (a.error_rate(), a.p99_ms)
+                    .partial_cmp(&(b.error_rate(), b.p99_ms))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .copied()
+            .unwrap_or(first);
+        return Some(signal(window_info(first), window_info(worst)));
+    }
+    let failed = g.check_failures.first()?;
+    let quiet = WindowInfo {
+        t_ms: failed.t_ms,
+        requests: 0,
+        error_rate: 0.0,
+        p99_ms: 0.0,
+        top_error: None,
+    };
+    Some(signal(quiet.clone(), quiet))
 }
 
 #[cfg(test)]

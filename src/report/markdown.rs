@@ -4,6 +4,8 @@
 use std::io::{self, Write};
 
 use super::evidence::{Evidence, Line, Source};
+use super::postmortem::Postmortem;
+use crate::score::Score;
 use crate::score::clock;
 
 /// A table cell: one line, pipes escaped.
@@ -43,8 +45,18 @@ fn timeline_table(out: &mut impl Write, lines: &[Line]) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes the report.
+/// Writes the report, section by section.
 pub fn write(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
+    facts(e, out)?;
+    plan(e, out)?;
+    signal(e, out)?;
+    timeline(e, out)?;
+    score(&e.score, out)?;
+    postmortem(&e.postmortem, out)
+}
+
+/// The title and the table of facts: drill, result, RTO, RPO, end.
+fn facts(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
     let s = &e.score;
     let heading = match e.scenario.kind {
         crate::scenario::ScenarioKind::Incident => "Incident timeline",
@@ -109,7 +121,11 @@ pub fn write(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
         )?;
     }
     writeln!(out)?;
+    Ok(())
+}
 
+/// The migration plan, approvals and go/no-go decisions.
+fn plan(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "## Migration plan")?;
     writeln!(out)?;
     if e.plan.is_empty() {
@@ -162,7 +178,11 @@ pub fn write(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
         }
     }
     writeln!(out)?;
+    Ok(())
+}
 
+/// The failure signal the drill observed.
+fn signal(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "## Observed failure signal")?;
     writeln!(out)?;
     match &e.signal {
@@ -185,7 +205,11 @@ pub fn write(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
         }
     }
     writeln!(out)?;
+    Ok(())
+}
 
+/// Every event and move, then the notes and updates sent.
+fn timeline(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "## Timeline")?;
     writeln!(out)?;
     writeln!(
@@ -204,7 +228,11 @@ pub fn write(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
         }
         writeln!(out)?;
     }
+    Ok(())
+}
 
+/// The score lines and the verdict.
+fn score(s: &Score, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "## Score")?;
     writeln!(out)?;
     writeln!(out, "| | what | points | why |")?;
@@ -230,8 +258,11 @@ pub fn write(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
         }
     }
     writeln!(out)?;
+    Ok(())
+}
 
-    let pm = &e.postmortem;
+/// The postmortem skeleton: the facts filled in, the questions left open.
+fn postmortem(pm: &Postmortem, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "## Postmortem")?;
     writeln!(out)?;
     writeln!(

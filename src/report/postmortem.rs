@@ -47,25 +47,7 @@ pub(super) fn postmortem(
     signal: &Option<Signal>,
 ) -> Postmortem {
     let start = recovery.incident_start_ms;
-    let is_change = |l: &Line| match l.source {
-        Source::Pipeline | Source::Fault => true,
-        Source::Move => l.ok == Some(true) && !l.changes_nothing,
-        _ => false,
-    };
-    let changes: Vec<Line> = match start {
-        Some(s) => {
-            let before: Vec<&Line> = timeline
-                .iter()
-                .filter(|l| l.t_ms <= s && is_change(l))
-                .collect();
-            before
-                .iter()
-                .skip(before.len().saturating_sub(5))
-                .map(|l| (*l).clone())
-                .collect()
-        }
-        None => Vec::new(),
-    };
+    let changes = changes_before(timeline, start);
     let mitigation: Vec<Line> = match start {
         Some(s) => timeline
             .iter()
@@ -79,70 +61,6 @@ pub(super) fn postmortem(
             .collect(),
         None => Vec::new(),
     };
-
-    let mut detection = Vec::new();
-    if let Some(sig) = signal {
-        if sig.first.requests > 0 {
-            detection.push(format!(
-                "First window out of the SLO at {}: {}.",
-                clock(sig.first.t_ms),
-                sig.first.describe()
-            ));
-        }
-        for c in &sig.checks {
-            detection.push(format!("Integrity check at {}: {}.", clock(c.t_ms), c.text));
-        }
-        if let Some(a) = &sig.alert {
-            detection.push(format!(
-                "Alert at {}: {}.",
-                clock(a.t_ms),
-                a.text.trim_end_matches('.')
-            ));
-        }
-    }
-
-    let summary = match (start, recovery.rto_ms) {
-        (None, _) => format!(
-            "{}. No incident occurred: the SLO held and every integrity check passed.",
-            scenario.title
-        ),
-        (Some(s), rto) => {
-            let first_fix = mitigation
-                .first()
-                .map(|l| {
-                    format!(
-                        " The first mitigating move was `{}` at {}.",
-                        l.text,
-                        clock(l.t_ms)
-                    )
-                })
-                .unwrap_or_default();
-            let back = match (recovery.recovered_ms, rto) {
-                (Some(r), Some(rto)) => format!(
-                    " Service and data were back at {}: recovery took {} against an RTO of {} ({}).",
-                    clock(r),
-                    clock(rto),
-                    clock(recovery.rto_target_ms),
-                    if recovery.met { "met" } else { "missed" }
-                ),
-                _ => " The service did not recover before the drill ended.".to_string(),
-            };
-            let lost = rpo
-                .map(|r| {
-                    format!(
-                        " {} of {} acknowledged writes were lost.",
-                        r.missing, r.writes
-                    )
-                })
-                .unwrap_or_default();
-            format!(
-                "{}. The incident began at {}.{first_fix}{back}{lost}",
-                scenario.title,
-                clock(s)
-            )
-        }
-    };
-
     let key = |l: &Line| {
         matches!(
             l.source,
@@ -153,8 +71,6 @@ pub(super) fn postmortem(
                 .any(|m| m.t_ms == l.t_ms && m.text == l.text)
             || changes.iter().any(|c| c.t_ms == l.t_ms && c.text == l.text)
     };
-    let key_timeline = timeline.iter().filter(|l| key(l)).cloned().collect();
-
     let mut follow_ups: Vec<String> = score
         .items
         .iter()
@@ -167,13 +83,110 @@ pub(super) fn postmortem(
         .map(|i| format!("{}: {}", i.label, i.lesson.as_deref().unwrap_or(&i.detail)))
         .collect();
     follow_ups.extend(TYPICAL_FOLLOW_UPS.iter().map(|s| s.to_string()));
-
     Postmortem {
-        summary,
-        timeline: key_timeline,
+        summary: summary(scenario, recovery, rpo, &mitigation),
+        timeline: timeline.iter().filter(|l| key(l)).cloned().collect(),
         changes,
-        detection,
+        detection: detection(signal.as_ref()),
         mitigation,
         follow_ups,
     }
+}
+
+/// The last five changes (pipeline, faults, moves that changed something)
+/// up to the incident's start.
+fn changes_before(timeline: &[Line], start: Option<u64>) -> Vec<Line> {
+    let Some(s) = start else {
+        return Vec::new();
+    };
+    let is_change = |l: &Line| match l.source {
+        Source::Pipeline | Source::Fault => true,
+        Source::Move => l.ok == Some(true) && !l.changes_nothing,
+        _ => false,
+    };
+    let before: Vec<&Line> = timeline
+        .iter()
+        .filter(|l| l.t_ms <= s && is_change(l))
+        .collect();
+    before
+        .iter()
+        .skip(before.len().saturating_sub(5))
+        .map(|l| (*l).clone())
+        .collect()
+}
+
+/// How the incident showed: the first bad window, failing checks, the
+/// first alert.
+fn detection(signal: Option<&Signal>) -> Vec<String> {
+    let Some(sig) = signal else {
+        return Vec::new();
+    };
+    let mut detection = Vec::new();
+    if sig.first.requests > 0 {
+        detection.push(format!(
+            "First window out of the SLO at {}: {}.",
+            clock(sig.first.t_ms),
+            sig.first.describe()
+        ));
+    }
+    for c in &sig.checks {
+        detection.push(format!("Integrity check at {}: {}.", clock(c.t_ms), c.text));
+    }
+    if let Some(a) = &sig.alert {
+        detection.push(format!(
+            "Alert at {}: {}.",
+            clock(a.t_ms),
+            a.text.trim_end_matches('.')
+        ));
+    }
+    detection
+}
+
+/// The summary paragraph: when it began, the first fix, recovery against
+/// the RTO, writes lost.
+fn summary(
+    scenario: &Scenario,
+    recovery: &RecoveryInfo,
+    rpo: Option<&RpoInfo>,
+    mitigation: &[Line],
+) -> String {
+    let Some(s) = recovery.incident_start_ms else {
+        return format!(
+            "{}. No incident occurred: the SLO held and every integrity check passed.",
+            scenario.title
+        );
+    };
+    let first_fix = mitigation
+        .first()
+        .map(|l| {
+            format!(
+                " The first mitigating move was `{}` at {}.",
+                l.text,
+                clock(l.t_ms)
+            )
+        })
+        .unwrap_or_default();
+    let back = match (recovery.recovered_ms, recovery.rto_ms) {
+        (Some(r), Some(rto)) => format!(
+            " Service and data were back at {}: recovery took {} against an RTO of {} ({}).",
+            clock(r),
+            clock(rto),
+            clock(recovery.rto_target_ms),
+            if recovery.met { "met" } else { "missed" }
+        ),
+        _ => " The service did not recover before the drill ended.".to_string(),
+    };
+    let lost = rpo
+        .map(|r| {
+            format!(
+                " {} of {} acknowledged writes were lost.",
+                r.missing, r.writes
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "{}. The incident began at {}.{first_fix}{back}{lost}",
+        scenario.title,
+        clock(s)
+    )
 }

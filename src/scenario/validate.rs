@@ -457,94 +457,8 @@ fn check_rubric(s: &Scenario, p: &mut Vec<Problem>) {
         ));
     }
     let ids: BTreeSet<&str> = r.steps.iter().map(|s| s.id.as_str()).collect();
-    let step_ref = |at: String, id: &str, own: Option<&str>, p: &mut Vec<Problem>| {
-        if Some(id) == own {
-            p.push(Problem::at(&at, format!("step `{id}` refers to itself")));
-        } else if !ids.contains(id) {
-            p.push(
-                Problem::at(&at, format!("unknown step `{id}`")).hint(listing(ids.iter().copied())),
-            );
-        }
-    };
-    let check_patterns = |at: String, patterns: &super::Patterns, p: &mut Vec<Problem>| {
-        for (k, pattern) in patterns.0.iter().enumerate() {
-            let verb = pattern.split_whitespace().next().unwrap_or("");
-            if !MOVE_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb)) {
-                let at = if patterns.0.len() > 1 {
-                    format!("{at}.{k}")
-                } else {
-                    at.clone()
-                };
-                p.push(
-                    Problem::at(&at, format!("`{pattern}` is not a move")).hint(format!(
-                        "moves start with one of: {}",
-                        MOVE_VERBS.join(", ")
-                    )),
-                );
-            }
-        }
-    };
-    for (i, step) in r.steps.iter().enumerate() {
-        check_patterns(format!("rubric.steps.{i}.move"), &step.moves, p);
-        if step.points == 0 {
-            p.push(Problem::at(
-                &format!("rubric.steps.{i}.points"),
-                "a step is worth at least 1 point",
-            ));
-        } else if step.points > MAX_POINTS {
-            p.push(
-                Problem::at(
-                    &format!("rubric.steps.{i}.points"),
-                    format!(
-                        "{} points is more than a step may be worth ({MAX_POINTS})",
-                        step.points
-                    ),
-                )
-                .hint("scores are read by people: keep steps in tens of points"),
-            );
-        }
-        for (k, id) in step.after.iter().enumerate() {
-            step_ref(format!("rubric.steps.{i}.after.{k}"), id, Some(&step.id), p);
-        }
-        for (k, id) in step.before.iter().enumerate() {
-            step_ref(
-                format!("rubric.steps.{i}.before.{k}"),
-                id,
-                Some(&step.id),
-                p,
-            );
-        }
-    }
-    for (i, rule) in r.forbid.iter().enumerate() {
-        check_patterns(format!("rubric.forbid.{i}.move"), &rule.moves, p);
-        if let Some(version) = &rule.while_serving {
-            check_version(s, &format!("rubric.forbid.{i}.while_serving"), version, p);
-        }
-        for (k, id) in rule.before.iter().enumerate() {
-            step_ref(format!("rubric.forbid.{i}.before.{k}"), id, None, p);
-        }
-        if rule.penalty > MAX_POINTS {
-            p.push(
-                Problem::at(
-                    &format!("rubric.forbid.{i}.penalty"),
-                    format!(
-                        "a penalty of {} is more than {MAX_POINTS} points",
-                        rule.penalty
-                    ),
-                )
-                .hint("use `fatal = true` for a move that must fail the drill whatever the points"),
-            );
-        }
-        if rule.why.trim().is_empty() {
-            p.push(
-                Problem::at(
-                    &format!("rubric.forbid.{i}.why"),
-                    "say why the move is forbidden",
-                )
-                .hint("cite the runbook rule it breaks; the learner reads this sentence"),
-            );
-        }
-    }
+    check_steps(r, &ids, p);
+    check_forbid(s, &ids, p);
     for (i, id) in r.guardrails_off.iter().enumerate() {
         if super::guardrail::guardrail(id).is_none() {
             p.push(
@@ -581,6 +495,101 @@ fn check_rubric(s: &Scenario, p: &mut Vec<Problem>) {
             )
             .hint("lower the pass mark or add steps"),
         );
+    }
+}
+
+/// A reference to a step, in `after`/`before`: it must exist and not be
+/// the step itself.
+fn step_ref(ids: &BTreeSet<&str>, at: String, id: &str, own: Option<&str>, p: &mut Vec<Problem>) {
+    if Some(id) == own {
+        p.push(Problem::at(&at, format!("step `{id}` refers to itself")));
+    } else if !ids.contains(id) {
+        p.push(Problem::at(&at, format!("unknown step `{id}`")).hint(listing(ids.iter().copied())));
+    }
+}
+
+/// Every pattern must start with a move's verb.
+fn check_patterns(at: String, patterns: &super::Patterns, p: &mut Vec<Problem>) {
+    for (k, pattern) in patterns.0.iter().enumerate() {
+        let verb = pattern.split_whitespace().next().unwrap_or("");
+        if MOVE_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb)) {
+            continue;
+        }
+        let at = if patterns.0.len() > 1 {
+            format!("{at}.{k}")
+        } else {
+            at.clone()
+        };
+        p.push(
+            Problem::at(&at, format!("`{pattern}` is not a move")).hint(format!(
+                "moves start with one of: {}",
+                MOVE_VERBS.join(", ")
+            )),
+        );
+    }
+}
+
+fn check_steps(r: &super::Rubric, ids: &BTreeSet<&str>, p: &mut Vec<Problem>) {
+    for (i, step) in r.steps.iter().enumerate() {
+        check_patterns(format!("rubric.steps.{i}.move"), &step.moves, p);
+        if step.points == 0 {
+            p.push(Problem::at(
+                &format!("rubric.steps.{i}.points"),
+                "a step is worth at least 1 point",
+            ));
+        } else if step.points > MAX_POINTS {
+            p.push(
+                Problem::at(
+                    &format!("rubric.steps.{i}.points"),
+                    format!(
+                        "{} points is more than a step may be worth ({MAX_POINTS})",
+                        step.points
+                    ),
+                )
+                .hint("scores are read by people: keep steps in tens of points"),
+            );
+        }
+        for (k, id) in step.after.iter().enumerate() {
+            let at = format!("rubric.steps.{i}.after.{k}");
+            step_ref(ids, at, id, Some(&step.id), p);
+        }
+        for (k, id) in step.before.iter().enumerate() {
+            let at = format!("rubric.steps.{i}.before.{k}");
+            step_ref(ids, at, id, Some(&step.id), p);
+        }
+    }
+}
+
+fn check_forbid(s: &Scenario, ids: &BTreeSet<&str>, p: &mut Vec<Problem>) {
+    for (i, rule) in s.rubric.forbid.iter().enumerate() {
+        check_patterns(format!("rubric.forbid.{i}.move"), &rule.moves, p);
+        if let Some(version) = &rule.while_serving {
+            check_version(s, &format!("rubric.forbid.{i}.while_serving"), version, p);
+        }
+        for (k, id) in rule.before.iter().enumerate() {
+            step_ref(ids, format!("rubric.forbid.{i}.before.{k}"), id, None, p);
+        }
+        if rule.penalty > MAX_POINTS {
+            p.push(
+                Problem::at(
+                    &format!("rubric.forbid.{i}.penalty"),
+                    format!(
+                        "a penalty of {} is more than {MAX_POINTS} points",
+                        rule.penalty
+                    ),
+                )
+                .hint("use `fatal = true` for a move that must fail the drill whatever the points"),
+            );
+        }
+        if rule.why.trim().is_empty() {
+            p.push(
+                Problem::at(
+                    &format!("rubric.forbid.{i}.why"),
+                    "say why the move is forbidden",
+                )
+                .hint("cite the runbook rule it breaks; the learner reads this sentence"),
+            );
+        }
     }
 }
 
