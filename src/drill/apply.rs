@@ -198,8 +198,10 @@ impl Drill {
             },
         );
         self.waits.push(Waiting {
-            until_ms,
-            recovered,
+            wait: super::decide::WaitFor {
+                until_ms,
+                recovered,
+            },
             pending,
         });
     }

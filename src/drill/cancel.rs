@@ -41,7 +41,7 @@ impl Drill {
         work: impl Future<Output = Done> + Send + 'static,
     ) {
         let mut cancel = self.cancel_handle();
-        self.moves.spawn(async move {
+        self.work.moves.spawn(async move {
             let done = tokio::select! {
                 done = work => done,
                 Ok(outcome) = &mut cancel => Done {
@@ -65,7 +65,7 @@ impl Drill {
     ) {
         let superuser = self.db().superuser_url.clone();
         let mut cancel = self.cancel_handle();
-        self.moves.spawn(async move {
+        self.work.moves.spawn(async move {
             let mut conn = match crate::instance::connect_as(&url, MOVES, None).await {
                 Ok(c) => c,
                 Err(e) => return (pending, Done::refuse(canonical, e.to_string())),
@@ -104,14 +104,14 @@ impl Drill {
     /// A new move's end of the channel that stops it.
     fn cancel_handle(&mut self) -> oneshot::Receiver<Outcome> {
         let (tx, rx) = oneshot::channel();
-        self.running.retain(|tx| !tx.is_closed());
-        self.running.push(tx);
+        self.work.running.retain(|tx| !tx.is_closed());
+        self.work.running.push(tx);
         rx
     }
 
     /// Stops every move in flight; each is recorded as ending so.
     pub(super) fn cancel_moves(&mut self, outcome: Outcome) {
-        for tx in self.running.drain(..) {
+        for tx in self.work.running.drain(..) {
             let _ = tx.send(outcome);
         }
     }

@@ -17,6 +17,15 @@ use crate::score::clock;
 use crate::sqlstate::message;
 use crate::transcript::Tag;
 
+/// A restore's inputs, once its snapshot is found.
+struct Restore {
+    canonical: String,
+    snapshot: String,
+    file: std::path::PathBuf,
+    live: Target,
+    tables: Vec<String>,
+}
+
 /// Sequences on a restored instance are moved this far past the live
 /// instance's values, so writes made after the snapshot keep their ids
 /// when they are replayed.
@@ -162,44 +171,73 @@ impl Drill {
             );
             return self.complete(pending, done);
         };
-        let file = snap.snapshot.file.clone();
-        let live = self.db().clone();
-        let tables: Vec<String> = self.scenario.fixture.rows.keys().cloned().collect();
+        let restore = Restore {
+            canonical,
+            snapshot,
+            file: snap.snapshot.file.clone(),
+            live: self.db().clone(),
+            tables: self.scenario.fixture.rows.keys().cloned().collect(),
+        };
         if in_place {
-            self.spawn_move(
-                pending,
-                Done {
-                    tags: in_place_tags(),
-                    ..Done::fail(canonical.clone(), "")
-                },
-                async move {
-                    let started = Instant::now();
-                    match pg_restore(&live, &file, true).await {
-                        Ok(()) => {
-                            let counts = row_counts(&live.superuser_url, &tables).await;
-                            Done {
-                                tags: in_place_tags(),
-                                ..Done::ok(
-                                    canonical,
-                                    format!(
-                                        "snapshot {snapshot} restored over {} in {:.1}s{counts}",
-                                        live.name,
-                                        started.elapsed().as_secs_f64()
-                                    ),
-                                )
-                            }
-                        }
-                        // `--clean` may already have dropped objects: the
-                        // attempt is as destructive as a success.
-                        Err(e) => Done {
-                            tags: vec![Tag::Corrective, Tag::Destructive, Tag::InPlace],
-                            ..Done::fail(canonical, e)
-                        },
-                    }
-                },
-            );
-            return;
+            self.restore_in_place(pending, restore);
+        } else {
+            self.restore_to_new(pending, restore, name);
         }
+    }
+
+    /// `restore --to in-place`: over the database the app uses.
+    fn restore_in_place(&mut self, pending: Pending, r: Restore) {
+        let Restore {
+            canonical,
+            snapshot,
+            file,
+            live,
+            tables,
+        } = r;
+        self.spawn_move(
+            pending,
+            Done {
+                tags: in_place_tags(),
+                ..Done::fail(canonical.clone(), "")
+            },
+            async move {
+                let started = Instant::now();
+                match pg_restore(&live, &file, true).await {
+                    Ok(()) => {
+                        let counts = row_counts(&live.superuser_url, &tables).await;
+                        Done {
+                            tags: in_place_tags(),
+                            ..Done::ok(
+                                canonical,
+                                format!(
+                                    "snapshot {snapshot} restored over {} in {:.1}s{counts}",
+                                    live.name,
+                                    started.elapsed().as_secs_f64()
+                                ),
+                            )
+                        }
+                    }
+                    // `--clean` may already have dropped objects: the
+                    // attempt is as destructive as a success.
+                    Err(e) => Done {
+                        tags: vec![Tag::Corrective, Tag::Destructive, Tag::InPlace],
+                        ..Done::fail(canonical, e)
+                    },
+                }
+            },
+        );
+    }
+
+    /// `restore --to new`: a new instance, its sequences moved past the
+    /// live instance's values.
+    fn restore_to_new(&mut self, pending: Pending, r: Restore, name: Option<String>) {
+        let Restore {
+            canonical,
+            snapshot,
+            file,
+            live,
+            tables,
+        } = r;
         let Some(provision) = self.provision.clone() else {
             let done = Done::refuse(canonical, "this drill cannot start new instances");
             return self.complete(pending, done);

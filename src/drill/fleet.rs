@@ -73,7 +73,7 @@ impl Drill {
             .as_ref()
             .map(|f| f.pod_versions())
             .unwrap_or_default();
-        match &mut self.rollout {
+        match &mut self.rollouts.current {
             Some(r) if r.phase(&pods) != crate::workload::Phase::Done => {
                 r.paused = pause;
                 if !pause {
@@ -121,7 +121,7 @@ impl Drill {
     /// Recorded with the version it rolls back to.
     fn rollback(&mut self, to: Option<String>) -> Done {
         let asked = App::Rollback { to: to.clone() }.to_string();
-        let Some(previous) = self.previous_version.clone() else {
+        let Some(previous) = self.rollouts.previous_version.clone() else {
             return Done::refuse(asked, "nothing to roll back to: no deploy has happened");
         };
         if let Some(to) = to.filter(|v| *v != previous) {
@@ -132,13 +132,13 @@ impl Drill {
         }
         let step = self.scenario.fleet.rollout_step;
         self.start_rollout(&previous, step.as_millis(), None);
-        self.previous_version = None;
+        self.rollouts.previous_version = None;
         let text = format!("rolling back to {previous}: one pod every {step}");
         Done::ok(App::Rollback { to: Some(previous) }.to_string(), text)
     }
 
     pub(super) fn rollout_text(&self) -> Option<String> {
-        let r = self.rollout.as_ref()?;
+        let r = self.rollouts.current.as_ref()?;
         let pods = self.fleet.as_ref()?.pod_versions();
         let on = pods.iter().filter(|p| **p == r.target).count();
         let phase = match r.phase(&pods) {

@@ -3,9 +3,7 @@
 //! [`Timing`] that scoring reads from the whole transcript, so the line the
 //! learner sees live and the final score cannot disagree.
 
-use std::time::Instant;
-
-use super::Drill;
+use super::{Drill, decide};
 use crate::score::{self, recovery::Timing};
 use crate::transcript::{EventKind, Level, Window};
 
@@ -19,70 +17,38 @@ impl Drill {
     /// Announces the recovery when service and data are both back, the way
     /// the score will judge it; takes it back if a check fails again.
     pub(super) fn follow_recovery(&mut self, timing: &Timing) {
-        let now = self.clock.now_ms();
-        let recovered = timing.recovered_at(now);
-        if recovered == self.announced_recovery {
+        let recovered = timing.recovered_at(self.clock.now_ms());
+        if recovered == self.health.announced {
             return;
         }
-        self.announced_recovery = recovered;
-        if !recovered {
-            // Whatever broke says so in its own alert.
-            return;
+        self.health.announced = recovered;
+        // Whatever broke says so in its own alert.
+        if recovered {
+            let line = decide::recovery_line(timing, &self.scenario.slo, self.scenario.rubric.rto);
+            self.observe(Level::Recovered, line);
         }
-        let mut what = Vec::new();
-        if let (Some(_), Some(at)) = (
-            timing.service.incident_start_ms,
-            timing.service.recovered_ms,
-        ) {
-            what.push(format!(
-                "the SLO has held for {} since {}",
-                self.scenario.slo.stable_for,
-                score::clock(at)
-            ));
-        }
-        if let Some(at) = timing.data_restored_ms {
-            what.push(format!(
-                "every integrity check passes since {}",
-                score::clock(at)
-            ));
-        }
-        self.observe(
-            Level::Recovered,
-            format!(
-                "{} (RTO {}, target {})",
-                what.join(" and "),
-                score::clock(timing.rto_ms().unwrap_or_default()),
-                self.scenario.rubric.rto
-            ),
-        );
     }
 
     /// Closes the metrics window, tells what changed in the SLO, and
     /// follows the recovery.
     pub(super) fn close_window(&mut self, now: u64) {
-        let window: Window = self.builder.finish(self.window_started.1, now);
-        self.window_started = (Instant::now(), now);
+        let started = self.pace.next_window(now);
+        let window: Window = self.health.builder.finish(started, now);
         let healthy = score::recovery::healthy(&self.scenario.slo, &window);
         let summary = describe(&window);
         self.push(EventKind::Window(window));
-        let before = self.recovery.clone();
+        let before = std::mem::take(&mut self.health.recovery);
         let timing = self.timing();
-        self.recovery = timing.service.clone();
-        if before.incident_start_ms.is_none() && self.recovery.incident_start_ms.is_some() {
-            self.observe(Level::Alert, format!("SLO broken: {summary}"));
-        } else if self.recovery.incident_start_ms.is_some()
-            && self.recovery.confirmed_ms.is_none()
-            && self.last_healthy.is_some_and(|h| h != healthy)
-        {
-            let level = if healthy { Level::Info } else { Level::Alert };
-            let what = if healthy {
-                "within the SLO again"
-            } else {
-                "SLO broken again"
-            };
+        self.health.recovery = timing.service.clone();
+        if let Some((level, what)) = decide::slo_change(
+            &before,
+            &self.health.recovery,
+            self.health.last_healthy,
+            healthy,
+        ) {
             self.observe(level, format!("{what}: {summary}"));
         }
-        self.last_healthy = Some(healthy);
+        self.health.last_healthy = Some(healthy);
         self.follow_recovery(&timing);
     }
 }

@@ -15,6 +15,7 @@ mod cancel;
 pub mod clock;
 mod command;
 mod data;
+mod decide;
 mod fleet;
 mod health;
 mod locks;
@@ -22,14 +23,19 @@ mod migrations;
 mod prepare;
 mod probe;
 mod rollout;
+mod schedule;
 pub mod status;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
 mod timeline;
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -44,11 +50,11 @@ use crate::transcript::{EndReason, Event, EventKind, Level, State, Transcript};
 use crate::workload::{Flags, Fleet, Outcome, Phase, Rollout, Sample, WindowBuilder};
 
 pub use clock::Clock;
+use decide::Pace;
 pub use prepare::{install_audit, prepare};
+use schedule::Schedule;
 pub use status::StatusView;
 
-/// How often integrity checks and the DDL audit are read (real time).
-const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// Application name of the release's migration job.
 pub const MIGRATION_JOB: &str = "migration-job";
 /// Application name of pgdrill's own move connections.
@@ -63,8 +69,6 @@ const SETTLE_AT_END: Duration = Duration::from_secs(8);
 
 /// How often the loop looks at the clock.
 const TICK: Duration = Duration::from_millis(100);
-/// Real length of a metrics window.
-const WINDOW: Duration = Duration::from_secs(1);
 
 /// Why a drill could not run.
 #[derive(Debug, thiserror::Error)]
@@ -196,10 +200,7 @@ struct Pending {
 
 /// A `wait` in progress.
 struct Waiting {
-    /// Scenario time it ends at the latest.
-    until_ms: u64,
-    /// Whether it ends as soon as the service has recovered.
-    recovered: bool,
+    wait: decide::WaitFor,
     pending: Pending,
 }
 
@@ -237,6 +238,42 @@ struct Snap {
     by_timeline: bool,
 }
 
+/// The health side of the drill: windows being built, the service's
+/// timing as of the last one, and what the learner was last told.
+struct Health {
+    builder: WindowBuilder,
+    /// The service's side of the timing, as of the last window.
+    recovery: Recovery,
+    /// Whether the last word on recovery was "recovered".
+    announced: bool,
+    /// Whether the last window met the SLO.
+    last_healthy: Option<bool>,
+    /// Each check's last state: passing, and failing by error or by rows.
+    checks: BTreeMap<String, (bool, bool)>,
+}
+
+/// Rolling deploys: the one in progress, its last phase told, and the
+/// version a rollback goes back to.
+#[derive(Default)]
+struct Rollouts {
+    current: Option<Rollout>,
+    phase: Option<Phase>,
+    previous_version: Option<String>,
+}
+
+/// What runs beside the loop and reports back to it.
+struct Work {
+    /// Background jobs: release migrations, the pipeline's snapshots,
+    /// probes.
+    tasks: JoinSet<Finished>,
+    /// Moves whose work runs as a task, until they are recorded.
+    moves: JoinSet<(Pending, apply::Done)>,
+    /// How to stop each of them (`cancel.rs`).
+    running: Vec<oneshot::Sender<MoveOutcome>>,
+    /// The timeline's background SQL sessions, stopped at the end.
+    background: JoinSet<()>,
+}
+
 /// One drill in progress.
 pub struct Drill {
     scenario: Arc<Scenario>,
@@ -252,39 +289,25 @@ pub struct Drill {
     notices: Option<mpsc::UnboundedSender<Event>>,
     fleet: Option<Fleet>,
     flags: Flags,
-    builder: WindowBuilder,
-    window_started: (Instant, u64),
-    /// The service's side of the timing, as of the last window.
-    recovery: Recovery,
-    /// Whether the last word on recovery was "recovered".
-    announced_recovery: bool,
-    last_healthy: Option<bool>,
-    rollout: Option<Rollout>,
-    rollout_phase: Option<Phase>,
-    previous_version: Option<String>,
+    /// Metrics windows and what they say.
+    health: Health,
+    /// When windows close and probes start.
+    pace: Pace,
+    /// The rollout in progress and the one before.
+    rollouts: Rollouts,
     applied: Vec<String>,
     snapshots: Vec<Snap>,
     incident: Option<String>,
     /// Migration plans the learner recorded.
     plans: Vec<crate::action::Plan>,
-    /// Each check's last state: passing, and failing by error or by rows.
-    checks: BTreeMap<String, (bool, bool)>,
-    probing: bool,
-    last_probe: Instant,
     starting: Vec<String>,
     /// Where each (version, endpoint)'s writes are checked.
     ledger_targets: BTreeMap<(Arc<str>, Arc<str>), LedgerTarget>,
-    timeline: Vec<(u64, usize)>,
-    next_event: usize,
-    /// Timeline events waiting for their condition (indexes).
-    triggers: Vec<usize>,
+    /// When the timeline's events fire.
+    schedule: Schedule,
     waits: Vec<Waiting>,
-    tasks: JoinSet<Finished>,
-    /// Moves whose work runs as a task, until they are recorded.
-    moves: JoinSet<(Pending, apply::Done)>,
-    /// How to stop each of them (`cancel.rs`).
-    running: Vec<oneshot::Sender<MoveOutcome>>,
-    background: JoinSet<()>,
+    /// What runs beside the loop.
+    work: Work,
     ledger: Vec<Write>,
     end_at_ms: u64,
     ended: Option<EndReason>,
@@ -298,26 +321,8 @@ impl Drill {
         options: Options,
         started_at: u64,
     ) -> Drill {
-        let mut timeline: Vec<(u64, usize)> = scenario
-            .timeline
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.when.is_none())
-            .map(|(i, e)| (e.at.as_millis(), i))
-            .collect();
-        timeline.sort();
-        let triggers = scenario
-            .timeline
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.when.is_some())
-            .map(|(i, _)| i)
-            .collect();
-        let last = timeline.last().map_or(0, |t| t.0);
-        let end_at_ms = scenario.rubric.time_limit.map_or_else(
-            || last + 2 * scenario.rubric.rto.as_millis() + scenario.slo.stable_for.as_millis(),
-            |limit| limit.as_millis(),
-        );
+        let schedule = Schedule::of(&scenario);
+        let end_at_ms = schedule::end_at_ms(&scenario, &schedule);
         let flags = Flags::new(scenario.flags.iter().map(|f| (f.name.clone(), f.default)));
         let applied = scenario
             .migrations
@@ -358,31 +363,29 @@ impl Drill {
             notices: None,
             fleet: None,
             flags,
-            builder,
-            window_started: (Instant::now(), 0),
-            recovery: Recovery::default(),
-            announced_recovery: false,
-            last_healthy: None,
-            rollout: None,
-            rollout_phase: None,
-            previous_version: None,
+            health: Health {
+                builder,
+                recovery: Recovery::default(),
+                announced: false,
+                last_healthy: None,
+                checks: BTreeMap::new(),
+            },
+            pace: Pace::starting(0),
+            rollouts: Rollouts::default(),
             applied,
             snapshots: Vec::new(),
             incident: None,
             plans: Vec::new(),
-            checks: BTreeMap::new(),
-            probing: false,
-            last_probe: Instant::now(),
             starting: Vec::new(),
             ledger_targets,
-            timeline,
-            next_event: 0,
-            triggers,
+            schedule,
             waits: Vec::new(),
-            tasks: JoinSet::new(),
-            moves: JoinSet::new(),
-            running: Vec::new(),
-            background: JoinSet::new(),
+            work: Work {
+                tasks: JoinSet::new(),
+                moves: JoinSet::new(),
+                running: Vec::new(),
+                background: JoinSet::new(),
+            },
             ledger: Vec::new(),
             end_at_ms,
             ended: None,
@@ -436,7 +439,7 @@ impl Drill {
             )
             .await?,
         );
-        self.window_started = (Instant::now(), self.clock.now_ms());
+        self.pace = Pace::starting(self.clock.now_ms());
         let f = &self.scenario.fleet;
         let message = format!(
             "traffic started: {} pods on {}, {} requests/s each, API timeout {}",
@@ -450,12 +453,12 @@ impl Drill {
             tokio::select! {
                 Some(sample) = samples.recv() => self.record(sample),
                 _ = tick.tick() => self.on_tick(),
-                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                Some(done) = self.work.tasks.join_next(), if !self.work.tasks.is_empty() => {
                     if let Ok(done) = done {
                         self.on_finished(done);
                     }
                 }
-                Some(done) = self.moves.join_next(), if !self.moves.is_empty() => {
+                Some(done) = self.work.moves.join_next(), if !self.work.moves.is_empty() => {
                     if let Ok((pending, done)) = done {
                         self.complete(pending, done);
                     }
@@ -473,7 +476,7 @@ impl Drill {
         // The last, partial window counts only when it is long enough to
         // mean something; what the fleet's shutdown does to requests in
         // flight is not the service's health.
-        if self.window_started.0.elapsed() >= WINDOW / 2 {
+        if self.pace.last_window_counts() {
             self.close_window(self.clock.now_ms());
         }
         // Moves still running are stopped, and recorded as interrupted:
@@ -481,15 +484,15 @@ impl Drill {
         self.cancel_moves(MoveOutcome::Interrupted);
         let deadline = tokio::time::Instant::now() + SETTLE_AT_END;
         while let Ok(Some(finished)) =
-            tokio::time::timeout_at(deadline, self.moves.join_next()).await
+            tokio::time::timeout_at(deadline, self.work.moves.join_next()).await
         {
             if let Ok((pending, done)) = finished {
                 self.complete(pending, done);
             }
         }
-        self.moves.abort_all();
-        self.tasks.abort_all();
-        self.background.abort_all();
+        self.work.moves.abort_all();
+        self.work.tasks.abort_all();
+        self.work.background.abort_all();
         if let Some(fleet) = self.fleet.take() {
             fleet.shutdown().await;
         }
@@ -588,7 +591,7 @@ impl Drill {
     }
 
     fn record(&mut self, sample: Sample) {
-        self.builder.record(&sample, self.clock.now_ms());
+        self.health.builder.record(&sample, self.clock.now_ms());
         if let Outcome::Ok {
             write: true,
             written,
@@ -628,62 +631,51 @@ impl Drill {
             return;
         }
         let now = self.clock.now_ms();
-        if self.window_started.0.elapsed() >= WINDOW {
+        if self.pace.window_due() {
             self.close_window(now);
         }
-        if !self.probing && self.last_probe.elapsed() >= PROBE_EVERY {
-            self.probing = true;
-            self.last_probe = Instant::now();
+        if self.pace.start_probe() {
             let (db, target) = (self.serving, self.db().clone());
             let cursor = Some(self.dbs[db].audit_cursor);
             let scenario = self.scenario.clone();
-            self.tasks.spawn(async move {
+            self.work.tasks.spawn(async move {
                 Finished::Probe(db, probe::probe(scenario, target, cursor).await)
             });
         }
-        self.check_triggers(now);
-        while let Some(&(at, index)) = self.timeline.get(self.next_event)
-            && at <= now
-        {
-            self.next_event += 1;
+        self.schedule
+            .trigger(&self.scenario, &self.flags.values(), now);
+        for index in self.schedule.due(now) {
             self.fire(index);
         }
         self.step_rollout(now);
-        let waiting_for_recovery = self.waits.iter().any(|w| w.recovered);
-        let timing = waiting_for_recovery.then(|| self.timing());
-        let recovered = timing.as_ref().is_some_and(|t| t.recovered_at(now));
-        let no_incident = timing
-            .as_ref()
-            .is_some_and(|t| t.incident_start_ms.is_none());
-        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waits)
-            .into_iter()
-            .partition(|w| w.until_ms <= now || (w.recovered && (recovered || no_incident)));
-        self.waits = waiting;
-        for w in due {
-            let at = timing.as_ref().and_then(|t| t.recovered_ms());
-            let text = match (w.recovered, recovered, no_incident) {
-                (false, _, _) => format!("waited until {}", score::clock(now)),
-                (true, true, _) => format!(
-                    "recovered since {} (now {}): service and data are back",
-                    score::clock(at.unwrap_or_default()),
-                    score::clock(now)
-                ),
-                (true, false, true) => format!(
-                    "no incident has begun: the SLO holds and no check fails (now {})",
-                    score::clock(now)
-                ),
-                (true, false, false) => {
-                    format!("not recovered by {}: see `status`", score::clock(now))
-                }
-            };
-            let _ = w.pending.reply.send(Reply::ok(text));
-        }
+        self.answer_waits(now);
         if now >= self.end_at_ms {
             self.observe(
                 Level::Alert,
                 format!("time is up ({}): the drill ends", score::clock(now)),
             );
             self.ended = Some(EndReason::TimeUp);
+        }
+    }
+
+    /// Answers the waits that are over: their time is up, or the service
+    /// has recovered (or no incident has begun) for `wait until recovered`.
+    fn answer_waits(&mut self, now: u64) {
+        if self.waits.is_empty() {
+            return;
+        }
+        let standing = self
+            .waits
+            .iter()
+            .any(|w| w.wait.recovered)
+            .then(|| decide::Standing::of(&self.timing(), now));
+        for w in std::mem::take(&mut self.waits) {
+            match decide::answer(w.wait, now, standing) {
+                Some(text) => {
+                    let _ = w.pending.reply.send(Reply::ok(text));
+                }
+                None => self.waits.push(w),
+            }
         }
     }
 }

@@ -170,11 +170,11 @@ impl Drill {
         for (name, result) in probed.checks {
             let ok = matches!(result, Ok(0));
             let key = (ok, result.is_err());
-            if self.checks.get(&name) == Some(&key) {
+            if self.health.checks.get(&name) == Some(&key) {
                 continue;
             }
-            let first = !self.checks.contains_key(&name);
-            self.checks.insert(name.clone(), key);
+            let first = !self.health.checks.contains_key(&name);
+            self.health.checks.insert(name.clone(), key);
             let (bad, error) = match result {
                 Ok(n) => (Some(n), None),
                 Err(e) => (None, Some(e)),

@@ -19,16 +19,16 @@ impl Drill {
             if let Some((v, n)) = current
                 && *n > 0
             {
-                self.previous_version = Some(v.clone());
+                self.rollouts.previous_version = Some(v.clone());
             }
         }
-        self.rollout = Some(Rollout::new(version, self.clock.now_ms(), step_ms, limit));
-        self.rollout_phase = Some(Phase::Rolling);
+        self.rollouts.current = Some(Rollout::new(version, self.clock.now_ms(), step_ms, limit));
+        self.rollouts.phase = Some(Phase::Rolling);
     }
 
     /// Moves the next pod when its step is due, and says so.
     pub(super) fn step_rollout(&mut self, now: u64) {
-        let (Some(rollout), Some(fleet)) = (&mut self.rollout, &self.fleet) else {
+        let (Some(rollout), Some(fleet)) = (&mut self.rollouts.current, &self.fleet) else {
             return;
         };
         let mut pods = fleet.pod_versions();
@@ -50,7 +50,7 @@ impl Drill {
             ));
         }
         let phase = rollout.phase(&pods);
-        if Some(phase) != self.rollout_phase {
+        if Some(phase) != self.rollouts.phase {
             match phase {
                 Phase::Done => notes.push((Level::Info, format!("rollout to {} complete", rollout.target))),
                 Phase::Stalled => notes.push((
@@ -59,7 +59,7 @@ impl Drill {
                 )),
                 Phase::Paused | Phase::Rolling => {}
             }
-            self.rollout_phase = Some(phase);
+            self.rollouts.phase = Some(phase);
         }
         for (level, message) in notes {
             self.observe(level, message);
@@ -97,7 +97,8 @@ impl Drill {
             None,
         );
         let version = version.to_string();
-        self.tasks
+        self.work
+            .tasks
             .spawn(async move { Finished::Job(Some(version), job.await) });
     }
 }

@@ -1,37 +1,11 @@
 //! The scenario's timeline: scripted events (releases, migration jobs,
-//! flag changes, the pipeline's snapshots, background SQL) fired at their
-//! time, or once their condition holds. Faults are timeline data; this file
-//! only carries them out.
+//! flag changes, the pipeline's snapshots, background SQL) carried out
+//! when `schedule.rs` says they are due. Faults are timeline data; this
+//! file only carries them out.
 
 use super::{Drill, Finished, MIGRATION_JOB, Snap, migrations};
 
 impl Drill {
-    /// Schedules the timeline events whose condition now holds, `at` after
-    /// this moment.
-    pub(super) fn check_triggers(&mut self, now: u64) {
-        if self.triggers.is_empty() {
-            return;
-        }
-        let scenario = self.scenario.clone();
-        let flags = self.flags.values();
-        let (due, waiting): (Vec<usize>, Vec<usize>) = std::mem::take(&mut self.triggers)
-            .into_iter()
-            .partition(|i| {
-                scenario.timeline[*i].when.as_ref().is_some_and(|w| {
-                    flags
-                        .get(&w.flag)
-                        .is_some_and(|v| v.percent() >= w.at_least.percent())
-                })
-            });
-        self.triggers = waiting;
-        for index in due {
-            let at = now + scenario.timeline[index].at.as_millis();
-            let pending = &self.timeline[self.next_event..];
-            let pos = self.next_event + pending.partition_point(|(t, _)| *t <= at);
-            self.timeline.insert(pos, (at, index));
-        }
-    }
-
     /// Makes timeline event `index` happen.
     pub(super) fn fire(&mut self, index: usize) {
         let event = self.scenario.timeline[index].clone();
@@ -65,7 +39,8 @@ impl Drill {
                 MIGRATION_JOB.to_string(),
                 timeout,
             );
-            self.tasks
+            self.work
+                .tasks
                 .spawn(async move { Finished::Release(release, job.await) });
         }
         if !event.migrate.is_empty() {
@@ -82,7 +57,8 @@ impl Drill {
                 MIGRATION_JOB.to_string(),
                 None,
             );
-            self.tasks
+            self.work
+                .tasks
                 .spawn(async move { Finished::Job(None, job.await) });
         }
         if let Some(change) = event.flag {
@@ -100,7 +76,7 @@ impl Drill {
             }
             let (info, url) = (self.db().info.clone(), self.db().superuser_url.clone());
             let t = self.clock.now_ms();
-            self.tasks.spawn(async move {
+            self.work.tasks.spawn(async move {
                 let result = crate::instance::snapshot::create(&info, &url, &name)
                     .await
                     .map_err(|e| e.to_string());
@@ -117,7 +93,7 @@ impl Drill {
                     format!("background job {job} started: {}", one_line(&sql)),
                 );
             }
-            self.background.spawn(async move {
+            self.work.background.spawn(async move {
                 if let Ok(mut conn) = crate::instance::connect_as(&url, &job, None).await {
                     let _ =
                         sqlx::Executor::execute(&mut conn, sqlx::raw_sql(sqlx::AssertSqlSafe(sql)))
@@ -195,7 +171,7 @@ impl Drill {
                 self.announce(format!("the pipeline's snapshot failed: {e}"));
             }
             Finished::Probe(db, probed) => {
-                self.probing = false;
+                self.pace.probing = false;
                 self.on_probe(db, probed);
             }
         }
