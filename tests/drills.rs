@@ -44,13 +44,34 @@ fn expectations(script: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Where a drill's servers run.
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Local,
+    Docker,
+}
+
+impl Backend {
+    fn args(self) -> Vec<String> {
+        match self {
+            Backend::Local => vec!["--backend".into(), "local".into()],
+            Backend::Docker => vec![
+                "--backend".into(),
+                "docker".into(),
+                "--image".into(),
+                common::docker_image(),
+            ],
+        }
+    }
+}
+
 struct Played {
     output: Ran,
     score: Value,
     transcript: PathBuf,
 }
 
-fn play(env: &TestEnv, id: &str, script: &Path, dir: &Path) -> Played {
+fn play(env: &TestEnv, backend: Backend, id: &str, script: &Path, dir: &Path) -> Played {
     let transcript = dir.join(format!(
         "{}.json",
         script.file_stem().unwrap().to_string_lossy()
@@ -60,6 +81,7 @@ fn play(env: &TestEnv, id: &str, script: &Path, dir: &Path) -> Played {
         .arg(script)
         .arg("--transcript")
         .arg(&transcript)
+        .args(backend.args())
         .go();
     let score: Value = serde_json::from_str(&output.stdout).unwrap_or_else(|e| {
         panic!(
@@ -138,14 +160,14 @@ fn every_scenario_ships_a_reference_and_an_unsafe_response() {
 /// author said: the reference passes within the RTO, each unsafe response
 /// fails with its `# expect:` feedback, and every saved transcript re-scores
 /// to the same result without a database.
-fn scenario_scores_as_its_author_said(id: &str) {
+fn scenario_scores_as_its_author_said(id: &str, backend: Backend) {
     let env = TestEnv::new();
     let dir = tempfile::tempdir().unwrap();
     let scripts = solutions(id);
     assert!(!scripts.is_empty(), "{id}: no solution scripts");
     let mut scores = Vec::new();
     for script in scripts {
-        let played = play(&env, id, &script, dir.path());
+        let played = play(&env, backend, id, &script, dir.path());
         let reference = script.ends_with(format!("{id}.reference.txt"));
         let shown = serde_json::to_string_pretty(&played.score).unwrap();
         let passed = played.score["passed"].as_bool().unwrap();
@@ -214,6 +236,9 @@ fn scenario_scores_as_its_author_said(id: &str) {
         "instances left (a restore's instance must go with the drill): {:?}",
         env.registry_entries()
     );
+    if let Backend::Docker = backend {
+        assert_eq!(env.containers(), Vec::<String>::new(), "containers left");
+    }
 }
 
 /// The last RECOVERED line the drill showed names the RTO the score gives,
@@ -278,12 +303,26 @@ fn live_recovery_agrees_with_the_score(played: &Played) {
 /// names its scenario.
 macro_rules! scenario_tests {
     ($($test:ident => $id:literal),* $(,)?) => {
-        $(
-            #[test]
-            fn $test() {
-                scenario_scores_as_its_author_said($id);
-            }
-        )*
+        /// On this machine's PostgreSQL binaries.
+        mod local {
+            $(
+                #[test]
+                fn $test() {
+                    super::scenario_scores_as_its_author_said($id, super::Backend::Local);
+                }
+            )*
+        }
+
+        /// In containers of pgdrill's test image, which needs nothing of
+        /// PostgreSQL on the host.
+        mod docker {
+            $(
+                #[test]
+                fn $test() {
+                    super::scenario_scores_as_its_author_said($id, super::Backend::Docker);
+                }
+            )*
+        }
 
         #[test]
         fn every_scenario_file_has_its_drill_test() {
@@ -314,7 +353,13 @@ fn old_pods_really_fail_with_undefined_column_during_the_rollout() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("watch.txt");
     std::fs::write(&script, "at 50s: status\nresolve\n").unwrap();
-    let played = play(&env, "mixed-version-rename", &script, dir.path());
+    let played = play(
+        &env,
+        Backend::Local,
+        "mixed-version-rename",
+        &script,
+        dir.path(),
+    );
     let transcript: Value =
         serde_json::from_slice(&std::fs::read(&played.transcript).unwrap()).unwrap();
     let mut v1_undefined = 0;
@@ -579,7 +624,7 @@ fn repair_touches_only_the_drills_own_tables() {
         "snapshot create s1\nrestore s1 --to new\nrepair pg_class.relname --from restored-1\nrepair users.email --from restored-1\nresolve\n",
     )
     .unwrap();
-    let played = play(&env, "bad-backfill", &script, dir.path());
+    let played = play(&env, Backend::Local, "bad-backfill", &script, dir.path());
     let saved = read_json(&played.transcript);
     let moves = moves(&saved);
     let catalog = moves

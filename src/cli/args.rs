@@ -41,6 +41,28 @@ pub struct ServerOpts {
     /// the newest /usr/lib/postgresql/*/bin.
     #[arg(long, value_name = "DIR")]
     pub pg_bin: Option<PathBuf>,
+    /// Where servers run: `local` (this machine's PostgreSQL binaries),
+    /// `docker` (a container per server; needs nothing of PostgreSQL on the
+    /// host), or `auto`: local when the binaries are found, else Docker.
+    #[arg(long, value_enum, value_name = "BACKEND", env = "PGDRILL_BACKEND", default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// The PostgreSQL image of the Docker backend (default postgres:17; a
+    /// machine without registry access builds one with
+    /// docker/build-postgres-image).
+    #[arg(long, value_name = "IMAGE", env = "PGDRILL_IMAGE")]
+    pub image: Option<String>,
+}
+
+/// Where servers run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// Local binaries when found, else Docker.
+    #[default]
+    Auto,
+    /// PostgreSQL binaries on this machine.
+    Local,
+    /// A Docker container per server.
+    Docker,
 }
 
 /// Where the scenarios are, for the commands that read them.
@@ -304,7 +326,7 @@ An answers file has one line per question id:
 impl Command {
     /// The folder options the command was given: binaries, scenarios,
     /// quizzes (each only on the commands that use it).
-    pub(super) fn opts(&self) -> (Option<&PathBuf>, Option<&PathBuf>, Option<&PathBuf>) {
+    pub(super) fn opts(&self) -> (Option<&ServerOpts>, Option<&PathBuf>, Option<&PathBuf>) {
         let (server, scenarios, quizzes) = match self {
             Command::Run {
                 server,
@@ -331,7 +353,7 @@ impl Command {
             Command::Instances(_) | Command::Classify { .. } => (None, None, None),
         };
         (
-            server.and_then(|s| s.pg_bin.as_ref()),
+            server,
             scenarios.and_then(|s| s.scenarios.as_ref()),
             quizzes.and_then(|q| q.quizzes.as_ref()),
         )
@@ -449,7 +471,10 @@ mod tests {
     #[test]
     fn folder_options_belong_to_the_commands_that_use_them() {
         let cli = parse(["pgdrill", "up", "--pg-bin", "/x"]).unwrap();
-        assert_eq!(cli.command.opts().0, Some(&PathBuf::from("/x")));
+        assert_eq!(
+            cli.command.opts().0.and_then(|s| s.pg_bin.as_ref()),
+            Some(&PathBuf::from("/x"))
+        );
         let cli = parse(["pgdrill", "validate", "--quizzes", "q", "--scenarios", "s"]).unwrap();
         let (_, scenarios, quizzes) = cli.command.opts();
         assert_eq!((scenarios, quizzes), (Some(&"s".into()), Some(&"q".into())));

@@ -51,6 +51,7 @@ pub async fn run(ctx: &Context, json: bool, out: &mut impl Write) -> Result<Exit
     checks.extend(bins.as_ref().map(|b| template_cache(b, dirs)));
     checks.push(instances(dirs));
     checks.push(leftovers(dirs));
+    checks.push(docker(ctx).await);
     let usable = bins.is_some() && run_as.is_some() && runtime_ok;
     checks.push(Check::new(
         "backend local",
@@ -198,4 +199,33 @@ fn leftovers(dirs: &crate::instance::Dirs) -> Check {
                 .join(", ")
         ),
     )
+}
+
+/// The Docker backend: whether an engine answers and has the image.
+async fn docker(ctx: &Context) -> Check {
+    let image = ctx
+        .image
+        .clone()
+        .unwrap_or_else(|| crate::instance::DEFAULT_IMAGE.to_string());
+    let engine = match crate::instance::DockerBackend::engine().await {
+        Ok(v) => v,
+        Err(e) => {
+            return Check::new(
+                "backend docker",
+                Status::Warn,
+                format!(
+                    "no Docker engine answers ({e}): `--backend docker` needs one; the local backend does not"
+                ),
+            );
+        }
+    };
+    let present = crate::instance::DockerBackend::has_image(&image).await;
+    let detail = if present {
+        format!("Docker {engine}; image {image} present: `--backend docker` will work")
+    } else {
+        format!(
+            "Docker {engine}; image {image} not here: the first start pulls it (without registry access, build one with docker/build-postgres-image and pass --image)"
+        )
+    };
+    Check::new("backend docker", Status::Ok, detail)
 }

@@ -77,13 +77,24 @@ pub async fn gc(ctx: &Context, json: bool, out: &mut impl Write) -> Result<ExitC
         tokio::task::spawn_blocking(move || crate::instance::gc(&dirs))
             .await
             .map_err(|e| Error::Internal(e.to_string()))??;
+    // Containers of dead runs (Docker backend); none without an engine.
+    let containers = crate::instance::reap_dead_containers()
+        .await
+        .unwrap_or_default();
     let failed = reaped.iter().any(|r| !r.problems.is_empty());
     if json {
-        let value = serde_json::json!({ "reaped": reaped, "removed_leftovers": swept });
+        let value = serde_json::json!({
+            "reaped": reaped,
+            "removed_leftovers": swept,
+            "removed_containers": containers,
+        });
         say!(out, "{value:#}");
     } else {
-        if reaped.is_empty() && swept.is_empty() {
+        if reaped.is_empty() && swept.is_empty() && containers.is_empty() {
             say!(out, "no orphans");
+        }
+        for c in &containers {
+            say!(out, "removed the container of {c} (its run is gone)");
         }
         for r in &reaped {
             let server = if r.entry.postmaster_pid.is_some() || r.stopped_server {

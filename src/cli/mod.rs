@@ -28,7 +28,8 @@ use std::path::PathBuf;
 
 use crate::Error;
 use crate::instance::binaries::{Origin, Requested};
-use crate::instance::{Dirs, LocalBackend, PgBinaries, RunAs};
+use crate::instance::{AnyBackend, Dirs, DockerBackend, LocalBackend, PgBinaries, RunAs};
+use args::BackendChoice;
 
 pub use args::{
     BenchCommand, Cli, Command, InstancesCommand, QuizOpts, ReportFormat, ScenarioOpts, ServerOpts,
@@ -57,6 +58,10 @@ pub fn init_tracing() {
 pub struct Context {
     /// An explicit binary directory, if any.
     pub requested_bin: Option<Requested>,
+    /// `--backend`.
+    pub backend: BackendChoice,
+    /// `--image`, for the Docker backend.
+    pub image: Option<String>,
     /// `PGDRILL_RUN_AS`.
     pub run_as: Option<String>,
     /// Directories.
@@ -71,7 +76,8 @@ pub struct Context {
 
 impl Context {
     fn new(cli: &Cli) -> Context {
-        let (pg_bin, scenario_dir, quiz_dir) = cli.command.opts();
+        let (server, scenario_dir, quiz_dir) = cli.command.opts();
+        let pg_bin = server.and_then(|s| s.pg_bin.as_ref());
         let requested_bin = match (pg_bin, std::env::var_os("PGDRILL_PG_BIN")) {
             (Some(dir), _) => Some(Requested {
                 dir: dir.clone(),
@@ -103,6 +109,8 @@ impl Context {
         let quizzes = folder(quiz_dir, "quizzes");
         Context {
             requested_bin,
+            backend: server.map_or(BackendChoice::Auto, |s| s.backend),
+            image: server.and_then(|s| s.image.clone()),
             run_as,
             dirs: Dirs::from_env(),
             scenarios,
@@ -126,11 +134,83 @@ impl Context {
         }
     }
 
+    /// The backend `--backend` chose, and a line saying which and why;
+    /// for `auto`, local binaries when found, else Docker when its engine
+    /// answers, else why neither can run.
+    pub async fn backend(&self) -> Result<(AnyBackend, String), Error> {
+        let image = self
+            .image
+            .clone()
+            .unwrap_or_else(|| crate::instance::DEFAULT_IMAGE.to_string());
+        let docker = || AnyBackend::Docker(DockerBackend::new(&image, self.dirs.clone()));
+        match self.backend {
+            BackendChoice::Local => {
+                let local = self.local_backend()?;
+                let why = format!("backend local: {}", local.binaries().version);
+                Ok((AnyBackend::Local(local), why))
+            }
+            BackendChoice::Docker => Ok((docker(), format!("backend docker: image {image}"))),
+            BackendChoice::Auto => {
+                let local = self.local_backend();
+                // Docker is asked only when it could be chosen.
+                let engine = match &local {
+                    Err(_) if !self.local_is_explicit() => DockerBackend::engine().await.ok(),
+                    _ => None,
+                };
+                match auto(local, self.local_is_explicit(), engine) {
+                    Auto::Local(local) => {
+                        let why = format!(
+                            "backend local (auto): {} in {}",
+                            local.binaries().version,
+                            local.binaries().bindir.display()
+                        );
+                        Ok((AnyBackend::Local(local), why))
+                    }
+                    Auto::Docker(engine) => Ok((
+                        docker(),
+                        format!(
+                            "backend docker (auto): no usable PostgreSQL binaries here, Docker {engine} answers; image {image}"
+                        ),
+                    )),
+                    Auto::Neither(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Whether the local backend was configured on purpose (`--pg-bin`,
+    /// `PGDRILL_PG_BIN`, `PGDRILL_RUN_AS`): then `auto` means it, and a
+    /// mistake in it is an error, not a reason to use Docker.
+    fn local_is_explicit(&self) -> bool {
+        self.requested_bin.is_some() || self.run_as.is_some()
+    }
+
     /// The local backend, or why it cannot run here.
     pub fn local_backend(&self) -> Result<LocalBackend, Error> {
         let bins = PgBinaries::locate(self.requested_bin.as_ref())?;
         let run_as = RunAs::resolve(self.run_as.as_deref())?;
         Ok(LocalBackend::new(bins, self.dirs.clone(), run_as)?)
+    }
+}
+
+/// What `--backend auto` picks.
+enum Auto<L, E> {
+    /// The local backend.
+    Local(L),
+    /// Docker, whose engine gave this version.
+    Docker(String),
+    /// Neither: the local backend's error, which says how to fix it.
+    Neither(E),
+}
+
+/// `auto`: the local backend when it can run; else Docker when its engine
+/// answers, unless the local backend was configured on purpose.
+fn auto<L, E>(local: Result<L, E>, explicit: bool, engine: Option<String>) -> Auto<L, E> {
+    match (local, engine) {
+        (Ok(l), _) => Auto::Local(l),
+        (Err(e), _) if explicit => Auto::Neither(e),
+        (Err(_), Some(engine)) => Auto::Docker(engine),
+        (Err(e), None) => Auto::Neither(e),
     }
 }
 
@@ -281,3 +361,29 @@ macro_rules! say {
     }};
 }
 pub(crate) use say;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_prefers_local_binaries_then_docker_unless_local_was_asked_for() {
+        let engine = || Some("28.2".to_string());
+        let found = || Ok::<&str, &str>("local");
+        let missing = || Err::<&str, &str>("no binaries");
+        assert!(matches!(
+            auto(found(), false, engine()),
+            Auto::Local("local")
+        ));
+        assert!(matches!(auto(missing(), false, engine()), Auto::Docker(v) if v == "28.2"));
+        assert!(matches!(
+            auto(missing(), false, None),
+            Auto::Neither("no binaries")
+        ));
+        // --pg-bin or PGDRILL_RUN_AS set: their mistake is the answer.
+        assert!(matches!(
+            auto(missing(), true, engine()),
+            Auto::Neither("no binaries")
+        ));
+    }
+}

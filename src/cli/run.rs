@@ -50,7 +50,10 @@ pub async fn run(
     }
     let _ = out.flush();
 
-    let backend = ctx.local_backend()?;
+    let (backend, why) = ctx.backend().await?;
+    if !args.json {
+        say!(out, "{why}");
+    }
     let instance = start(&backend, &scenario, interrupt).await?;
     let target = Target {
         name: "primary".into(),
@@ -67,6 +70,7 @@ pub async fn run(
         seed: args.seed,
         time_scale: args.time_scale,
         learner: args.learner.clone(),
+        backend: Some(backend.name().to_string()),
     };
     let backend = Arc::new(backend);
     let provision: drill::Provision = Arc::new(move || {
@@ -111,7 +115,7 @@ fn read_script(args: &RunArgs) -> Result<Option<Vec<action::ScriptLine>>, Error>
 /// audit in place; nothing is left running if that fails or is
 /// interrupted.
 async fn start(
-    backend: &crate::instance::LocalBackend,
+    backend: &crate::instance::AnyBackend,
     scenario: &crate::scenario::Scenario,
     interrupt: &Interrupt,
 ) -> Result<crate::instance::Instance, Error> {

@@ -16,7 +16,10 @@ pub async fn run(
     interrupt: &Interrupt,
     out: &mut impl Write,
 ) -> Result<ExitCode, Error> {
-    let backend = ctx.local_backend()?;
+    let (backend, why) = ctx.backend().await?;
+    if !json {
+        eprintln!("{why}");
+    }
     let spinner = Spinner::new();
     let provisioned = interrupt
         .guard(backend.provision(&|e| spinner.show(e)))
@@ -72,6 +75,7 @@ fn print_ready(
     if json {
         let value = serde_json::json!({
             "id": info.id,
+            "backend": info.backend,
             "version": info.version,
             "url": instance.url(),
             "superuser_url": instance.superuser_url(),

@@ -429,35 +429,15 @@ async fn connect(url: &str) -> Result<PgConnection, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Runs pg_restore of `file` into `target` (with `--clean` for in place).
+/// Runs pg_restore of `file` into `target` (with `--clean` for in place),
+/// with the instance's own client programs.
 async fn pg_restore(target: &Target, file: &std::path::Path, clean: bool) -> Result<(), String> {
-    let bin = target
+    let tools = target
         .info
-        .bin_dir
+        .tools
         .as_ref()
         .ok_or("this instance has no client tools for pg_restore")?;
-    let mut cmd = crate::instance::client_tool(&bin.join("pg_restore"), &target.superuser_url);
-    if clean {
-        cmd.arg("--clean").arg("--if-exists");
-    }
-    let output = cmd
-        .arg(file)
-        .env("PGAPPNAME", "pg_restore")
-        .env(
-            "PGOPTIONS",
-            format!("-c {}=on", crate::instance::OWN_SESSION),
-        )
-        .output()
-        .await
-        .map_err(|e| format!("pg_restore: {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "pg_restore failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
+    tools.restore(&target.superuser_url, file, clean).await
 }
 
 /// Moves each sequence of `restored` past the same sequence on `live`.

@@ -94,6 +94,8 @@ pub struct Options {
     pub time_scale: f64,
     /// Who plays, recorded in the transcript.
     pub learner: Option<String>,
+    /// Where the servers run (`local`, `docker`), recorded too.
+    pub backend: Option<String>,
 }
 
 /// Where the drill runs.
@@ -347,6 +349,7 @@ impl Drill {
             transcript: Transcript {
                 scenario_fingerprint: Some(scenario.fingerprint()),
                 learner: options.learner.clone(),
+                backend: options.backend.clone(),
                 ..Transcript::new(&scenario.id, options.seed, options.time_scale, started_at)
             },
             clock: Clock::start(options.time_scale),

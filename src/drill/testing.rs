@@ -49,6 +49,8 @@ pub(super) fn drill(scenario: Scenario, time_scale: f64) -> Drill {
         storage: None,
         pid: None,
         bin_dir: None,
+        snapshot_dir: None,
+        tools: None,
     };
     let target = Target {
         name: "primary".into(),
@@ -60,6 +62,7 @@ pub(super) fn drill(scenario: Scenario, time_scale: f64) -> Drill {
         seed: 1,
         time_scale,
         learner: Some("tester".into()),
+        backend: None,
     };
     Drill::new(Arc::new(scenario), target, options, 0)
 }

@@ -63,6 +63,17 @@ pub enum Error {
         why: String,
     },
 
+    /// The Docker engine could not run a container of the image.
+    #[error(
+        "docker: {detail}\n  image: {image}\n  check the engine (`docker version`), and that the image exists (`docker images`; a machine without registry access builds pgdrill's with docker/build-postgres-image)"
+    )]
+    Docker {
+        /// The image.
+        image: String,
+        /// What went wrong.
+        detail: String,
+    },
+
     /// A directory pgdrill needs could not be created, read or written.
     #[error("could not {action} {}: {source}", path.display())]
     Io {

@@ -142,6 +142,10 @@ impl LocalBackend {
             storage: Some(self.dirs.storage),
             pid: Some(pid),
             bin_dir: Some(self.bins.bindir.clone()),
+            snapshot_dir: Some(instance_dir.join("snapshots")),
+            tools: Some(super::Tools::Host {
+                bin_dir: self.bins.bindir.clone(),
+            }),
         };
         // Passwords of this instance alone: the template's are shared by
         // every instance of this user, so one leaked URL would reach them

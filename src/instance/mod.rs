@@ -13,6 +13,7 @@
 //! reported through a [`ProgressFn`] callback that the CLI renders.
 
 pub mod binaries;
+mod docker;
 mod error;
 pub mod fsutil;
 mod local;
@@ -22,6 +23,7 @@ pub mod process;
 pub mod registry;
 pub mod snapshot;
 pub mod template;
+mod tools;
 
 use std::fmt;
 use std::future::Future;
@@ -31,10 +33,12 @@ use std::pin::Pin;
 use sqlx::Connection;
 
 pub use binaries::PgBinaries;
+pub use docker::{DEFAULT_IMAGE, DockerBackend, reap_dead_containers};
 pub use error::Error;
 pub use local::LocalBackend;
 pub use paths::{Dirs, Storage};
 pub use privilege::RunAs;
+pub use tools::Tools;
 
 /// A step of provisioning, for progress display.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +102,10 @@ pub struct InstanceInfo {
     pub pid: Option<u32>,
     /// Directory of the client tools (`pg_dump`, `psql`) matching the server.
     pub bin_dir: Option<PathBuf>,
+    /// Where snapshot files of this instance are kept (removed with it).
+    pub snapshot_dir: Option<PathBuf>,
+    /// Where its client programs (pg_dump, pg_restore) run.
+    pub tools: Option<Tools>,
 }
 
 impl InstanceInfo {
@@ -119,6 +127,31 @@ pub trait Backend: Send + Sync {
         &self,
         progress: &ProgressFn<'_>,
     ) -> impl Future<Output = Result<Instance, Error>> + Send;
+}
+
+/// One of the backends, chosen at run time (`--backend`).
+#[derive(Debug, Clone)]
+pub enum AnyBackend {
+    /// PostgreSQL binaries on this machine.
+    Local(LocalBackend),
+    /// Containers of a PostgreSQL image.
+    Docker(DockerBackend),
+}
+
+impl Backend for AnyBackend {
+    fn name(&self) -> &'static str {
+        match self {
+            AnyBackend::Local(b) => b.name(),
+            AnyBackend::Docker(b) => b.name(),
+        }
+    }
+
+    async fn provision(&self, progress: &ProgressFn<'_>) -> Result<Instance, Error> {
+        match self {
+            AnyBackend::Local(b) => b.provision(progress).await,
+            AnyBackend::Docker(b) => b.provision(progress).await,
+        }
+    }
 }
 
 /// A backend's handle on the server behind an instance.
@@ -364,6 +397,17 @@ pub(crate) fn prepare_runtime_dir(dirs: &Dirs, run_as: &RunAs) -> Result<(), Err
         paths::check_traversable(&dirs.runtime, run_as.uid, run_as.gid, &run_as.user)?;
     }
     Ok(())
+}
+
+/// Whether `id` is an instance id pgdrill makes (`pgd-` and 8 lowercase
+/// letters or digits): only such a directory is ever removed by a label.
+pub(crate) fn text_is_instance_id(id: &str) -> bool {
+    id.strip_prefix("pgd-").is_some_and(|rest| {
+        rest.len() == 8
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    })
 }
 
 /// A random string of ASCII letters and digits.

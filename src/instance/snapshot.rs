@@ -34,7 +34,7 @@ pub enum Error {
     #[error("`{0}` is not a valid snapshot name: use letters, digits, `-` and `_`")]
     BadName(String),
     /// pg_dump failed.
-    #[error("pg_dump failed: {0}")]
+    #[error("{0}")]
     Dump(String),
 }
 
@@ -47,28 +47,18 @@ pub async fn create(
     if !crate::text::is_plain_name(name) {
         return Err(Error::BadName(name.to_string()));
     }
-    let (Some(bin), Some(data)) = (&info.bin_dir, &info.data_dir) else {
+    let (Some(tools), Some(dir)) = (&info.tools, &info.snapshot_dir) else {
         return Err(Error::Unsupported);
     };
-    let dir = data.parent().ok_or(Error::Unsupported)?.join("snapshots");
-    std::fs::create_dir_all(&dir).map_err(|e| Error::Dump(format!("{}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::Dump(format!("{}: {e}", dir.display())))?;
     let file = dir.join(format!("{name}.dump"));
     if file.exists() {
         return Err(Error::Exists(name.to_string()));
     }
     let started = Instant::now();
-    let output = super::client_tool(&bin.join("pg_dump"), superuser_url)
-        .arg("--format=custom")
-        .arg("--file")
-        .arg(&file)
-        .output()
-        .await
-        .map_err(|e| Error::Dump(e.to_string()))?;
-    if !output.status.success() {
+    if let Err(e) = tools.dump(superuser_url, &file).await {
         let _ = std::fs::remove_file(&file);
-        return Err(Error::Dump(
-            String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        ));
+        return Err(Error::Dump(e));
     }
     let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
     Ok(Snapshot {

@@ -47,6 +47,10 @@ pub struct Transcript {
     /// Who played (`run --learner`, else the login name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learner: Option<String>,
+    /// Where its servers ran (`local`, `docker`); absent in transcripts
+    /// written before pgdrill kept it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
     /// The workload's random seed.
     pub seed: u64,
     /// Scenario seconds per real second.
@@ -441,6 +445,7 @@ impl Transcript {
             scenario: scenario.to_string(),
             scenario_fingerprint: None,
             learner: None,
+            backend: None,
             seed,
             time_scale,
             started_at,

@@ -141,6 +141,8 @@ struct Header<'a> {
     scenario: &'a str,
     scenario_fingerprint: &'a Option<String>,
     learner: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backend: &'a Option<String>,
     seed: u64,
     time_scale: f64,
     started_at: u64,
@@ -161,6 +163,7 @@ fn genesis(t: &Transcript) -> [u8; 32] {
         scenario: &t.scenario,
         scenario_fingerprint: &t.scenario_fingerprint,
         learner: &t.learner,
+        backend: &t.backend,
         seed: t.seed,
         time_scale: t.time_scale,
         started_at: t.started_at,

@@ -100,6 +100,19 @@ impl TestEnv {
         cmd
     }
 
+    /// Containers of this test's runs that still exist (by label).
+    pub fn containers(&self) -> Vec<String> {
+        let filter = format!("label=pgdrill.runtime={}", self.cli_runtime().display());
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &filter])
+            .output()
+            .expect("docker runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The runtime directory the `pgdrill` binary uses for this test.
     pub fn cli_runtime(&self) -> PathBuf {
         self.root
@@ -300,4 +313,30 @@ pub fn moves(transcript: &serde_json::Value) -> Vec<serde_json::Value> {
         .filter(|e| e["type"] == "move")
         .cloned()
         .collect()
+}
+
+/// The PostgreSQL image the Docker tests run: pgdrill's own, built from
+/// this machine's Debian packages by `docker/build-postgres-image` (cached
+/// by a content tag; a registry is never asked), or PGDRILL_TEST_IMAGE.
+pub fn docker_image() -> String {
+    if let Ok(image) = std::env::var("PGDRILL_TEST_IMAGE")
+        && !image.is_empty()
+    {
+        return image;
+    }
+    static IMAGE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            let script = root().join("docker/build-postgres-image");
+            let out = Command::new(&script).output().unwrap_or_else(|e| {
+                panic!("cannot run {}: {e}", script.display())
+            });
+            assert!(
+                out.status.success(),
+                "the Docker tests need a Docker engine and PostgreSQL's Debian packages to build their image:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        })
+        .clone()
 }
