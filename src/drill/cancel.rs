@@ -114,6 +114,10 @@ impl Drill {
         for tx in self.work.running.drain(..) {
             let _ = tx.send(outcome);
         }
+        for replay in std::mem::take(&mut self.work.replays) {
+            let (pending, done) = replay.stopped(outcome);
+            self.complete(pending, done);
+        }
     }
 }
 

@@ -17,6 +17,28 @@ use crate::score::clock;
 use crate::sqlstate::message;
 use crate::transcript::Tag;
 
+/// A replay waiting for the old instance's requests in flight.
+pub(super) struct Deferred {
+    pending: Pending,
+    canonical: String,
+    since: String,
+    /// The instance the snapshot was taken of.
+    db: usize,
+    /// No request was in flight there at the last tick.
+    quiet: bool,
+}
+
+impl Deferred {
+    /// Answers it as stopped (cancelled, or the drill ended).
+    pub(super) fn stopped(self, outcome: crate::transcript::Outcome) -> (Pending, Done) {
+        let done = Done {
+            outcome,
+            ..Done::fail(self.canonical, outcome.describe())
+        };
+        (self.pending, done)
+    }
+}
+
 /// A restore's inputs, once its snapshot is found.
 struct Restore {
     canonical: String,
@@ -342,6 +364,37 @@ impl Drill {
             );
             return self.complete(pending, done);
         }
+        // Requests still in flight on the old instance (a cutover lets them
+        // finish there) have writes the ledger does not hold yet: the
+        // replay waits until none is left and their outcomes are recorded.
+        self.work.replays.push(Deferred {
+            pending,
+            canonical,
+            since,
+            db: snap.db,
+            quiet: false,
+        });
+    }
+
+    /// Replays that waited for the old instance's requests, when they have
+    /// finished: no request in flight there at two ticks in a row, so the
+    /// outcomes sent before the last one ended have been recorded.
+    pub(super) fn resume_replays(&mut self) {
+        for mut d in std::mem::take(&mut self.work.replays) {
+            let busy = self.fleet.as_ref().is_some_and(|f| f.in_flight(d.db) > 0);
+            if busy || !d.quiet {
+                d.quiet = !busy;
+                self.work.replays.push(d);
+            } else {
+                self.replay_now(d.pending, d.canonical, d.since);
+            }
+        }
+    }
+
+    fn replay_now(&mut self, pending: Pending, canonical: String, since: String) {
+        let Some(snap) = self.snapshots.iter().find(|s| s.snapshot.name == since) else {
+            return self.complete(pending, Done::fail(canonical, "the snapshot is gone"));
+        };
         let mut keys: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
         for w in self
             .ledger

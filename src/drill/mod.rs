@@ -274,6 +274,8 @@ struct Work {
     running: Vec<oneshot::Sender<MoveOutcome>>,
     /// The timeline's background SQL sessions, stopped at the end.
     background: JoinSet<()>,
+    /// Replays waiting for requests in flight on the old instance.
+    replays: Vec<data::Deferred>,
 }
 
 /// One drill in progress.
@@ -388,6 +390,7 @@ impl Drill {
                 moves: JoinSet::new(),
                 running: Vec::new(),
                 background: JoinSet::new(),
+                replays: Vec::new(),
             },
             ledger: Vec::new(),
             end_at_ms,
@@ -651,6 +654,7 @@ impl Drill {
             self.fire(index);
         }
         self.step_rollout(now);
+        self.resume_replays();
         self.answer_waits(now);
         if now >= self.end_at_ms {
             self.observe(

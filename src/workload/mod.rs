@@ -58,6 +58,9 @@ pub struct Fleet {
     versions: Arc<Vec<Version>>,
     pods: Vec<Arc<AtomicUsize>>,
     pools: Vec<Arc<RwLock<(usize, PgPool)>>>,
+    /// Requests in flight, per database: a replay waits until the old
+    /// instance's have finished and been recorded.
+    in_flight: InFlight,
     options: FleetOptions,
     flags: Flags,
     stop: watch::Sender<bool>,
@@ -91,6 +94,7 @@ impl Fleet {
             versions,
             pods: Vec::new(),
             pools: Vec::new(),
+            in_flight: InFlight::default(),
             options,
             flags,
             stop,
@@ -106,6 +110,7 @@ impl Fleet {
             let worker = Pod {
                 index: pod,
                 pool: pool.clone(),
+                in_flight: me.in_flight.clone(),
                 version: current.clone(),
                 versions: me.versions.clone(),
                 flags: me.flags.clone(),
@@ -176,6 +181,16 @@ impl Fleet {
         Ok(())
     }
 
+    /// Requests in flight on database `db`.
+    pub fn in_flight(&self, db: usize) -> usize {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&db)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// The flags the pods evaluate.
     pub fn flags(&self) -> &Flags {
         &self.flags
@@ -242,9 +257,13 @@ fn version(v: &AppVersion) -> Version {
     }
 }
 
+/// Requests in flight per database (by its index in the drill).
+type InFlight = Arc<std::sync::Mutex<std::collections::BTreeMap<usize, usize>>>;
+
 struct Pod {
     index: usize,
     pool: Arc<RwLock<(usize, PgPool)>>,
+    in_flight: InFlight,
     version: Arc<AtomicUsize>,
     versions: Arc<Vec<Version>>,
     flags: Flags,
@@ -291,6 +310,12 @@ impl Pod {
             let (db, pool) = self.pool.read().unwrap_or_else(|e| e.into_inner()).clone();
             let samples = self.samples.clone();
             let pod = self.index;
+            let counted = self.in_flight.clone();
+            *counted
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(db)
+                .or_default() += 1;
             requests.spawn(async move {
                 let started = Instant::now();
                 let outcome = send(&pool, &request).await;
@@ -302,6 +327,15 @@ impl Pod {
                     latency: started.elapsed(),
                     outcome,
                 });
+                // After its sample is on its way: a count of zero means
+                // every request's outcome has been sent.
+                if let Some(n) = counted
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_mut(&db)
+                {
+                    *n = n.saturating_sub(1);
+                }
                 drop(permit);
             });
         }
