@@ -9,6 +9,7 @@
 pub mod action;
 pub mod bench;
 pub mod cli;
+pub mod course;
 pub mod drill;
 mod error;
 pub mod grade;

@@ -367,3 +367,53 @@ fn a_fixture_the_server_refuses_is_bad_input_not_a_failed_server() {
         .go();
     assert!(env.registry_entries().is_empty());
 }
+
+#[test]
+fn from_any_directory_the_built_in_course_set_is_played() {
+    // An installed pgdrill run away from the repository: the scenarios and
+    // quizzes built into it are found (written once into its cache).
+    let env = TestEnv::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    env.run(["list"])
+        .dir(elsewhere.path())
+        .success()
+        .stdout_has("mixed-version-rename")
+        .stdout_has("the course set built into this pgdrill")
+        .go();
+    env.run(["show", "lock-queue"])
+        .dir(elsewhere.path())
+        .success()
+        .stdout_has("Objectives:")
+        .go();
+    env.run(["quiz", "chapter-16", "--print"])
+        .dir(elsewhere.path())
+        .success()
+        .go();
+    // A folder of its own takes precedence.
+    std::fs::create_dir(elsewhere.path().join("scenarios")).unwrap();
+    env.run(["list"])
+        .dir(elsewhere.path())
+        .success()
+        .stdout_has("no scenarios in scenarios")
+        .go();
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_same_definitions_as_help() {
+    let env = TestEnv::new();
+    env.run(["completions", "bash"])
+        .success()
+        .stdout_has("_pgdrill()")
+        .stdout_has("--backend")
+        .go();
+    env.run(["completions", "fish"])
+        .success()
+        .stdout_has("complete -c pgdrill")
+        .go();
+    env.run(["man"])
+        .success()
+        .stdout_has(".TH pgdrill 1")
+        .stdout_has("completions")
+        .go();
+    env.run(["completions", "tcsh"]).code(2).go();
+}

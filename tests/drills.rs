@@ -49,10 +49,12 @@ fn expectations(script: &Path) -> Vec<String> {
 enum Backend {
     Local,
     Docker,
+    /// A server the test starts, reached with `--url`.
+    External,
 }
 
 impl Backend {
-    fn args(self) -> Vec<String> {
+    fn args(self, url: Option<&str>) -> Vec<String> {
         match self {
             Backend::Local => vec!["--backend".into(), "local".into()],
             Backend::Docker => vec![
@@ -60,6 +62,12 @@ impl Backend {
                 "docker".into(),
                 "--image".into(),
                 common::docker_image(),
+            ],
+            Backend::External => vec![
+                "--backend".into(),
+                "external".into(),
+                "--url".into(),
+                url.expect("an external drill has its server").to_string(),
             ],
         }
     }
@@ -71,7 +79,7 @@ struct Played {
     transcript: PathBuf,
 }
 
-fn play(env: &TestEnv, backend: Backend, id: &str, script: &Path, dir: &Path) -> Played {
+fn play(env: &TestEnv, backend: &[String], id: &str, script: &Path, dir: &Path) -> Played {
     let transcript = dir.join(format!(
         "{}.json",
         script.file_stem().unwrap().to_string_lossy()
@@ -81,7 +89,7 @@ fn play(env: &TestEnv, backend: Backend, id: &str, script: &Path, dir: &Path) ->
         .arg(script)
         .arg("--transcript")
         .arg(&transcript)
-        .args(backend.args())
+        .args(backend)
         .go();
     let score: Value = serde_json::from_str(&output.stdout).unwrap_or_else(|e| {
         panic!(
@@ -165,9 +173,16 @@ fn scenario_scores_as_its_author_said(id: &str, backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let scripts = solutions(id);
     assert!(!scripts.is_empty(), "{id}: no solution scripts");
+    // The external backend's server: one the test starts, as a class's.
+    let server = matches!(backend, Backend::External)
+        .then(|| common::start_up(&env, &["--backend", "local"]));
+    let url = server
+        .as_ref()
+        .map(|s| s.ready["superuser_url"].as_str().unwrap().to_string());
+    let args = backend.args(url.as_deref());
     let mut scores = Vec::new();
     for script in scripts {
-        let played = play(&env, backend, id, &script, dir.path());
+        let played = play(&env, &args, id, &script, dir.path());
         let reference = script.ends_with(format!("{id}.reference.txt"));
         let shown = serde_json::to_string_pretty(&played.score).unwrap();
         let passed = played.score["passed"].as_bool().unwrap();
@@ -230,6 +245,11 @@ fn scenario_scores_as_its_author_said(id: &str, backend: Backend) {
             .unwrap();
         assert_eq!(&row["score"], score, "{}", transcript.display());
         assert_eq!(row["flags"], Value::Array(vec![]));
+    }
+    // The external backend's server goes first: the rest must be gone.
+    if let Some(server) = server {
+        server.signal(nix::sys::signal::Signal::SIGINT);
+        assert!(server.wait(std::time::Duration::from_secs(30)).success());
     }
     assert!(
         env.registry_entries().is_empty(),
@@ -313,6 +333,16 @@ macro_rules! scenario_tests {
             )*
         }
 
+        /// In a database and role of its own on a server the test starts.
+        mod external {
+            $(
+                #[test]
+                fn $test() {
+                    super::scenario_scores_as_its_author_said($id, super::Backend::External);
+                }
+            )*
+        }
+
         /// In containers of pgdrill's test image, which needs nothing of
         /// PostgreSQL on the host.
         mod docker {
@@ -353,13 +383,8 @@ fn old_pods_really_fail_with_undefined_column_during_the_rollout() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("watch.txt");
     std::fs::write(&script, "at 50s: status\nresolve\n").unwrap();
-    let played = play(
-        &env,
-        Backend::Local,
-        "mixed-version-rename",
-        &script,
-        dir.path(),
-    );
+    let local = Backend::Local.args(None);
+    let played = play(&env, &local, "mixed-version-rename", &script, dir.path());
     let transcript: Value =
         serde_json::from_slice(&std::fs::read(&played.transcript).unwrap()).unwrap();
     let mut v1_undefined = 0;
@@ -624,7 +649,8 @@ fn repair_touches_only_the_drills_own_tables() {
         "snapshot create s1\nrestore s1 --to new\nrepair pg_class.relname --from restored-1\nrepair users.email --from restored-1\nresolve\n",
     )
     .unwrap();
-    let played = play(&env, Backend::Local, "bad-backfill", &script, dir.path());
+    let local = Backend::Local.args(None);
+    let played = play(&env, &local, "bad-backfill", &script, dir.path());
     let saved = read_json(&played.transcript);
     let moves = moves(&saved);
     let catalog = moves

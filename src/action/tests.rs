@@ -393,7 +393,8 @@ mod round_trip {
         prop_oneof![
             Just(FlagValue::On),
             Just(FlagValue::Off),
-            (0u8..=100).prop_map(FlagValue::Percent)
+            // What the parser makes: 0% is off, 100% on.
+            (1u8..=99).prop_map(FlagValue::Percent)
         ]
     }
 

@@ -42,6 +42,10 @@ pub struct ProvisionReport {
     pub warm_ratio: f64,
     /// cold median / peer median.
     pub cold_ratio: f64,
+    /// Other backends measured side by side (`--backend docker|external`):
+    /// name, times, median / peer median.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<(String, Stats, f64)>,
 }
 
 /// Target for `warm_ratio`.
@@ -52,6 +56,7 @@ pub const WARM_MEDIAN_TARGET_MS: f64 = 500.0;
 /// Runs the provisioning benchmark. `note` receives a line per run.
 pub async fn provision(
     backend: &LocalBackend,
+    others: &[instance::AnyBackend],
     runs: u32,
     cold_runs: u32,
     note: &(dyn Fn(String) + Send + Sync),
@@ -76,18 +81,34 @@ pub async fn provision(
 
     let mut warm = Vec::new();
     let mut peer = Vec::new();
+    let mut other: Vec<Vec<Duration>> = vec![Vec::new(); others.len()];
     for i in 1..=runs {
         let w = time_to_connectable(&warm_backend).await?;
         let p = time_peer(backend).await?;
-        note(format!(
+        let mut line = format!(
             "warm {i}/{runs}: {:.0} ms   peer {i}/{runs}: {:.0} ms",
             ms(w),
             ms(p)
-        ));
+        );
+        for (b, times) in others.iter().zip(&mut other) {
+            let t = time_to_connectable(b).await?;
+            line.push_str(&format!("   {} {i}/{runs}: {:.0} ms", b.name(), ms(t)));
+            times.push(t);
+        }
+        note(line);
         warm.push(w);
         peer.push(p);
     }
     let (cold, warm, peer) = (Stats::of(&cold), Stats::of(&warm), Stats::of(&peer));
+    let others = others
+        .iter()
+        .zip(&other)
+        .map(|(b, times)| {
+            let stats = Stats::of(times);
+            let ratio = stats.median_ms / peer.median_ms;
+            (b.name().to_string(), stats, ratio)
+        })
+        .collect();
     Ok(ProvisionReport {
         version: backend.binaries().version.clone(),
         runtime_dir: base.runtime.clone(),
@@ -98,6 +119,7 @@ pub async fn provision(
         cold,
         warm,
         peer,
+        others,
     })
 }
 
@@ -118,7 +140,7 @@ fn with_cache(backend: &LocalBackend, base: &Dirs, cache: &Path) -> Result<Local
 }
 
 /// Provision, connect, `SELECT 1`; the teardown is not timed.
-async fn time_to_connectable(backend: &LocalBackend) -> Result<Duration, Error> {
+async fn time_to_connectable(backend: &impl Backend) -> Result<Duration, Error> {
     let start = Instant::now();
     let instance = backend.provision(&instance::no_progress).await?;
     let mut conn = instance.connect_app().await?;

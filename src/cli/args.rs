@@ -51,6 +51,15 @@ pub struct ServerOpts {
     /// docker/build-postgres-image).
     #[arg(long, value_name = "IMAGE", env = "PGDRILL_IMAGE")]
     pub image: Option<String>,
+    /// The server of the external backend, as an administrator that may
+    /// create databases and roles: postgres://USER[:PASSWORD]@HOST:PORT/DB
+    /// (the password may come from PGPASSWORD). Each drill works in a
+    /// database and role of its own, named pgdrill_..., dropped at its end.
+    #[arg(long, value_name = "URL", env = "PGDRILL_URL", hide_env_values = true)]
+    pub url: Option<String>,
+    /// Go ahead on an external server that is not on this machine.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// Where servers run.
@@ -63,6 +72,8 @@ pub enum BackendChoice {
     Local,
     /// A Docker container per server.
     Docker,
+    /// A database per server on an existing PostgreSQL (`--url`).
+    External,
 }
 
 /// Where the scenarios are, for the commands that read them.
@@ -321,6 +332,19 @@ An answers file has one line per question id:
     /// Measure pgdrill against its peers.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Print shell completions for bash, zsh, fish, elvish or powershell.
+    #[command(after_help = "Examples:
+  pgdrill completions bash > ~/.local/share/bash-completion/completions/pgdrill
+  pgdrill completions zsh > ~/.zfunc/_pgdrill
+  pgdrill completions fish > ~/.config/fish/completions/pgdrill.fish")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print pgdrill's man page (roff).
+    #[command(after_help = "Example:
+  pgdrill man > ~/.local/share/man/man1/pgdrill.1 && man pgdrill")]
+    Man,
 }
 
 impl Command {
@@ -350,7 +374,10 @@ impl Command {
             Command::Doctor { server, .. }
             | Command::Up { server, .. }
             | Command::Bench(BenchCommand::Provision { server, .. }) => (Some(server), None, None),
-            Command::Instances(_) | Command::Classify { .. } => (None, None, None),
+            Command::Instances(_)
+            | Command::Classify { .. }
+            | Command::Completions { .. }
+            | Command::Man => (None, None, None),
         };
         (
             server,
@@ -390,11 +417,16 @@ pub enum InstancesCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Stop orphaned servers and delete their files (every start does this too).
+    /// Stop orphaned servers and delete their files, remove the containers
+    /// of dead runs, and with --url drop the databases and roles dead runs
+    /// left on that server (every start does all this too).
     Gc {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// An external server to clean up, as for `run --backend external`.
+        #[arg(long, value_name = "URL", env = "PGDRILL_URL", hide_env_values = true)]
+        url: Option<String>,
     },
 }
 

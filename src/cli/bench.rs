@@ -16,6 +16,13 @@ pub async fn provision(
     out: &mut impl Write,
 ) -> Result<ExitCode, Error> {
     let backend = ctx.local_backend()?;
+    // `--backend docker|external`: measured beside the local backend.
+    let others = match ctx.backend {
+        super::args::BackendChoice::Docker | super::args::BackendChoice::External => {
+            vec![ctx.backend().await?.0]
+        }
+        _ => Vec::new(),
+    };
     let note = |line: String| {
         if !json {
             eprintln!("  {line}");
@@ -31,7 +38,7 @@ pub async fn provision(
         );
     }
     let report = interrupt
-        .guard(bench::provision(&backend, runs, cold_runs, &note))
+        .guard(bench::provision(&backend, &others, runs, cold_runs, &note))
         .await??;
 
     if json {
@@ -61,6 +68,9 @@ pub async fn provision(
         "{}",
         row("peer: initdb + pg_ctl start -w", &report.peer)
     );
+    for (name, stats, _) in &report.others {
+        say!(out, "{}", row(&format!("pgdrill --backend {name}"), stats));
+    }
     say!(out);
     let verdict = |ok: bool| if ok { "meets" } else { "MISSES" };
     say!(
@@ -78,6 +88,9 @@ pub async fn provision(
         bench::WARM_MEDIAN_TARGET_MS
     );
     say!(out, "cold / peer = {:.2}x", report.cold_ratio);
+    for (name, _, ratio) in &report.others {
+        say!(out, "{name} / peer = {ratio:.2}x");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

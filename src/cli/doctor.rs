@@ -52,6 +52,7 @@ pub async fn run(ctx: &Context, json: bool, out: &mut impl Write) -> Result<Exit
     checks.push(instances(dirs));
     checks.push(leftovers(dirs));
     checks.push(docker(ctx).await);
+    checks.push(external(ctx).await);
     let usable = bins.is_some() && run_as.is_some() && runtime_ok;
     checks.push(Check::new(
         "backend local",
@@ -228,4 +229,35 @@ async fn docker(ctx: &Context) -> Check {
         )
     };
     Check::new("backend docker", Status::Ok, detail)
+}
+
+/// The external backend: with `--url`, whether its role may run drills.
+async fn external(ctx: &Context) -> Check {
+    let Some(url) = &ctx.url else {
+        return Check::new(
+            "backend external",
+            Status::Ok,
+            "needs --url postgres://ADMIN@HOST:PORT/DB, a role with CREATEDB and CREATEROLE (a superuser also scores DDL from other clients)",
+        );
+    };
+    let backend = match crate::instance::ExternalBackend::new(url, &ctx.dirs.state, ctx.yes) {
+        Ok(b) => b,
+        Err(e) => return Check::new("backend external", Status::Fail, e.to_string()),
+    };
+    match backend.check_access().await {
+        Ok(superuser) => Check::new(
+            "backend external",
+            Status::Ok,
+            format!(
+                "{}: may create databases and roles{}",
+                backend.server(),
+                if superuser {
+                    " (a superuser: DDL from other clients is scored)"
+                } else {
+                    "; not a superuser, so DDL from other clients is not scored"
+                }
+            ),
+        ),
+        Err(e) => Check::new("backend external", Status::Fail, e.to_string()),
+    }
 }

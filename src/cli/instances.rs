@@ -71,7 +71,12 @@ pub fn list(ctx: &Context, json: bool, out: &mut impl Write) -> Result<ExitCode,
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn gc(ctx: &Context, json: bool, out: &mut impl Write) -> Result<ExitCode, Error> {
+pub async fn gc(
+    ctx: &Context,
+    json: bool,
+    url: Option<&str>,
+    out: &mut impl Write,
+) -> Result<ExitCode, Error> {
     let dirs = ctx.dirs.clone();
     let crate::instance::GcReport { reaped, swept } =
         tokio::task::spawn_blocking(move || crate::instance::gc(&dirs))
@@ -81,17 +86,29 @@ pub async fn gc(ctx: &Context, json: bool, out: &mut impl Write) -> Result<ExitC
     let containers = crate::instance::reap_dead_containers()
         .await
         .unwrap_or_default();
+    // Databases and roles dead runs left on an external server.
+    let dropped = match url {
+        Some(url) => crate::instance::gc_external(url, &ctx.dirs.state).await?,
+        None => Vec::new(),
+    };
     let failed = reaped.iter().any(|r| !r.problems.is_empty());
     if json {
         let value = serde_json::json!({
             "reaped": reaped,
             "removed_leftovers": swept,
             "removed_containers": containers,
+            "dropped_databases": dropped,
         });
         say!(out, "{value:#}");
     } else {
-        if reaped.is_empty() && swept.is_empty() && containers.is_empty() {
+        if reaped.is_empty() && swept.is_empty() && containers.is_empty() && dropped.is_empty() {
             say!(out, "no orphans");
+        }
+        for d in &dropped {
+            say!(
+                out,
+                "dropped the database and role of {d} (its run is gone)"
+            );
         }
         for c in &containers {
             say!(out, "removed the container of {c} (its run is gone)");

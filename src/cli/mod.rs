@@ -28,7 +28,9 @@ use std::path::PathBuf;
 
 use crate::Error;
 use crate::instance::binaries::{Origin, Requested};
-use crate::instance::{AnyBackend, Dirs, DockerBackend, LocalBackend, PgBinaries, RunAs};
+use crate::instance::{
+    AnyBackend, Dirs, DockerBackend, ExternalBackend, LocalBackend, PgBinaries, RunAs,
+};
 use args::BackendChoice;
 
 pub use args::{
@@ -62,6 +64,10 @@ pub struct Context {
     pub backend: BackendChoice,
     /// `--image`, for the Docker backend.
     pub image: Option<String>,
+    /// `--url`, for the external backend.
+    pub url: Option<String>,
+    /// `--yes`: an external server off this machine is fine.
+    pub yes: bool,
     /// `PGDRILL_RUN_AS`.
     pub run_as: Option<String>,
     /// Directories.
@@ -92,17 +98,18 @@ impl Context {
         let run_as = std::env::var("PGDRILL_RUN_AS")
             .ok()
             .filter(|s| !s.is_empty());
-        // The working directory's folder, else the one beside the sources
-        // this binary was built from (so `cargo run` works from anywhere in
-        // a checkout).
+        let dirs = Dirs::from_env();
+        // The folder given, else the working directory's, else the course
+        // set built into this binary (written out once into the cache).
         let folder = |given: Option<&PathBuf>, name: &str| {
             given.cloned().unwrap_or_else(|| {
                 let local = PathBuf::from(name);
                 if local.is_dir() {
-                    local
-                } else {
-                    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
+                    return local;
                 }
+                crate::course::folder(&dirs.cache)
+                    .map(|d| d.join(name))
+                    .unwrap_or(local)
             })
         };
         let scenarios = folder(scenario_dir, "scenarios");
@@ -111,8 +118,10 @@ impl Context {
             requested_bin,
             backend: server.map_or(BackendChoice::Auto, |s| s.backend),
             image: server.and_then(|s| s.image.clone()),
+            url: server.and_then(|s| s.url.clone()),
+            yes: server.is_some_and(|s| s.yes),
             run_as,
-            dirs: Dirs::from_env(),
+            dirs,
             scenarios,
             quizzes,
             signing_key: std::env::var("PGDRILL_SIGNING_KEY")
@@ -150,6 +159,17 @@ impl Context {
                 Ok((AnyBackend::Local(local), why))
             }
             BackendChoice::Docker => Ok((docker(), format!("backend docker: image {image}"))),
+            BackendChoice::External => {
+                let url = self.url.as_deref().ok_or_else(|| {
+                    Error::Usage(
+                        "--backend external needs the server: --url postgres://USER@HOST:PORT/DB (or PGDRILL_URL)"
+                            .into(),
+                    )
+                })?;
+                let external = ExternalBackend::new(url, &self.dirs.state, self.yes)?;
+                let why = format!("backend external: {}", external.server());
+                Ok((AnyBackend::External(external), why))
+            }
             BackendChoice::Auto => {
                 let local = self.local_backend();
                 // Docker is asked only when it could be chosen.
@@ -233,9 +253,8 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             learner,
             ..
         } => {
-            let learner = learner_name(learner);
             let args = run::RunArgs {
-                learner,
+                learner: learner_name(learner),
                 scenario: crate::scenario::resolve(&scenario, &ctx.scenarios)?,
                 script,
                 transcript,
@@ -245,7 +264,46 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             };
             run::run(&ctx, args, &interrupt, &mut out).await
         }
-        Command::List { json, .. } => scenarios::list(&ctx.scenarios, json, &mut out),
+        Command::Quiz {
+            quiz,
+            answers,
+            print,
+            json,
+            ..
+        } => {
+            let args = quiz::QuizArgs {
+                quiz,
+                answers,
+                print,
+                json,
+            };
+            quiz::run(&ctx.quizzes, args, &interrupt, &mut out).await
+        }
+        Command::Doctor { json, .. } => doctor::run(&ctx, json, &mut out).await,
+        Command::Up { sql, json, .. } => up::run(&ctx, sql, json, &interrupt, &mut out).await,
+        Command::Instances(InstancesCommand::List { json, .. }) => {
+            instances::list(&ctx, json, &mut out)
+        }
+        Command::Instances(InstancesCommand::Gc { json, url }) => {
+            instances::gc(&ctx, json, url.as_deref(), &mut out).await
+        }
+        Command::Bench(BenchCommand::Provision {
+            runs,
+            cold_runs,
+            json,
+            ..
+        }) => bench::provision(&ctx, runs, cold_runs, json, &interrupt, &mut out).await,
+        Command::Bench(BenchCommand::Grade {
+            transcripts,
+            minutes,
+            runs,
+            json,
+            ..
+        }) => bench::grade(&ctx, transcripts as usize, minutes, runs, json, &mut out),
+        Command::List { json, .. } => {
+            let built_in = ctx.scenarios.starts_with(ctx.dirs.cache.join("course"));
+            scenarios::list(&ctx.scenarios, built_in, json, &mut out)
+        }
         Command::Show { scenario, .. } => scenarios::show(
             &crate::scenario::resolve(&scenario, &ctx.scenarios)?,
             &mut out,
@@ -289,48 +347,31 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             },
             &mut out,
         ),
-        Command::Quiz {
-            quiz,
-            answers,
-            print,
-            json,
-            ..
-        } => {
-            quiz::run(
-                &ctx.quizzes,
-                quiz::QuizArgs {
-                    quiz,
-                    answers,
-                    print,
-                    json,
-                },
-                &interrupt,
-                &mut out,
-            )
-            .await
-        }
         Command::Classify { file, json } => classify::run(&file, json, &mut out),
-        Command::Doctor { json, .. } => doctor::run(&ctx, json, &mut out).await,
-        Command::Up { sql, json, .. } => up::run(&ctx, sql, json, &interrupt, &mut out).await,
-        Command::Instances(InstancesCommand::List { json, .. }) => {
-            instances::list(&ctx, json, &mut out)
+        Command::Completions { shell } => completions(shell, &mut out),
+        Command::Man => man(&mut out),
+    }
+}
+
+/// `pgdrill completions SHELL`.
+fn completions(
+    shell: clap_complete::Shell,
+    out: &mut impl std::io::Write,
+) -> Result<std::process::ExitCode, Error> {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "pgdrill", out);
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `pgdrill man`: the man page, from the same definitions as `--help`.
+fn man(out: &mut impl std::io::Write) -> Result<std::process::ExitCode, Error> {
+    use clap::CommandFactory;
+    match clap_mangen::Man::new(Cli::command()).render(out) {
+        // `pgdrill man | head`: a closed pipe is not an error.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::Internal(format!("writing the man page: {e}")))
         }
-        Command::Instances(InstancesCommand::Gc { json, .. }) => {
-            instances::gc(&ctx, json, &mut out).await
-        }
-        Command::Bench(BenchCommand::Provision {
-            runs,
-            cold_runs,
-            json,
-            ..
-        }) => bench::provision(&ctx, runs, cold_runs, json, &interrupt, &mut out).await,
-        Command::Bench(BenchCommand::Grade {
-            transcripts,
-            minutes,
-            runs,
-            json,
-            ..
-        }) => bench::grade(&ctx, transcripts as usize, minutes, runs, json, &mut out),
+        _ => Ok(std::process::ExitCode::SUCCESS),
     }
 }
 

@@ -54,7 +54,13 @@ pub async fn run(
     if !args.json {
         say!(out, "{why}");
     }
-    let instance = start(&backend, &scenario, interrupt).await?;
+    let (instance, audited) = start(&backend, &scenario, interrupt).await?;
+    if !audited && !args.json {
+        say!(
+            out,
+            "note: the server's role is not a superuser, so DDL typed in other clients (psql) is not seen or scored"
+        );
+    }
     let target = Target {
         name: "primary".into(),
         info: instance.info().clone(),
@@ -112,13 +118,13 @@ fn read_script(args: &RunArgs) -> Result<Option<Vec<action::ScriptLine>>, Error>
 }
 
 /// A server of the drill's own, with the scenario's fixture and the DDL
-/// audit in place; nothing is left running if that fails or is
-/// interrupted.
+/// audit in place (whether it could be installed: it needs a superuser);
+/// nothing is left running if that fails or is interrupted.
 async fn start(
     backend: &crate::instance::AnyBackend,
     scenario: &crate::scenario::Scenario,
     interrupt: &Interrupt,
-) -> Result<crate::instance::Instance, Error> {
+) -> Result<(crate::instance::Instance, bool), Error> {
     let spinner = Spinner::new();
     let provisioned = interrupt
         .guard(backend.provision(&|e| spinner.show(e)))
@@ -140,7 +146,7 @@ async fn start(
         .await;
     spinner.clear();
     match prepared.and_then(|r| r) {
-        Ok(()) => Ok(instance),
+        Ok(audited) => Ok((instance, audited)),
         Err(e) => {
             instance.shutdown().await;
             Err(e)

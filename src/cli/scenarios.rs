@@ -9,7 +9,13 @@ use crate::scenario::{self, LoadError, Scenario};
 use crate::{Error, Exit};
 
 /// `pgdrill list`.
-pub fn list(dir: &Path, json: bool, out: &mut impl Write) -> Result<ExitCode, Error> {
+/// `built_in`: the folder is the course set built into this binary.
+pub fn list(
+    dir: &Path,
+    built_in: bool,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<ExitCode, Error> {
     let mut found = Vec::new();
     let mut broken = 0;
     for path in scenario::discover(dir)? {
@@ -33,6 +39,7 @@ pub fn list(dir: &Path, json: bool, out: &mut impl Write) -> Result<ExitCode, Er
                 serde_json::json!({
                     "id": s.id, "title": s.title, "kind": s.kind, "difficulty": s.difficulty,
                     "rto": s.rubric.rto.to_string(), "path": s.source.path,
+                    "built_in": built_in,
                 })
             })
             .collect();
@@ -52,6 +59,12 @@ pub fn list(dir: &Path, json: bool, out: &mut impl Write) -> Result<ExitCode, Er
             );
         }
         say!(out);
+        let from = if built_in {
+            " (the course set built into this pgdrill; --scenarios DIR or ./scenarios take precedence)"
+        } else {
+            ""
+        };
+        say!(out, "From {}{from}.", dir.display());
         say!(
             out,
             "Play one with `pgdrill run ID`; read its briefing with `pgdrill show ID`."

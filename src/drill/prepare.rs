@@ -209,11 +209,21 @@ CREATE EVENT TRIGGER pgdrill_audit_ddl ON ddl_command_end
 "#;
 
 /// Installs the DDL audit (needs a superuser connection).
-pub async fn install_audit(conn: &mut PgConnection) -> Result<(), Error> {
+/// Returns false, installing nothing, when the connection is not a
+/// superuser's: event triggers need one (an external server's
+/// administrator may only create databases and roles).
+pub async fn install_audit(conn: &mut PgConnection) -> Result<bool, Error> {
+    let superuser: bool = sqlx::query_scalar("SELECT current_setting('is_superuser') = 'on'")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| Error::Setup(format!("installing the DDL audit: {e}")))?;
+    if !superuser {
+        return Ok(false);
+    }
     conn.execute(sqlx::raw_sql(AssertSqlSafe(AUDIT)))
         .await
         .map_err(|e| Error::Setup(format!("installing the DDL audit: {e}")))?;
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]

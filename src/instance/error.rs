@@ -63,6 +63,37 @@ pub enum Error {
         why: String,
     },
 
+    /// `--url` is not a PostgreSQL URL.
+    #[error(
+        "--url {url}: {why}\n  write postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (the password may come from PGPASSWORD)"
+    )]
+    ExternalUrl {
+        /// The URL, its password hidden.
+        url: String,
+        /// What is wrong with it.
+        why: String,
+    },
+
+    /// A server off this machine, not confirmed.
+    #[error(
+        "{host} is not this machine: drills create and drop `pgdrill_` databases and roles on it (and nothing else); add --yes to go ahead"
+    )]
+    ExternalNotConfirmed {
+        /// The server's host.
+        host: String,
+    },
+
+    /// The role of `--url` may not create databases and roles.
+    #[error(
+        "the role `{user}` lacks {missing}: a drill creates its own database and role. Use a role with CREATEDB and CREATEROLE (`ALTER ROLE {user} CREATEDB CREATEROLE;`) or a superuser; with a superuser, DDL typed in other clients is scored too"
+    )]
+    ExternalPrivileges {
+        /// The role.
+        user: String,
+        /// The privileges it lacks.
+        missing: String,
+    },
+
     /// The Docker engine could not run a container of the image.
     #[error(
         "docker: {detail}\n  image: {image}\n  check the engine (`docker version`), and that the image exists (`docker images`; a machine without registry access builds pgdrill's with docker/build-postgres-image)"
@@ -168,6 +199,9 @@ impl Error {
                 | Error::BadRunAs { .. }
                 | Error::UnsafeDir { .. }
                 | Error::NotTraversable { .. }
+                | Error::ExternalNotConfirmed { .. }
+                | Error::ExternalPrivileges { .. }
+                | Error::ExternalUrl { .. }
         )
     }
 

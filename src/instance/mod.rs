@@ -15,6 +15,7 @@
 pub mod binaries;
 mod docker;
 mod error;
+mod external;
 pub mod fsutil;
 mod local;
 pub mod paths;
@@ -35,6 +36,7 @@ use sqlx::Connection;
 pub use binaries::PgBinaries;
 pub use docker::{DEFAULT_IMAGE, DockerBackend, reap_dead_containers};
 pub use error::Error;
+pub use external::{ExternalBackend, gc_external};
 pub use local::LocalBackend;
 pub use paths::{Dirs, Storage};
 pub use privilege::RunAs;
@@ -136,6 +138,8 @@ pub enum AnyBackend {
     Local(LocalBackend),
     /// Containers of a PostgreSQL image.
     Docker(DockerBackend),
+    /// Databases on a server pgdrill did not start.
+    External(ExternalBackend),
 }
 
 impl Backend for AnyBackend {
@@ -143,6 +147,7 @@ impl Backend for AnyBackend {
         match self {
             AnyBackend::Local(b) => b.name(),
             AnyBackend::Docker(b) => b.name(),
+            AnyBackend::External(b) => b.name(),
         }
     }
 
@@ -150,6 +155,7 @@ impl Backend for AnyBackend {
         match self {
             AnyBackend::Local(b) => b.provision(progress).await,
             AnyBackend::Docker(b) => b.provision(progress).await,
+            AnyBackend::External(b) => b.provision(progress).await,
         }
     }
 }

@@ -25,8 +25,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{Dirs, Error, PgBinaries, Progress, RunAs, fsutil, paths, process};
 
-/// Bump when the template's contents change, so old caches are not reused.
-const FORMAT: u32 = 2;
+/// Bump when the template's contents change, so old caches are not reused
+/// (3: room for 300 connections, enough for a class's drills on one
+/// `pgdrill up` server).
+const FORMAT: u32 = 3;
 
 /// Name of the application role.
 pub const APP_USER: &str = "pgdrill_app";
@@ -44,7 +46,7 @@ synchronous_commit = off
 full_page_writes = off
 shared_buffers = 32MB
 huge_pages = off
-max_connections = 100
+max_connections = 300
 min_wal_size = 8MB
 max_wal_size = 256MB
 checkpoint_timeout = 30min

@@ -32,6 +32,10 @@ pub struct Evidence {
     pub seed: u64,
     /// The pgdrill that recorded it.
     pub pgdrill_version: String,
+    /// Where its servers ran (`local`, `docker`, `external`), when the
+    /// transcript says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
     /// Who played, when the transcript says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub learner: Option<String>,
@@ -318,6 +322,7 @@ impl Evidence {
             time_scale: transcript.time_scale,
             seed: transcript.seed,
             pgdrill_version: transcript.pgdrill_version.clone(),
+            backend: transcript.backend.clone(),
             learner: transcript.learner.clone(),
             chart: super::chart::Chart::build(scenario, transcript, score),
             ended,

@@ -74,8 +74,15 @@ fn facts(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "| trains | {} |", cell(&e.scenario.trains.join("; ")))?;
     writeln!(
         out,
-        "| played | {} UTC, time scale {}x, seed {}, pgdrill {} |",
-        e.started, e.time_scale, e.seed, e.pgdrill_version
+        "| played | {} UTC, time scale {}x, seed {}, pgdrill {}{} |",
+        e.started,
+        e.time_scale,
+        e.seed,
+        e.pgdrill_version,
+        e.backend
+            .as_deref()
+            .map(|b| format!(", {b} backend"))
+            .unwrap_or_default()
     )?;
     let verdict = if s.passed { "PASS" } else { "FAIL" };
     writeln!(

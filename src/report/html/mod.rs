@@ -123,6 +123,7 @@ fn facts(e: &Evidence) -> Markup {
             dd {
                 (e.started) " UTC, time scale " (e.time_scale) "x, seed " (e.seed)
                 ", pgdrill " (e.pgdrill_version)
+                @if let Some(b) = &e.backend { ", " (b) " backend" }
             }
             dt { "RTO" } dd { (rto(&e.recovery)) }
             @if let Some(rpo) = &e.rpo {
