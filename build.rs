@@ -26,7 +26,23 @@ fn main() {
         walk(&root.join(dir), &mut files);
     }
     files.sort();
-    let mut code = String::from(
+    // The tag of this set, so a new build writes its own copy once and
+    // the binary never hashes its files at start-up.
+    let mut hasher = std::hash::DefaultHasher::new();
+    for f in &files {
+        use std::hash::Hash;
+        f.strip_prefix(&root)
+            .expect("under the root")
+            .hash(&mut hasher);
+        std::fs::read(f)
+            .expect("a course file reads")
+            .hash(&mut hasher);
+    }
+    let tag = std::hash::Hasher::finish(&hasher);
+    let mut code = format!(
+        "/// A hash of the course set, naming its folder in the cache.\npub const TAG: &str = \"{tag:016x}\";\n"
+    );
+    code.push_str(
         "/// The course set: (path in the repository, contents).\npub const FILES: &[(&str, &[u8])] = &[\n",
     );
     for f in &files {
