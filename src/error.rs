@@ -116,6 +116,14 @@ pub enum Error {
         transcript: Option<PathBuf>,
     },
 
+    /// A drill could not be served.
+    #[error(transparent)]
+    Serve(#[from] crate::serve::Error),
+
+    /// A served drill did not answer as asked (`join`, `act`).
+    #[error(transparent)]
+    Seat(#[from] crate::serve::client::Error),
+
     /// The doctor found the machine unable to run instances.
     #[error("this machine cannot run pgdrill instances yet: apply the fixes above")]
     NotReady,
@@ -161,10 +169,33 @@ impl Error {
             | Error::Mismatch(_) => Exit::BadInput,
             Error::Drill(crate::drill::Error::Scenario(_)) => Exit::BadInput,
             Error::Drill(_) => Exit::InstanceFailed,
+            Error::Serve(crate::serve::Error::Drill(crate::drill::Error::Scenario(_))) => {
+                Exit::BadInput
+            }
+            Error::Serve(crate::serve::Error::Remote { .. }) => Exit::Usage,
+            Error::Serve(_) => Exit::InstanceFailed,
+            Error::Seat(e) => seat_exit(e),
             Error::Interrupted => Exit::Interrupted,
             Error::Usage(_) => Exit::Usage,
             Error::Internal(_) => Exit::Internal,
         }
+    }
+}
+
+/// `act` and `join`: a bad address or token, or a line the server could
+/// not read, is a usage error (2); a move the server refused (a role, the
+/// rate limit, a drill that is over) fails (1); no server is an instance
+/// that is gone (4).
+fn seat_exit(e: &crate::serve::client::Error) -> Exit {
+    use crate::serve::client::Error as Seat;
+    match e {
+        Seat::BadUrl(_) => Exit::Usage,
+        Seat::Refused {
+            status: 400 | 401 | 413,
+            ..
+        } => Exit::Usage,
+        Seat::Refused { .. } => Exit::CheckFailed,
+        Seat::Unreachable { .. } => Exit::InstanceFailed,
     }
 }
 

@@ -19,6 +19,7 @@ pub mod quiz;
 pub mod report;
 pub mod scenario;
 pub mod score;
+pub mod serve;
 pub mod sqlstate;
 pub mod text;
 pub mod transcript;

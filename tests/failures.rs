@@ -234,3 +234,41 @@ fn a_template_build_killed_outright_is_swept_by_gc() {
     env.run(["instances", "gc"]).success().go();
     assert_eq!(leftovers(&env), Vec::<String>::new());
 }
+
+#[test]
+fn a_drill_that_ends_while_a_job_holds_a_lock_ends_at_once() {
+    // Regression: the timeline's revenue report sleeps in a transaction
+    // holding a lock on orders, and the release's ALTER queues behind it.
+    // Aborting their tasks dropped the connections, but a backend in
+    // pg_sleep or in a lock queue notices only when it next talks to its
+    // client, so the final RPO query queued behind the ALTER until the
+    // report's three scenario minutes were over (90 s at --time-scale 2).
+    let env = TestEnv::new();
+    let script = env.root().join("stop.txt");
+    std::fs::write(&script, "at 30s: status\n").unwrap();
+    let transcript = env.root().join("t.json");
+    let started = Instant::now();
+    env.run(["run", "lock-queue", "--time-scale", "2"])
+        .arg("--script")
+        .arg(&script)
+        .arg("--transcript")
+        .arg(&transcript)
+        .arg("--json")
+        .code(1)
+        .go();
+    let took = started.elapsed();
+    // 15 s of scenario at 2x, then the end: far from the report's 90 s.
+    assert!(
+        took < Duration::from_secs(40),
+        "the drill took {took:?} to end"
+    );
+    let t = read_json(&transcript);
+    assert!(
+        t["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "rpo"),
+        "the RPO was measured at the end"
+    );
+}

@@ -12,23 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{TestEnv, root};
-
-fn chromium() -> PathBuf {
-    for name in ["chromium", "chromium-browser", "google-chrome"] {
-        if let Some(found) = std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|d| d.join(name))
-                .find(|p| p.is_file())
-        }) {
-            return found;
-        }
-    }
-    panic!(
-        "headless Chromium is needed to test the HTML report: install Debian's `chromium` \
-         package (`apt-get install chromium`; .ci/run does this)"
-    );
-}
+use common::{TestEnv, chromium, root};
 
 /// What the browser made of a page.
 struct Rendered {

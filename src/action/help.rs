@@ -117,6 +117,43 @@ pub(super) fn usage(verb: &str) -> Option<&'static str> {
     help(verb).map(|h| h.usage)
 }
 
+/// The briefing: story, objectives, SLO, RTO and the moves.
+pub fn briefing(s: &crate::scenario::Scenario) -> String {
+    let mut out = format!("{}\n{}\n", s.title, "=".repeat(s.title.chars().count()));
+    out.push_str(&format!(
+        "{} · {} · scenario `{}`\n\n",
+        format!("{:?}", s.kind).to_lowercase(),
+        format!("{:?}", s.difficulty).to_lowercase(),
+        s.id
+    ));
+    out.push_str(s.briefing.trim());
+    out.push_str("\n\nObjectives:\n");
+    for o in &s.objectives {
+        out.push_str(&format!("  - {o}\n"));
+    }
+    if !s.trains.is_empty() {
+        out.push_str("Trains:\n");
+        for t in &s.trains {
+            out.push_str(&format!("  - {t}\n"));
+        }
+    }
+    out.push_str(&format!(
+        "\nHealthy means: error rate ≤ {}% and p99 ≤ {}, held for {}.\nRTO: {} from the incident's start. Pass mark: {} of {} points; hints cost {} each.\n",
+        s.slo.max_error_rate * 100.0,
+        s.slo.p99,
+        s.slo.stable_for,
+        s.rubric.rto,
+        s.rubric.pass_mark(),
+        s.rubric.max_points(),
+        s.rubric.hint_cost,
+    ));
+    out.push_str("\nWhat you can do (type `help` during the drill):\n");
+    for h in HELP {
+        out.push_str(&format!("  {:<10} {}\n", h.name, h.summary));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

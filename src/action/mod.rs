@@ -33,7 +33,7 @@ pub use crate::text::did_you_mean;
 pub use app::App;
 pub use change::{Change, Plan};
 pub use flag::Flag;
-pub use help::{HELP, Help, PROMPT_COMMANDS, help};
+pub use help::{HELP, Help, PROMPT_COMMANDS, briefing, help};
 use help::{SUBCOMMANDS, usage};
 pub use incident::Incident;
 pub use kill::Kill;
@@ -43,7 +43,7 @@ pub use record::upgrade;
 pub use recover::Recover;
 pub use script::{ScriptLine, parse_script};
 pub use snapshot::Snapshot;
-pub use wait::Wait;
+pub use wait::{Until, Wait};
 use words::Words;
 
 /// One move.

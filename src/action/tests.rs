@@ -85,6 +85,16 @@ fn parses_every_command() {
         .to_string(),
         "wait until recovered --max 1m30s"
     );
+    assert_eq!(
+        parse("wait until incident --max 2m").unwrap(),
+        Action::Wait(Wait::Incident {
+            max: Some(Dur::from_secs(120))
+        })
+    );
+    assert_eq!(
+        parse("wait until incident").unwrap().to_string(),
+        "wait until incident"
+    );
     for bad in [
         "wait until",
         "wait until healthy",
@@ -92,6 +102,7 @@ fn parses_every_command() {
         "wait until recovered --max soon",
         "wait until recovered now",
         "wait until recovered --max 1m extra",
+        "wait until incident soon",
     ] {
         assert!(parse(bad).is_err(), "{bad} parsed");
     }
@@ -518,6 +529,7 @@ mod round_trip {
             prop_oneof![
                 dur().prop_map(Wait::For),
                 proptest::option::of(dur()).prop_map(|max| Wait::Recovered { max }),
+                proptest::option::of(dur()).prop_map(|max| Wait::Incident { max }),
             ]
             .prop_map(Action::Wait),
             Just(Action::Hint),

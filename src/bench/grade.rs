@@ -323,6 +323,7 @@ fn played(scenario: &Scenario, text: &str) -> Move {
         parsed: crate::action::parse(text)
             .ok()
             .map(|a| Box::new(a.parsed())),
+        by: None,
         state: State {
             pods: scenario
                 .app

@@ -8,6 +8,7 @@
 
 pub mod grade;
 pub mod provision;
+pub mod volume;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

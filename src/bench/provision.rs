@@ -123,11 +123,15 @@ pub async fn provision(
     })
 }
 
-fn ms(d: Duration) -> f64 {
+pub(super) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn with_cache(backend: &LocalBackend, base: &Dirs, cache: &Path) -> Result<LocalBackend, Error> {
+pub(super) fn with_cache(
+    backend: &LocalBackend,
+    base: &Dirs,
+    cache: &Path,
+) -> Result<LocalBackend, Error> {
     let dirs = Dirs {
         cache: cache.to_path_buf(),
         ..base.clone()
@@ -161,38 +165,9 @@ async fn select_one(conn: &mut sqlx::PgConnection) -> Result<(), Error> {
 
 /// A plain `initdb` + `pg_ctl start -w` + connect, as a user would by hand.
 async fn time_peer(backend: &LocalBackend) -> Result<Duration, Error> {
-    let run_as = backend.run_as();
-    let dirs = backend.dirs();
-    let bins = backend.binaries();
-    let peer = PeerCluster::create(dirs, run_as)?;
-    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map_err(|e| Error::Failed(format!("no free port: {e}")))?
-        .port();
-    peer.register(port, &bins.version)?;
-
+    let peer = PeerCluster::reserve(backend)?;
     let start = Instant::now();
-    let mut initdb = tokio::process::Command::new(bins.bin("initdb"));
-    initdb
-        .arg("-D")
-        .arg(&peer.data)
-        .args(["-U", "postgres", "-A", "trust"]);
-    process::run_tool(initdb, run_as, None).await?;
-    let mut pg_ctl = tokio::process::Command::new(bins.bin("pg_ctl"));
-    pg_ctl
-        .arg("-D")
-        .arg(&peer.data)
-        .arg("-l")
-        .arg(peer.dir.join("log"))
-        .arg("-o")
-        .arg(format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1",
-            peer.dir.display()
-        ))
-        .args(["-w", "start"]);
-    process::run_tool(pg_ctl, run_as, None).await?;
-    let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-    let mut conn = instance::connect(&url).await?;
+    let mut conn = peer.start_and_connect(backend).await?;
     select_one(&mut conn).await?;
     let took = start.elapsed();
     let _ = conn.close().await;
@@ -202,16 +177,40 @@ async fn time_peer(backend: &LocalBackend) -> Result<Duration, Error> {
 
 /// The peer's cluster: registered like an instance (so a crash mid-run is
 /// reaped by the next start) and stopped and removed on drop.
-struct PeerCluster {
+pub(super) struct PeerCluster {
     dir: PathBuf,
     data: PathBuf,
     registry: Registry,
     id: String,
+    port: u16,
 }
 
 impl PeerCluster {
+    /// A directory and a free port for the peer, registered so that a crash
+    /// before it stops is reaped; nothing is started yet.
+    pub(super) fn reserve(backend: &LocalBackend) -> Result<PeerCluster, Error> {
+        let peer = PeerCluster::create(backend.dirs(), backend.run_as())?;
+        peer.register(&backend.binaries().version)?;
+        Ok(peer)
+    }
+
+    /// `initdb`, `pg_ctl start -w` and a connection, as a user would by hand.
+    pub(super) async fn start_and_connect(
+        &self,
+        backend: &LocalBackend,
+    ) -> Result<sqlx::PgConnection, Error> {
+        self.init_and_start(backend.binaries(), backend.run_as())
+            .await?;
+        let url = format!("postgres://postgres@127.0.0.1:{}/postgres", self.port);
+        Ok(instance::connect(&url).await?)
+    }
+
     fn create(dirs: &Dirs, run_as: &RunAs) -> Result<PeerCluster, Error> {
         instance::prepare_runtime_dir(dirs, run_as)?;
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|e| Error::Failed(format!("no free port: {e}")))?
+            .port();
         let id = format!("peer-{}", instance::random_token(8).to_lowercase());
         let dir = dirs.runtime.join(&id);
         std::fs::create_dir(&dir).map_err(instance::Error::io("create", &dir))?;
@@ -221,10 +220,41 @@ impl PeerCluster {
             dir,
             registry: Registry::open(&dirs.state)?,
             id,
+            port,
         })
     }
 
-    fn register(&self, port: u16, version: &str) -> Result<(), Error> {
+    /// `initdb` (trust) and `pg_ctl start -w` on the reserved port.
+    async fn init_and_start(
+        &self,
+        bins: &instance::PgBinaries,
+        run_as: &RunAs,
+    ) -> Result<(), Error> {
+        let port = self.port;
+        let mut initdb = tokio::process::Command::new(bins.bin("initdb"));
+        initdb
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-U", "postgres", "-A", "trust"]);
+        process::run_tool(initdb, run_as, None).await?;
+        let mut pg_ctl = tokio::process::Command::new(bins.bin("pg_ctl"));
+        pg_ctl
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(self.dir.join("log"))
+            .arg("-o")
+            .arg(format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1",
+                self.dir.display()
+            ))
+            .args(["-w", "start"]);
+        process::run_tool(pg_ctl, run_as, None).await?;
+        Ok(())
+    }
+
+    fn register(&self, version: &str) -> Result<(), Error> {
+        let port = self.port;
         let me = std::process::id();
         Ok(self.registry.put(&Entry {
             id: self.id.clone(),

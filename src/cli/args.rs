@@ -4,6 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use super::bench::{BenchArgs, BenchCommand};
 use clap::{Parser, Subcommand};
 
 use super::grade;
@@ -92,6 +93,40 @@ pub struct QuizOpts {
     pub quizzes: Option<PathBuf>,
 }
 
+/// How a drill is played and kept, for `run` and `serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DrillOpts {
+    /// Write the transcript (every event, move and metrics window) as JSON.
+    /// Interactive and served drills are also kept under the state directory.
+    #[arg(long, value_name = "FILE")]
+    pub transcript: Option<PathBuf>,
+    /// Seed for the workload's random choices (same seed, same requests).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Scenario seconds per real second: 10 plays a 5-minute drill in 30 s.
+    /// Requests and latencies stay real.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
+    pub time_scale: f64,
+    /// Print the score as JSON (and nothing else on stdout; `serve` prints
+    /// its seats as one JSON line first).
+    #[arg(long)]
+    pub json: bool,
+    /// Your name as the instructor will see it in `pgdrill grade`
+    /// (default: your login name; for `serve`, the team's name, `team`).
+    #[arg(long, value_name = "NAME", env = "PGDRILL_LEARNER")]
+    pub learner: Option<String>,
+    /// Rows to generate in a fixture table instead of the scenario's
+    /// number, e.g. `--rows users=1000000` (repeat it, or separate with
+    /// commas, for several tables). A seeded database is built once per
+    /// volume and cached: later drills at that volume copy it.
+    #[arg(long, value_name = "TABLE=N", value_parser = super::volume::parse_rows, value_delimiter = ',')]
+    pub rows: Vec<(String, u64)>,
+    /// Multiply every table's generated rows, e.g. `--scale 50` (`--rows`
+    /// still sets a table exactly).
+    #[arg(long, value_name = "FACTOR", value_parser = super::volume::parse_factor)]
+    pub scale: Option<f64>,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -114,30 +149,105 @@ pub enum Command {
         /// Play the moves in this file instead of prompting.
         #[arg(long, value_name = "FILE")]
         script: Option<PathBuf>,
-        /// Write the transcript (every event, move and metrics window) as JSON.
-        /// Interactive drills are also kept under the state directory.
-        #[arg(long, value_name = "FILE")]
-        transcript: Option<PathBuf>,
-        /// Seed for the workload's random choices (same seed, same requests).
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Scenario seconds per real second: 10 plays a 5-minute drill in 30 s.
-        /// Requests and latencies stay real.
-        #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
-        time_scale: f64,
-        /// Print the score as JSON (and nothing else on stdout).
-        #[arg(long)]
-        json: bool,
-        /// Your name as the instructor will see it in `pgdrill grade`
-        /// (default: your login name).
-        #[arg(long, value_name = "NAME", env = "PGDRILL_LEARNER")]
-        learner: Option<String>,
+        /// `--transcript`, `--seed`, `--time-scale`, `--json`, `--learner`.
+        #[command(flatten)]
+        drill: DrillOpts,
         /// `--pg-bin`.
         #[command(flatten)]
         server: ServerOpts,
         /// `--scenarios`.
         #[command(flatten)]
         scenario_dir: ScenarioOpts,
+    },
+    /// Host a game day: one drill, several people, each at their own terminal.
+    ///
+    /// Starts the drill as `run` does, and an HTTP server for the team.
+    /// Each participant gets a token; they act with `pgdrill join URL
+    /// --token T` (a prompt with the team's live feed) or `pgdrill act` (one
+    /// move, for scripts). Roles: the commander may do everything and is
+    /// the only one who declares, communicates and resolves; operators make
+    /// the other moves; observers only look; the game master injects the
+    /// scenario's reserve faults (`faults`, `inject NAME`), pauses and
+    /// resumes the clock, and can `end` the drill. The transcript records
+    /// who made each move. Tokens are shown once, here.
+    ///
+    /// Exit code: 0 passed, 1 failed, 130 interrupted.
+    #[command(after_help = "Examples:
+  pgdrill serve lock-queue-timeout
+  pgdrill serve lock-queue-timeout --participants ic=commander,alice=operator,bob=operator,gm=game-master --json
+  pgdrill join http://127.0.0.1:41234/ --token TOKEN")]
+    Serve {
+        /// Scenario id (see `pgdrill list`) or path to a .toml file.
+        scenario: String,
+        /// Who takes part, as NAME=ROLE pairs (roles: commander, operator,
+        /// observer, game-master; at least one commander).
+        #[arg(
+            long,
+            value_name = "LIST",
+            default_value = "ic=commander,op=operator,watch=observer,gm=game-master"
+        )]
+        participants: String,
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// Allow an address other machines can reach (plain HTTP: tokens
+        /// cross the network unencrypted).
+        #[arg(long)]
+        allow_remote: bool,
+        /// A class instead of a team: N learners, each with a drill of their
+        /// own that starts when they first connect, and an instructor who
+        /// watches them all. Transcripts are signed with PGDRILL_SIGNING_KEY
+        /// on the server, into --class-dir (`pgdrill grade DIR --key`).
+        #[arg(long, value_name = "N", conflicts_with = "participants", value_parser = clap::value_parser!(u16).range(1..=200))]
+        class: Option<u16>,
+        /// Where a class's transcripts go (default: under the state
+        /// directory, `classes/SCENARIO-TIME`).
+        #[arg(long, value_name = "DIR", requires = "class")]
+        class_dir: Option<PathBuf>,
+        /// `--transcript`, `--seed`, `--time-scale`, `--json`, `--learner`
+        /// (the team's name).
+        #[command(flatten)]
+        drill: DrillOpts,
+        /// `--pg-bin`.
+        #[command(flatten)]
+        server: ServerOpts,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
+    },
+    /// Take your seat in a served drill: the same prompt as `run`, with the team's feed.
+    ///
+    /// Every alert and everyone's moves appear above the prompt as they
+    /// happen, with who made them. `quit` leaves; the drill goes on.
+    ///
+    /// Exit code: 0 when the drill ended, 2 for a bad token, 4 when the
+    /// server cannot be reached.
+    #[command(after_help = "Example:
+  pgdrill join http://127.0.0.1:41234/ --token TOKEN")]
+    Join {
+        /// The URL `pgdrill serve` printed.
+        url: String,
+        /// Your token (or PGDRILL_TOKEN, which keeps it out of `ps`).
+        #[arg(long, env = "PGDRILL_TOKEN", hide_env_values = true)]
+        token: String,
+    },
+    /// Send one move to a served drill and print its answer (for scripts).
+    ///
+    /// Exit code: 0 done, 1 refused (your role may not, the rate limit, the
+    /// drill is over) or failed, 2 bad usage (a move that does not parse, a
+    /// bad token), 4 when the server cannot be reached.
+    #[command(after_help = "Example:
+  pgdrill act --server http://127.0.0.1:41234/ --token TOKEN \"flag set new_checkout off\"")]
+    Act {
+        /// The URL `pgdrill serve` printed.
+        #[arg(long, value_name = "URL", env = "PGDRILL_SERVER")]
+        server: String,
+        /// Your token (or PGDRILL_TOKEN, which keeps it out of `ps`).
+        #[arg(long, env = "PGDRILL_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The move, as you would type it at the prompt.
+        #[arg(value_name = "MOVE", required = true, num_args = 1..)]
+        line: Vec<String>,
     },
     /// List the scenarios.
     List {
@@ -329,9 +439,15 @@ An answers file has one line per question id:
     /// List or clean up the instances of this user.
     #[command(subcommand)]
     Instances(InstancesCommand),
-    /// Measure pgdrill against its peers.
-    #[command(subcommand)]
-    Bench(BenchCommand),
+    /// Measure pgdrill against its peers, each figure beside a peer run on
+    /// the same machine: every benchmark, or one (`bench provision`).
+    ///
+    /// `pgdrill bench --quick` runs each briefly (a smaller volume, one or
+    /// two runs: about a minute), a smoke run that prints figures, as CI
+    /// does. Build with optimisations for figures worth quoting:
+    /// `cargo run --release -- bench`.
+    #[command(args_conflicts_with_subcommands = true)]
+    Bench(BenchArgs),
     /// Print shell completions for bash, zsh, fish, elvish or powershell.
     #[command(after_help = "Examples:
   pgdrill completions bash > ~/.local/share/bash-completion/completions/pgdrill
@@ -356,6 +472,11 @@ impl Command {
                 server,
                 scenario_dir,
                 ..
+            }
+            | Command::Serve {
+                server,
+                scenario_dir,
+                ..
             } => (Some(server), Some(scenario_dir), None),
             Command::Validate {
                 scenario_dir,
@@ -367,14 +488,35 @@ impl Command {
             | Command::Score { scenario_dir, .. }
             | Command::Report { scenario_dir, .. }
             | Command::Grade { scenario_dir, .. }
-            | Command::Bench(BenchCommand::Grade { scenario_dir, .. }) => {
-                (None, Some(scenario_dir), None)
-            }
+            | Command::Bench(BenchArgs {
+                command: Some(BenchCommand::Grade { scenario_dir, .. }),
+                ..
+            }) => (None, Some(scenario_dir), None),
             Command::Quiz { quiz_dir, .. } => (None, None, Some(quiz_dir)),
             Command::Doctor { server, .. }
             | Command::Up { server, .. }
-            | Command::Bench(BenchCommand::Provision { server, .. }) => (Some(server), None, None),
+            | Command::Bench(BenchArgs {
+                command: Some(BenchCommand::Provision { server, .. }),
+                ..
+            }) => (Some(server), None, None),
+            Command::Bench(BenchArgs {
+                command:
+                    Some(BenchCommand::Volume {
+                        server,
+                        scenario_dir,
+                        ..
+                    }),
+                ..
+            })
+            | Command::Bench(BenchArgs {
+                command: None,
+                server,
+                scenario_dir,
+                ..
+            }) => (Some(server), Some(scenario_dir), None),
             Command::Instances(_)
+            | Command::Join { .. }
+            | Command::Act { .. }
             | Command::Classify { .. }
             | Command::Completions { .. }
             | Command::Man => (None, None, None),
@@ -427,50 +569,6 @@ pub enum InstancesCommand {
         /// An external server to clean up, as for `run --backend external`.
         #[arg(long, value_name = "URL", env = "PGDRILL_URL", hide_env_values = true)]
         url: Option<String>,
-    },
-}
-
-/// `pgdrill bench ...`
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Time to a ready, connectable instance: cold (empty cache) and warm
-    /// (cached template), side by side with a plain `initdb` + `pg_ctl start -w`.
-    Provision {
-        /// Warm and peer runs (interleaved).
-        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=100))]
-        runs: u32,
-        /// Cold runs (each builds a template in a throwaway cache).
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
-        cold_runs: u32,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// `--pg-bin`.
-        #[command(flatten)]
-        server: ServerOpts,
-    },
-    /// Time `pgdrill grade` over a class of synthetic, signed transcripts of
-    /// realistic size, side by side with `sha256sum` reading the same files.
-    ///
-    /// Build with optimisations for figures worth quoting:
-    /// `cargo run --release -- bench grade`.
-    Grade {
-        /// Transcripts in the class.
-        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-        transcripts: u32,
-        /// Scenario minutes each drill lasts at time scale 1 (one metrics
-        /// window a second).
-        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=120))]
-        minutes: u32,
-        /// Timed runs of each side (interleaved).
-        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
-        runs: u32,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-        /// `--scenarios`.
-        #[command(flatten)]
-        scenario_dir: ScenarioOpts,
     },
 }
 

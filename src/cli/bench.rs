@@ -3,10 +3,181 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use clap::Subcommand;
+
+use super::args::{ScenarioOpts, ServerOpts};
 use super::{Context, Interrupt, say};
 use crate::Error;
 use crate::bench::{self, Stats};
 
+/// `pgdrill bench [--quick]`: every benchmark, unless a subcommand names one.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// One benchmark.
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
+    /// Every benchmark briefly: a smoke run of about a minute.
+    #[arg(long)]
+    pub quick: bool,
+    /// Print JSON: one object with every report.
+    #[arg(long)]
+    pub json: bool,
+    /// `--pg-bin`.
+    #[command(flatten)]
+    pub server: ServerOpts,
+    /// `--scenarios`.
+    #[command(flatten)]
+    pub scenario_dir: ScenarioOpts,
+}
+
+/// `pgdrill bench ...`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Time to a ready, connectable instance: cold (empty cache) and warm
+    /// (cached template), side by side with a plain `initdb` + `pg_ctl start -w`.
+    Provision {
+        /// Warm and peer runs (interleaved).
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=100))]
+        runs: u32,
+        /// Cold runs (each builds a template in a throwaway cache).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+        cold_runs: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// `--pg-bin`.
+        #[command(flatten)]
+        server: ServerOpts,
+    },
+    /// Time to a drill ready at volume (1,000,000 users by default): the
+    /// seeded database copied from the cache (warm) or generated and kept
+    /// (cold), pods connected and a first request answered; side by side with
+    /// `initdb` + `pg_ctl start -w` + the fixture + the same `INSERT ... SELECT`.
+    ///
+    /// Build with optimisations for figures worth quoting:
+    /// `cargo run --release -- bench volume`.
+    Volume {
+        /// Rows per fixture table of the `contract-too-early` scenario.
+        #[arg(long, value_name = "TABLE=N", value_parser = super::volume::parse_rows, value_delimiter = ',', default_value = "users=1000000")]
+        rows: Vec<(String, u64)>,
+        /// Warm and peer runs (interleaved).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+        runs: u32,
+        /// Cold runs (each generates the rows into a throwaway cache).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+        cold_runs: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// `--pg-bin`.
+        #[command(flatten)]
+        server: ServerOpts,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
+    },
+    /// Time `pgdrill grade` over a class of synthetic, signed transcripts of
+    /// realistic size, side by side with `sha256sum` reading the same files.
+    ///
+    /// Build with optimisations for figures worth quoting:
+    /// `cargo run --release -- bench grade`.
+    Grade {
+        /// Transcripts in the class.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        transcripts: u32,
+        /// Scenario minutes each drill lasts at time scale 1 (one metrics
+        /// window a second).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=120))]
+        minutes: u32,
+        /// Timed runs of each side (interleaved).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
+        runs: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
+    },
+}
+
+/// `pgdrill bench [--quick]` or one benchmark.
+pub async fn run(
+    ctx: &Context,
+    args: BenchArgs,
+    interrupt: &Interrupt,
+    out: &mut impl Write,
+) -> Result<ExitCode, Error> {
+    match args.command {
+        None => all(ctx, args.quick, args.json, interrupt, out).await,
+        Some(BenchCommand::Provision {
+            runs,
+            cold_runs,
+            json,
+            ..
+        }) => provision(ctx, runs, cold_runs, json, interrupt, out).await,
+        Some(BenchCommand::Volume {
+            rows,
+            runs,
+            cold_runs,
+            json,
+            ..
+        }) => {
+            let rows = rows.into_iter().collect();
+            volume(ctx, rows, runs, cold_runs, json, interrupt, out).await
+        }
+        Some(BenchCommand::Grade {
+            transcripts,
+            minutes,
+            runs,
+            json,
+            ..
+        }) => grade(ctx, transcripts as usize, minutes, runs, json, out),
+    }
+}
+
+/// Every benchmark, each as its own subcommand runs it by default, or
+/// briefly (`--quick`: 100,000 users, 100 transcripts, one or two runs).
+async fn all(
+    ctx: &Context,
+    quick: bool,
+    json: bool,
+    interrupt: &Interrupt,
+    out: &mut impl Write,
+) -> Result<ExitCode, Error> {
+    let pick = |brief: u32, full: u32| if quick { brief } else { full };
+    let provision = measure_provision(ctx, pick(2, 7), pick(1, 3), json, interrupt).await?;
+    let users = if quick { 100_000 } else { 1_000_000 };
+    let rows = [("users".to_string(), users)].into();
+    let volume = measure_volume(ctx, rows, pick(2, 5), 1, json, interrupt).await?;
+    let grade = measure_grade(ctx, pick(100, 1000) as usize, 5, pick(1, 5), json)?;
+    if json {
+        let all = serde_json::json!({
+            "quick": quick,
+            "build": build(),
+            "provision": provision,
+            "volume": volume,
+            "grade": grade,
+        });
+        say!(out, "{}", json_of(&all));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if quick {
+        say!(
+            out,
+            "\nA quick run: one or two runs of each, a tenth of the volume; quote the figures of `pgdrill bench` in a release build."
+        );
+    }
+    say!(out, "\n== provisioning");
+    show_provision(&provision, out);
+    say!(out, "\n== a drill ready at volume");
+    show_volume(&volume, out);
+    say!(out, "\n== grading a class");
+    show_grade(&grade, out);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pgdrill bench provision`.
 pub async fn provision(
     ctx: &Context,
     runs: u32,
@@ -15,6 +186,22 @@ pub async fn provision(
     interrupt: &Interrupt,
     out: &mut impl Write,
 ) -> Result<ExitCode, Error> {
+    let report = measure_provision(ctx, runs, cold_runs, json, interrupt).await?;
+    if json {
+        say!(out, "{}", json_of(&report));
+    } else {
+        show_provision(&report, out);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn measure_provision(
+    ctx: &Context,
+    runs: u32,
+    cold_runs: u32,
+    json: bool,
+    interrupt: &Interrupt,
+) -> Result<bench::ProvisionReport, Error> {
     let backend = ctx.local_backend()?;
     // `--backend docker|external`: measured beside the local backend.
     let others = match ctx.backend {
@@ -40,11 +227,10 @@ pub async fn provision(
     let report = interrupt
         .guard(bench::provision(&backend, &others, runs, cold_runs, &note))
         .await??;
+    Ok(report)
+}
 
-    if json {
-        say!(out, "{}", json_of(&report));
-        return Ok(ExitCode::SUCCESS);
-    }
+fn show_provision(report: &bench::ProvisionReport, out: &mut impl Write) {
     say!(out);
     say!(
         out,
@@ -91,7 +277,126 @@ pub async fn provision(
     for (name, _, ratio) in &report.others {
         say!(out, "{name} / peer = {ratio:.2}x");
     }
+}
+
+/// `pgdrill bench volume`.
+pub async fn volume(
+    ctx: &Context,
+    rows: std::collections::BTreeMap<String, u64>,
+    runs: u32,
+    cold_runs: u32,
+    json: bool,
+    interrupt: &Interrupt,
+    out: &mut impl Write,
+) -> Result<ExitCode, Error> {
+    let report = measure_volume(ctx, rows, runs, cold_runs, json, interrupt).await?;
+    if json {
+        say!(out, "{}", json_of(&report));
+    } else {
+        show_volume(&report, out);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn measure_volume(
+    ctx: &Context,
+    rows: std::collections::BTreeMap<String, u64>,
+    runs: u32,
+    cold_runs: u32,
+    json: bool,
+    interrupt: &Interrupt,
+) -> Result<bench::volume::VolumeReport, Error> {
+    let backend = ctx.local_backend()?;
+    let path = crate::scenario::resolve(bench::volume::SCENARIO, &ctx.scenarios)?;
+    let mut scenario = crate::scenario::load(&path)?;
+    scenario.fixture.rows.extend(rows);
+    let note = |line: String| {
+        if !json {
+            eprintln!("  {line}");
+        }
+    };
+    if !json {
+        let volume: Vec<String> = scenario
+            .fixture
+            .rows
+            .iter()
+            .map(|(t, n)| format!("{t}={n}"))
+            .collect();
+        eprintln!(
+            "measuring {cold_runs} cold, {runs} warm and {runs} peer runs at {} ({} build)...",
+            volume.join(", "),
+            build()
+        );
+    }
+    let report = interrupt
+        .guard(bench::volume::volume(
+            &backend, &scenario, runs, cold_runs, &note,
+        ))
+        .await??;
+    Ok(report)
+}
+
+fn show_volume(report: &bench::volume::VolumeReport, out: &mut impl Write) {
+    say!(out);
+    say!(
+        out,
+        "{}, {} cores, {} build; seeded data directory {:.0} MiB",
+        report.version,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        build(),
+        report.seeded_bytes as f64 / (1024.0 * 1024.0)
+    );
+    say!(out, "time to a drill ready with its traffic on:");
+    say!(out, "{}", heads(51));
+    let row = |label: &str, s: &Stats| row(label, s, 51);
+    say!(
+        out,
+        "{}",
+        row("pgdrill cold (rows generated, then cached)", &report.cold)
+    );
+    say!(
+        out,
+        "{}",
+        row("pgdrill warm (seeded database copied)", &report.warm)
+    );
+    say!(
+        out,
+        "{}",
+        row(
+            "peer: initdb + start + fixture + INSERT ... SELECT",
+            &report.peer
+        )
+    );
+    say!(out);
+    let users = report.rows.get("users").copied().unwrap_or(0);
+    let verdict = if users < bench::volume::TARGET_USERS {
+        format!(
+            "the target of at most {:.2}x is set at {} users",
+            bench::volume::WARM_RATIO_TARGET,
+            thousands(bench::volume::TARGET_USERS)
+        )
+    } else if report.warm_ratio <= bench::volume::WARM_RATIO_TARGET {
+        format!(
+            "meets the target of at most {:.2}x",
+            bench::volume::WARM_RATIO_TARGET
+        )
+    } else {
+        format!(
+            "MISSES the target of at most {:.2}x",
+            bench::volume::WARM_RATIO_TARGET
+        )
+    };
+    say!(out, "warm / peer = {:.2}x  ({verdict})", report.warm_ratio);
+    say!(out, "cold / peer = {:.2}x", report.cold_ratio);
+}
+
+/// Which build this is: figures from a debug build are not comparable.
+fn build() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "optimised"
+    }
 }
 
 /// `pgdrill bench grade`.
@@ -103,6 +408,22 @@ pub fn grade(
     json: bool,
     out: &mut impl Write,
 ) -> Result<ExitCode, Error> {
+    let report = measure_grade(ctx, transcripts, minutes, runs, json)?;
+    if json {
+        say!(out, "{}", json_of(&report));
+    } else {
+        show_grade(&report, out);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn measure_grade(
+    ctx: &Context,
+    transcripts: usize,
+    minutes: u32,
+    runs: u32,
+    json: bool,
+) -> Result<bench::grade::GradeReport, Error> {
     let note = |line: String| {
         if !json {
             eprintln!("  {line}");
@@ -116,10 +437,10 @@ pub fn grade(
         runs,
         &note,
     )?;
-    if json {
-        say!(out, "{}", json_of(&report));
-        return Ok(ExitCode::SUCCESS);
-    }
+    Ok(report)
+}
+
+fn show_grade(report: &bench::grade::GradeReport, out: &mut impl Write) {
     say!(out);
     say!(
         out,
@@ -175,7 +496,6 @@ pub fn grade(
         },
         bench::grade::TARGET_MS
     );
-    Ok(ExitCode::SUCCESS)
 }
 
 /// A report as pretty JSON.
@@ -203,4 +523,31 @@ fn row(label: &str, s: &Stats, width: usize) -> String {
         s.max_ms,
         s.samples_ms.len()
     )
+}
+
+/// `1000000` as `1,000,000`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_are_grouped_by_three() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(thousands(12_345_678), "12,345,678");
+    }
 }

@@ -12,17 +12,20 @@ mod classify;
 mod doctor;
 mod grade;
 mod instances;
+mod join;
 mod play;
 mod progress;
 mod quiz;
 mod run;
 mod scenarios;
 mod score;
+mod serve;
 mod signals;
 mod sqlfile;
 #[cfg(test)]
 mod tests_readme;
 mod up;
+mod volume;
 
 use std::path::PathBuf;
 
@@ -34,8 +37,7 @@ use crate::instance::{
 use args::BackendChoice;
 
 pub use args::{
-    BenchCommand, Cli, Command, InstancesCommand, QuizOpts, ReportFormat, ScenarioOpts, ServerOpts,
-    parse,
+    Cli, Command, InstancesCommand, QuizOpts, ReportFormat, ScenarioOpts, ServerOpts, parse,
 };
 pub use signals::Interrupt;
 
@@ -246,24 +248,54 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
         Command::Run {
             scenario,
             script,
-            transcript,
-            seed,
-            time_scale,
-            json,
-            learner,
+            drill,
             ..
         } => {
-            let args = run::RunArgs {
-                learner: learner_name(learner),
-                scenario: crate::scenario::resolve(&scenario, &ctx.scenarios)?,
-                script,
-                transcript,
-                seed,
-                time_scale,
-                json,
-            };
+            let learner = learner_name(drill.learner.clone());
+            let at_terminal = script.is_none();
+            let args = run_args(&ctx, &scenario, drill, learner, script, at_terminal)?;
             run::run(&ctx, args, &interrupt, &mut out).await
         }
+        Command::Serve {
+            scenario,
+            participants,
+            listen,
+            allow_remote,
+            class,
+            class_dir,
+            drill,
+            ..
+        } => {
+            if let Some(n) = class {
+                let team = drill.learner.clone();
+                let mut args = run_args(&ctx, &scenario, drill, team, None, false)?;
+                args.app_listen.set_ip(listen.ip());
+                let room = serve::Room {
+                    learners: usize::from(n),
+                    listen,
+                    allow_remote,
+                    folder: class_dir,
+                };
+                return serve::class(&ctx, args, room, &interrupt, &mut out).await;
+            }
+            let seats = serve::Seats {
+                participants: crate::serve::roles::parse_participants(&participants)
+                    .map_err(|e| Error::Usage(format!("--participants: {e}")))?,
+                listen,
+                allow_remote,
+            };
+            let team = drill.learner.clone().or_else(|| Some("team".to_string()));
+            let mut args = run_args(&ctx, &scenario, drill, team, None, false)?;
+            // The app answers where the team connects.
+            args.app_listen.set_ip(listen.ip());
+            serve::serve(&ctx, args, seats, &interrupt, &mut out).await
+        }
+        Command::Join { url, token } => join::join(&url, &token, &interrupt).await,
+        Command::Act {
+            server,
+            token,
+            line,
+        } => join::act(&server, &token, &line.join(" "), &mut out).await,
         Command::Quiz {
             quiz,
             answers,
@@ -287,36 +319,34 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
         Command::Instances(InstancesCommand::Gc { json, url }) => {
             instances::gc(&ctx, json, url.as_deref(), &mut out).await
         }
-        Command::Bench(BenchCommand::Provision {
-            runs,
-            cold_runs,
-            json,
-            ..
-        }) => bench::provision(&ctx, runs, cold_runs, json, &interrupt, &mut out).await,
-        Command::Bench(BenchCommand::Grade {
-            transcripts,
-            minutes,
-            runs,
-            json,
-            ..
-        }) => bench::grade(&ctx, transcripts as usize, minutes, runs, json, &mut out),
+        Command::Bench(args) => bench::run(&ctx, args, &interrupt, &mut out).await,
+        other => offline(&ctx, other, &mut out),
+    }
+}
+
+/// The commands that start no server: they read files and print.
+fn offline(
+    ctx: &Context,
+    command: Command,
+    out: &mut impl std::io::Write,
+) -> Result<std::process::ExitCode, Error> {
+    match command {
         Command::List { json, .. } => {
             let built_in = ctx.scenarios.starts_with(ctx.dirs.cache.join("course"));
-            scenarios::list(&ctx.scenarios, built_in, json, &mut out)
+            scenarios::list(&ctx.scenarios, built_in, json, out)
         }
-        Command::Show { scenario, .. } => scenarios::show(
-            &crate::scenario::resolve(&scenario, &ctx.scenarios)?,
-            &mut out,
-        ),
+        Command::Show { scenario, .. } => {
+            scenarios::show(&crate::scenario::resolve(&scenario, &ctx.scenarios)?, out)
+        }
         Command::Validate { paths, json, .. } => {
-            scenarios::validate(&paths, &ctx.scenarios, &ctx.quizzes, json, &mut out)
+            scenarios::validate(&paths, &ctx.scenarios, &ctx.quizzes, json, out)
         }
         Command::Score {
             transcript,
             scenario,
             json,
             ..
-        } => score::run(&transcript, scenario, &ctx.scenarios, json, &mut out),
+        } => score::run(&transcript, scenario, &ctx.scenarios, json, out),
         Command::Report {
             transcript,
             format,
@@ -329,7 +359,7 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             &ctx.scenarios,
             format.into(),
             output.as_deref(),
-            &mut out,
+            out,
         ),
         Command::Grade {
             paths,
@@ -338,19 +368,48 @@ pub async fn execute(cli: Cli) -> Result<std::process::ExitCode, Error> {
             key,
             ..
         } => grade::run(
-            &ctx,
+            ctx,
             grade::GradeArgs {
                 paths,
                 format,
                 output,
                 key,
             },
-            &mut out,
+            out,
         ),
-        Command::Classify { file, json } => classify::run(&file, json, &mut out),
-        Command::Completions { shell } => completions(shell, &mut out),
-        Command::Man => man(&mut out),
+        Command::Classify { file, json } => classify::run(&file, json, out),
+        Command::Completions { shell } => completions(shell, out),
+        Command::Man => man(out),
+        _ => Err(Error::Internal(
+            "a command that starts a server reached the offline dispatcher".into(),
+        )),
     }
+}
+
+/// A drill's settings from its options.
+fn run_args(
+    ctx: &Context,
+    scenario: &str,
+    drill: args::DrillOpts,
+    learner: Option<String>,
+    script: Option<PathBuf>,
+    at_terminal: bool,
+) -> Result<run::RunArgs, Error> {
+    Ok(run::RunArgs {
+        learner,
+        scenario: crate::scenario::resolve(scenario, &ctx.scenarios)?,
+        at_terminal,
+        app_listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        script,
+        transcript: drill.transcript,
+        seed: drill.seed,
+        time_scale: drill.time_scale,
+        json: drill.json,
+        volume: volume::Volume {
+            rows: drill.rows.into_iter().collect(),
+            scale: drill.scale,
+        },
+    })
 }
 
 /// `pgdrill completions SHELL`.

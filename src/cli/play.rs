@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::Interrupt;
 use crate::Error;
 use crate::action::{self, Action};
-use crate::drill::{self, Command, Drill, Reply, View};
+use crate::drill::{self, Command, Drill, Reply};
 use crate::transcript::{EndReason, Event, EventKind, Transcript};
 
 /// How a drill's play ended.
@@ -64,11 +64,15 @@ pub(super) async fn drive(
             None
         }
         None => Some(prompt(
-            commands.clone(),
+            Local {
+                commands: commands.clone(),
+                handle: tokio::runtime::Handle::current(),
+            },
             notices,
             ended.clone(),
             busy.clone(),
             armed.clone(),
+            false,
         )),
     };
     let mut interrupted = false;
@@ -129,24 +133,6 @@ fn terminal_columns() -> usize {
         .saturating_sub(1)
 }
 
-/// Renders a reply for the terminal.
-fn render(reply: &Reply) -> String {
-    let mut text = if reply.ok {
-        reply.text.clone()
-    } else {
-        format!("failed: {}", reply.text)
-    };
-    match &reply.view {
-        Some(View::Status(s)) => text = crate::report::status(s),
-        Some(View::Rows { columns, rows }) => {
-            text = format!("{}\n{}", crate::report::rows(columns, rows), text)
-        }
-        Some(View::Events(events)) => text = crate::report::events(events),
-        None => {}
-    }
-    text
-}
-
 /// Sends one move and waits for its answer (None when the drill is over).
 async fn send(commands: &mpsc::Sender<Command>, input: String, action: Action) -> Option<Reply> {
     let (reply, answer) = oneshot::channel();
@@ -154,6 +140,7 @@ async fn send(commands: &mpsc::Sender<Command>, input: String, action: Action) -
         .send(Command::Act {
             input,
             action,
+            by: None,
             reply,
         })
         .await
@@ -175,6 +162,7 @@ async fn play_script(
         tokio::spawn(async move {
             while let Some(e) = notices.recv().await {
                 if !quiet
+                    && e.for_learner()
                     && !matches!(e.kind, EventKind::Move(_))
                     && let Some(line) = crate::report::event_line(&e)
                 {
@@ -208,7 +196,7 @@ async fn play_script(
         if !quiet {
             stdout.line(&format!(
                 "         {}",
-                render(&reply).replace('\n', "\n         ")
+                crate::report::reply(&reply).replace('\n', "\n         ")
             ));
         }
         if resolve || stdout.is_gone() {
@@ -261,15 +249,81 @@ impl ScriptOutput {
     }
 }
 
+/// Where the prompt's lines go: the engine in this process (`run`), or a
+/// served drill (`join`).
+pub(super) trait Seat: Send + 'static {
+    /// Plays a line and waits for its answer.
+    fn play(&self, line: &str) -> Turn;
+    /// The learner left the prompt (`quit`, Ctrl-D, a second Ctrl-C).
+    fn leave(&self);
+}
+
+/// What became of a line.
+pub(super) enum Turn {
+    /// Its answer, to print.
+    Answered {
+        /// The text.
+        text: String,
+        /// Prose (help), wrapped to the terminal; tables keep their lines.
+        prose: bool,
+        /// The drill ends with it (`resolve`): no line comes after.
+        last: bool,
+    },
+    /// It is not a move: what is wrong and the usage.
+    Usage(String),
+    /// The drill is over.
+    Over,
+}
+
+/// The engine of this process, at the end of a channel.
+pub(super) struct Local {
+    commands: mpsc::Sender<Command>,
+    handle: tokio::runtime::Handle,
+}
+
+impl Seat for Local {
+    fn play(&self, line: &str) -> Turn {
+        let action = match action::parse(line) {
+            Ok(a) => a,
+            Err(e) => {
+                return Turn::Usage(match e.usage {
+                    Some(u) => format!("{}\nusage: {u}", e.message),
+                    None => e.message,
+                });
+            }
+        };
+        let last = matches!(action, Action::Resolve);
+        let prose = matches!(action, Action::Help(_));
+        match self
+            .handle
+            .block_on(send(&self.commands, line.to_string(), action))
+        {
+            Some(reply) => Turn::Answered {
+                text: crate::report::reply(&reply),
+                prose,
+                last,
+            },
+            None => Turn::Over,
+        }
+    }
+
+    fn leave(&self) {
+        let _ = self
+            .commands
+            .blocking_send(Command::End(EndReason::Interrupted));
+    }
+}
+
 /// The interactive prompt, on its own thread (line editing blocks). Alerts
 /// are printed above the prompt as they happen. Resolves when the prompt
 /// has closed.
-fn prompt(
-    commands: mpsc::Sender<Command>,
+pub(super) fn prompt(
+    seat: impl Seat,
     notices: mpsc::UnboundedReceiver<Event>,
     ended: Arc<AtomicBool>,
     busy: Arc<AtomicBool>,
     armed: Arc<AtomicBool>,
+    team: bool,
 ) -> tokio::task::JoinHandle<()> {
     let (done_tx, done) = oneshot::channel();
     let mut editor = match rustyline::DefaultEditor::new() {
@@ -285,8 +339,7 @@ fn prompt(
     // (the printer only delivers while a line is being read).
     let reading = Arc::new(AtomicBool::new(true));
     let reading_done = reading.clone();
-    let printing = print_events(printer, notices, reading);
-    let handle = tokio::runtime::Handle::current();
+    let printing = print_events(printer, notices, reading, team);
     std::thread::spawn(move || {
         loop {
             if ended.load(Ordering::SeqCst) {
@@ -298,7 +351,7 @@ fn prompt(
                     if armed.swap(true, Ordering::SeqCst) =>
                 {
                     reading_done.store(false, Ordering::SeqCst);
-                    let _ = commands.blocking_send(Command::End(EndReason::Interrupted));
+                    seat.leave();
                     break;
                 }
                 Err(rustyline::error::ReadlineError::Interrupted) => {
@@ -307,7 +360,7 @@ fn prompt(
                 }
                 Err(_) => {
                     reading_done.store(false, Ordering::SeqCst);
-                    let _ = commands.blocking_send(Command::End(EndReason::Interrupted));
+                    seat.leave();
                     break;
                 }
             };
@@ -326,38 +379,31 @@ fn prompt(
             }
             if matches!(trimmed, "quit" | "exit") {
                 reading_done.store(false, Ordering::SeqCst);
-                let _ = commands.blocking_send(Command::End(EndReason::Interrupted));
+                seat.leave();
                 break;
             }
-            let action = match action::parse(trimmed) {
-                Ok(a) => a,
-                Err(e) => {
-                    let text = match e.usage {
-                        Some(u) => format!("{}\nusage: {u}", e.message),
-                        None => e.message,
-                    };
-                    println!("{}", to_terminal_width(&text));
-                    continue;
-                }
-            };
-            let resolve = matches!(action, Action::Resolve);
-            if resolve {
-                // The drill ends with this move; no line comes after it.
-                reading_done.store(false, Ordering::SeqCst);
-            }
-            let prose = matches!(action, Action::Help(_));
             busy.store(true, Ordering::SeqCst);
-            let reply = handle.block_on(send(&commands, trimmed.to_string(), action));
+            let turn = seat.play(trimmed);
             busy.store(false, Ordering::SeqCst);
-            match reply {
-                // Help is prose, wrapped to the terminal; tables and
-                // results keep their lines.
-                Some(reply) if prose => println!("{}", to_terminal_width(&render(&reply))),
-                Some(reply) => println!("{}", render(&reply)),
-                None => break,
-            }
-            if resolve {
-                break;
+            match turn {
+                Turn::Usage(text) => println!("{}", to_terminal_width(&text)),
+                Turn::Answered { text, prose, last } => {
+                    if last {
+                        // The drill ends with this move; no line comes after it.
+                        reading_done.store(false, Ordering::SeqCst);
+                    }
+                    // Help is prose, wrapped to the terminal; tables and
+                    // results keep their lines.
+                    if prose {
+                        println!("{}", to_terminal_width(&text));
+                    } else {
+                        println!("{text}");
+                    }
+                    if last {
+                        break;
+                    }
+                }
+                Turn::Over => break,
             }
         }
         reading_done.store(false, Ordering::SeqCst);
@@ -373,15 +419,24 @@ fn prompt(
 }
 
 /// Prints the engine's events as they come: above the prompt while it
-/// reads a line, straight to the terminal once it has closed.
+/// reads a line, straight to the terminal once it has closed. Alone, the
+/// learner's own moves are answered at the prompt; in a team (`team`), the
+/// feed brings the others' moves, and the server has already kept from it
+/// what the participant's role may not see.
 fn print_events(
     mut printer: Option<impl rustyline::ExternalPrinter + Send + 'static>,
     mut notices: mpsc::UnboundedReceiver<Event>,
     reading: Arc<AtomicBool>,
+    team: bool,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         while let Some(e) = notices.recv().await {
-            if matches!(e.kind, EventKind::Move(_) | EventKind::Hint { .. }) {
+            let shown = if team {
+                !matches!(e.kind, EventKind::Window(_) | EventKind::Hint { .. })
+            } else {
+                e.for_learner() && !matches!(e.kind, EventKind::Move(_) | EventKind::Hint { .. })
+            };
+            if !shown {
                 continue;
             }
             let Some(mut line) = crate::report::event_line(&e) else {

@@ -36,6 +36,9 @@ impl Spinner {
                 format!("first start with {short}: initializing a template (later starts copy it)")
             }
             Progress::Copying => "copying the template cluster".to_string(),
+            Progress::Caching => {
+                "keeping the prepared database (later drills at this volume copy it)".to_string()
+            }
             Progress::Starting => "starting PostgreSQL".to_string(),
             Progress::Ready => {
                 self.bar.finish_and_clear();

@@ -16,6 +16,7 @@ use crate::transcript::{EndReason, Transcript};
 use crate::{Error, Exit};
 
 /// Settings of `pgdrill run`.
+#[derive(Clone)]
 pub struct RunArgs {
     /// Scenario file.
     pub scenario: PathBuf,
@@ -31,6 +32,56 @@ pub struct RunArgs {
     pub json: bool,
     /// Who plays.
     pub learner: Option<String>,
+    /// Whether a learner plays at this terminal: the clock starts on
+    /// Enter, and the report is offered at the end.
+    pub at_terminal: bool,
+    /// The address the app's HTTP face listens on (port 0: any free one).
+    pub app_listen: std::net::SocketAddr,
+    /// Table sizes other than the scenario's.
+    pub volume: super::volume::Volume,
+}
+
+/// The app's HTTP face of a drill (`$API_BASE_URL`), served until this is
+/// dropped.
+pub(super) struct AppFace {
+    /// Its address: `http://127.0.0.1:PORT`.
+    pub url: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for AppFace {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Listens for the app's requests, answered from what `face` says.
+async fn app_face(
+    addr: std::net::SocketAddr,
+    face: tokio::sync::watch::Receiver<crate::workload::http::Face>,
+) -> Result<AppFace, Error> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| crate::serve::Error::Listen { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| crate::serve::Error::Listen { addr, source })?;
+    Ok(AppFace {
+        url: format!("http://{bound}"),
+        server: crate::workload::http::serve(listener, face),
+    })
+}
+
+/// A drill ready to play: its scenario, the key its transcript is signed
+/// with, and the engine.
+pub(super) struct Setup<'k> {
+    pub scenario: Arc<crate::scenario::Scenario>,
+    pub key: Option<&'k [u8]>,
+    pub drill: Drill,
+    /// The psql URL of the drill's database.
+    pub psql: String,
+    /// The app's HTTP face.
+    pub app: AppFace,
 }
 
 /// Runs a drill: load and check everything the learner gave, start and
@@ -41,12 +92,39 @@ pub async fn run(
     interrupt: &Interrupt,
     out: &mut impl Write,
 ) -> Result<ExitCode, Error> {
-    let scenario = Arc::new(crate::scenario::load(&args.scenario)?);
+    let script = read_script(&args)?;
+    let Setup {
+        scenario,
+        key,
+        drill,
+        // Served until the drill is over.
+        app: _app,
+        ..
+    } = setup(ctx, &args, interrupt, out).await?;
+    let played = super::play::drive(drill, script, args.json, interrupt).await?;
+    finish(ctx, &args, &scenario, key, played, out)
+}
+
+/// Loads and checks everything the learner gave, starts and prepares the
+/// database, and briefs: a drill ready to play.
+pub(super) async fn setup<'c>(
+    ctx: &'c Context,
+    args: &RunArgs,
+    interrupt: &Interrupt,
+    out: &mut impl Write,
+) -> Result<Setup<'c>, Error> {
+    let mut scenario = crate::scenario::load(&args.scenario)?;
+    let volume = args.volume.apply(&scenario.fixture.rows);
+    if let Some(rows) = &volume {
+        scenario.fixture.rows = rows.clone();
+    }
+    let scenario = Arc::new(scenario);
     // Checked before a server starts, so a bad key costs nothing.
     let key = ctx.signing_key()?;
-    let script = read_script(&args)?;
+    let (face_tx, face_rx) = tokio::sync::watch::channel(crate::workload::http::Face::default());
+    let app = app_face(args.app_listen, face_rx).await?;
     if !args.json {
-        say!(out, "{}", super::scenarios::briefing(&scenario));
+        say!(out, "{}", crate::action::briefing(&scenario));
     }
     let _ = out.flush();
 
@@ -67,16 +145,18 @@ pub async fn run(
         app_url: instance.url(),
         superuser_url: instance.superuser_url(),
     };
-    if let Err(e) = introduce(&args, &target, interrupt, out).await {
+    if let Err(e) = introduce(args, &target, &app.url, interrupt, out).await {
         instance.shutdown().await;
         return Err(e);
     }
 
+    let psql = target.app_url.clone();
     let options = Options {
         seed: args.seed,
         time_scale: args.time_scale,
         learner: args.learner.clone(),
         backend: Some(backend.name().to_string()),
+        rows: volume,
     };
     let backend = Arc::new(backend);
     let provision: drill::Provision = Arc::new(move || {
@@ -95,9 +175,15 @@ pub async fn run(
         crate::instance::now_unix(),
     )
     .with_provision(provision)
+    .with_face(face_tx)
     .owning(instance);
-    let played = super::play::drive(drill, script, args.json, interrupt).await?;
-    finish(ctx, &args, &scenario, key, played, out)
+    Ok(Setup {
+        scenario,
+        key,
+        drill,
+        psql,
+        app,
+    })
 }
 
 /// The script's moves, every bad line reported by its number.
@@ -119,33 +205,55 @@ fn read_script(args: &RunArgs) -> Result<Option<Vec<action::ScriptLine>>, Error>
 
 /// A server of the drill's own, with the scenario's fixture and the DDL
 /// audit in place (whether it could be installed: it needs a superuser);
-/// nothing is left running if that fails or is interrupted.
+/// nothing is left running if that fails or is interrupted. On the local
+/// backend, a large volume is prepared once and then copied
+/// (`instance::seeded`).
 async fn start(
     backend: &crate::instance::AnyBackend,
     scenario: &crate::scenario::Scenario,
     interrupt: &Interrupt,
 ) -> Result<(crate::instance::Instance, bool), Error> {
     let spinner = Spinner::new();
-    let provisioned = interrupt
-        .guard(backend.provision(&|e| spinner.show(e)))
-        .await;
-    let instance = match provisioned {
-        Ok(i) => i?,
-        Err(e) => {
-            spinner.clear();
-            return Err(e);
-        }
+    let prepare = async |instance: &crate::instance::Instance| -> Result<bool, Error> {
+        let mut conn = instance.connect_app().await?;
+        drill::prepare(scenario, &mut conn, &|stage| spinner.message(stage)).await?;
+        let mut conn = instance.connect_superuser().await?;
+        drill::install_audit(&mut conn).await.map_err(Error::from)
     };
-    let prepared = interrupt
-        .guard(async {
-            let mut conn = instance.connect_app().await?;
-            drill::prepare(scenario, &mut conn, &|stage| spinner.message(stage)).await?;
-            let mut conn = instance.connect_superuser().await?;
-            drill::install_audit(&mut conn).await.map_err(Error::from)
-        })
-        .await;
+    let result = match backend {
+        crate::instance::AnyBackend::Local(local)
+            if drill::generated_rows(scenario) >= drill::SEED_CACHE_MIN_ROWS =>
+        {
+            let key = drill::seed_key(scenario);
+            let show = |e| spinner.show(e);
+            let seeded = local.provision_seeded(
+                &key,
+                async |i: &crate::instance::Instance| prepare(i).await.map(|_| ()),
+                &show,
+            );
+            interrupt.guard(seeded).await.and_then(|r| match r {
+                Ok(instance) => Ok((instance, true)),
+                Err(crate::instance::seeded::Seeding::Instance(e)) => Err(e.into()),
+                Err(crate::instance::seeded::Seeding::Prepare(e)) => Err(e),
+            })
+        }
+        _ => fresh(backend, &spinner, &prepare, interrupt).await,
+    };
     spinner.clear();
-    match prepared.and_then(|r| r) {
+    result
+}
+
+/// A new instance prepared in place.
+async fn fresh(
+    backend: &crate::instance::AnyBackend,
+    spinner: &Spinner,
+    prepare: &impl AsyncFn(&crate::instance::Instance) -> Result<bool, Error>,
+    interrupt: &Interrupt,
+) -> Result<(crate::instance::Instance, bool), Error> {
+    let instance = interrupt
+        .guard(backend.provision(&|e| spinner.show(e)))
+        .await??;
+    match interrupt.guard(prepare(&instance)).await.and_then(|r| r) {
         Ok(audited) => Ok((instance, audited)),
         Err(e) => {
             instance.shutdown().await;
@@ -159,6 +267,7 @@ async fn start(
 async fn introduce(
     args: &RunArgs,
     target: &Target,
+    app_url: &str,
     interrupt: &Interrupt,
     out: &mut impl Write,
 ) -> Result<(), Error> {
@@ -171,12 +280,16 @@ async fn introduce(
         target.info.version.split(" (").next().unwrap_or_default(),
         target.app_url
     );
+    say!(
+        out,
+        "The app: API_BASE_URL={app_url} (curl \"$API_BASE_URL/health/ready\", \"$API_BASE_URL/api/health\" and its endpoints)"
+    );
     let scale = if args.time_scale != 1.0 {
         format!(" (time runs {}x)", args.time_scale)
     } else {
         String::new()
     };
-    if args.script.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+    if args.at_terminal && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         say!(
             out,
             "Read the briefing above, then press Enter to start the drill{scale}."
@@ -190,16 +303,20 @@ async fn introduce(
             return Err(Error::Interrupted);
         }
     }
-    say!(
-        out,
-        "The drill starts now{scale}. Type `help` for moves, `status` to look around.\n"
-    );
+    if args.at_terminal || args.script.is_some() {
+        say!(
+            out,
+            "The drill starts now{scale}. Type `help` for moves, `status` to look around.\n"
+        );
+    } else {
+        say!(out, "The drill starts now{scale}.\n");
+    }
     let _ = out.flush();
     Ok(())
 }
 
 /// Scores, seals and saves the transcript, then says how it went.
-fn finish(
+pub(super) fn finish(
     ctx: &Context,
     args: &RunArgs,
     scenario: &crate::scenario::Scenario,
@@ -238,7 +355,7 @@ fn finish(
                 path.display()
             );
         }
-        if args.script.is_none() && !interrupted {
+        if args.at_terminal && !interrupted {
             offer_report(scenario, &transcript, out);
         }
     }

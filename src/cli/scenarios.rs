@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::say;
-use crate::scenario::{self, LoadError, Scenario};
+use crate::scenario::{self, LoadError};
 use crate::{Error, Exit};
 
 /// `pgdrill list`.
@@ -81,47 +81,10 @@ fn first_line(e: &LoadError) -> String {
     e.to_string().lines().next().unwrap_or_default().to_string()
 }
 
-/// The briefing: story, objectives, SLO, RTO and the moves.
-pub fn briefing(s: &Scenario) -> String {
-    let mut out = format!("{}\n{}\n", s.title, "=".repeat(s.title.chars().count()));
-    out.push_str(&format!(
-        "{} · {} · scenario `{}`\n\n",
-        format!("{:?}", s.kind).to_lowercase(),
-        format!("{:?}", s.difficulty).to_lowercase(),
-        s.id
-    ));
-    out.push_str(s.briefing.trim());
-    out.push_str("\n\nObjectives:\n");
-    for o in &s.objectives {
-        out.push_str(&format!("  - {o}\n"));
-    }
-    if !s.trains.is_empty() {
-        out.push_str("Trains:\n");
-        for t in &s.trains {
-            out.push_str(&format!("  - {t}\n"));
-        }
-    }
-    out.push_str(&format!(
-        "\nHealthy means: error rate ≤ {}% and p99 ≤ {}, held for {}.\nRTO: {} from the incident's start. Pass mark: {} of {} points; hints cost {} each.\n",
-        s.slo.max_error_rate * 100.0,
-        s.slo.p99,
-        s.slo.stable_for,
-        s.rubric.rto,
-        s.rubric.pass_mark(),
-        s.rubric.max_points(),
-        s.rubric.hint_cost,
-    ));
-    out.push_str("\nWhat you can do (type `help` during the drill):\n");
-    for h in crate::action::HELP {
-        out.push_str(&format!("  {:<10} {}\n", h.name, h.summary));
-    }
-    out
-}
-
 /// `pgdrill show SCENARIO`.
 pub fn show(path: &Path, out: &mut impl Write) -> Result<ExitCode, Error> {
     let s = scenario::load(path)?;
-    say!(out, "{}", briefing(&s));
+    say!(out, "{}", crate::action::briefing(&s));
     Ok(ExitCode::SUCCESS)
 }
 

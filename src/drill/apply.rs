@@ -12,7 +12,7 @@ use super::{Db, Drill, Pending, Reply, Snap, View, Waiting};
 use crate::action::{Action, HELP, Look, Migrate, Snapshot, Wait};
 use crate::instance::Instance;
 use crate::migrate::classify::classify;
-use crate::transcript::{EndReason, Event, EventKind, Move, Outcome, Parsed, Tag};
+use crate::transcript::{Actor, EndReason, Event, EventKind, Move, Outcome, Parsed, Tag};
 
 /// The result of a move.
 pub(super) struct Done {
@@ -89,14 +89,27 @@ pub(super) fn rows(columns: &[&str], rows: Vec<Vec<String>>) -> View {
 
 impl Drill {
     /// Plays one move.
-    pub(super) fn act(&mut self, input: String, action: Action, reply: oneshot::Sender<Reply>) {
+    pub(super) fn act(
+        &mut self,
+        input: String,
+        action: Action,
+        by: Option<Actor>,
+        reply: oneshot::Sender<Reply>,
+    ) {
         let pending = Pending {
             t_ms: self.clock.now_ms(),
             input,
             parsed: Box::new(action.parsed()),
+            by,
             state: self.state(),
             reply,
         };
+        if self.clock.is_paused() && !action.changes_nothing() {
+            let _ = pending.reply.send(Reply::fail(
+                "the game master has paused the scenario clock: moves that change something wait until it resumes",
+            ));
+            return;
+        }
         let done = match action {
             Action::Help(topic) => {
                 let _ = pending.reply.send(Reply::ok(help_text(topic.as_deref())));
@@ -176,13 +189,12 @@ impl Drill {
     /// `wait`: recorded at once; answered when the tick finds it due.
     fn wait(&mut self, pending: Pending, wait: Wait) {
         let t = pending.t_ms;
-        let (until_ms, recovered, result) = match wait {
-            Wait::For(d) => (t + d.as_millis(), false, format!("waited {d}")),
-            Wait::Recovered { max } => (
-                max.map_or(u64::MAX, |d| t + d.as_millis()),
-                true,
-                "watched until the service recovered".to_string(),
-            ),
+        let until = wait.until();
+        let until_ms = wait.max().map_or(u64::MAX, |d| t + d.as_millis());
+        let result = match wait {
+            Wait::For(d) => format!("waited {d}"),
+            Wait::Recovered { .. } => "watched until the service recovered".to_string(),
+            Wait::Incident { .. } => "watched until an incident began".to_string(),
         };
         self.record_move(
             t,
@@ -195,13 +207,11 @@ impl Drill {
                 state: pending.state.clone(),
                 outcome: Some(Outcome::Done),
                 parsed: Some(pending.parsed.clone()),
+                by: pending.by.clone(),
             },
         );
         self.waits.push(Waiting {
-            wait: super::decide::WaitFor {
-                until_ms,
-                recovered,
-            },
+            wait: super::decide::WaitFor { until_ms, until },
             pending,
         });
     }
@@ -251,6 +261,7 @@ impl Drill {
                 state: pending.state,
                 outcome: Some(done.outcome),
                 parsed: Some(pending.parsed),
+                by: pending.by,
             },
         );
         let _ = pending.reply.send(Reply {
@@ -337,6 +348,7 @@ impl Drill {
                 state,
                 outcome: Some(Outcome::Done),
                 parsed: Some(Box::new(Parsed::Act)),
+                by: None,
             },
         );
     }

@@ -8,15 +8,27 @@
 //! true)]` drives scenario time with `tokio::time::advance`, without
 //! sleeping.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Scenario time since the drill started.
-#[derive(Debug, Clone, Copy)]
+/// Scenario time since the drill started. Clones share one clock, so a
+/// pause (a game master's) stops it for every holder.
+#[derive(Debug, Clone)]
 pub struct Clock {
     start: Instant,
     scale: f64,
+    paused: Arc<Mutex<Paused>>,
+}
+
+/// Real time the clock has stood still.
+#[derive(Debug, Default)]
+struct Paused {
+    /// Since when it stands still, if it does now.
+    since: Option<Instant>,
+    /// Pauses that are over, in all.
+    total: Duration,
 }
 
 impl Clock {
@@ -25,6 +37,7 @@ impl Clock {
         Clock {
             start: Instant::now(),
             scale,
+            paused: Arc::default(),
         }
     }
 
@@ -35,7 +48,39 @@ impl Clock {
 
     /// Scenario milliseconds since the start.
     pub fn now_ms(&self) -> u64 {
-        (self.start.elapsed().as_secs_f64() * self.scale * 1000.0) as u64
+        let paused = self.paused.lock().unwrap_or_else(PoisonError::into_inner);
+        let standing = paused.since.map_or(Duration::ZERO, |s| s.elapsed());
+        let running = self.start.elapsed().saturating_sub(paused.total + standing);
+        (running.as_secs_f64() * self.scale * 1000.0) as u64
+    }
+
+    /// Stops scenario time; false if it already stood still.
+    pub fn pause(&self) -> bool {
+        let mut paused = self.paused.lock().unwrap_or_else(PoisonError::into_inner);
+        if paused.since.is_some() {
+            return false;
+        }
+        paused.since = Some(Instant::now());
+        true
+    }
+
+    /// Lets scenario time run again; false if it was running.
+    pub fn resume(&self) -> bool {
+        let mut paused = self.paused.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(since) = paused.since.take() else {
+            return false;
+        };
+        paused.total += since.elapsed();
+        true
+    }
+
+    /// Whether scenario time stands still.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .since
+            .is_some()
     }
 
     /// Real time until scenario time `t_ms` (zero if it has passed).
@@ -57,5 +102,21 @@ mod tests {
         assert_eq!(clock.now_ms(), 15_000);
         assert_eq!(clock.real_until(25_000), Duration::from_secs(1));
         assert_eq!(clock.real_until(10_000), Duration::ZERO, "already passed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paused_clock_stands_still_for_every_clone() {
+        let clock = Clock::start(2.0);
+        let seen_by_a_script = clock.clone();
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(clock.pause());
+        assert!(!clock.pause(), "a second pause changes nothing");
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(seen_by_a_script.now_ms(), 2_000);
+        assert!(seen_by_a_script.is_paused());
+        assert!(clock.resume());
+        assert!(!clock.resume());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(seen_by_a_script.now_ms(), 4_000, "the pause does not count");
     }
 }

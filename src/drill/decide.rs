@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::action::Until;
 use crate::scenario::{Dur, Slo};
 use crate::score::{Recovery, clock, recovery::Timing};
 use crate::transcript::Level;
@@ -72,8 +73,8 @@ impl Pace {
 pub(super) struct WaitFor {
     /// Scenario time it ends at the latest.
     pub until_ms: u64,
-    /// Whether it ends as soon as the service has recovered.
-    pub recovered: bool,
+    /// What ends it sooner, if anything.
+    pub until: Option<Until>,
 }
 
 /// Where the incident stands, for the waits (`None` when no wait asks).
@@ -83,6 +84,8 @@ pub(super) struct Standing {
     pub recovered: bool,
     /// No incident has begun.
     pub no_incident: bool,
+    /// When the incident began, if it has.
+    pub incident_ms: Option<u64>,
     /// When service and data were back.
     pub recovered_ms: Option<u64>,
 }
@@ -92,6 +95,7 @@ impl Standing {
         Standing {
             recovered: timing.recovered_at(now),
             no_incident: timing.incident_start_ms.is_none(),
+            incident_ms: timing.incident_start_ms,
             recovered_ms: timing.recovered_ms(),
         }
     }
@@ -99,30 +103,42 @@ impl Standing {
 
 /// The answer to a wait at `now`, or `None` while it keeps waiting.
 pub(super) fn answer(wait: WaitFor, now: u64, standing: Option<Standing>) -> Option<String> {
+    let over = match (wait.until, standing) {
+        (None, _) | (_, None) => false,
+        (Some(Until::Recovered), Some(s)) => s.recovered || s.no_incident,
+        (Some(Until::Incident), Some(s)) => !s.no_incident,
+    };
     let standing = standing.unwrap_or(Standing {
         recovered: false,
         no_incident: false,
+        incident_ms: None,
         recovered_ms: None,
     });
-    let over = wait.recovered && (standing.recovered || standing.no_incident);
     if wait.until_ms > now && !over {
         return None;
     }
-    Some(
-        match (wait.recovered, standing.recovered, standing.no_incident) {
-            (false, _, _) => format!("waited until {}", clock(now)),
-            (true, true, _) => format!(
-                "recovered since {} (now {}): service and data are back",
-                clock(standing.recovered_ms.unwrap_or_default()),
-                clock(now)
-            ),
-            (true, false, true) => format!(
-                "no incident has begun: the SLO holds and no check fails (now {})",
-                clock(now)
-            ),
-            (true, false, false) => format!("not recovered by {}: see `status`", clock(now)),
-        },
-    )
+    Some(match wait.until {
+        None => format!("waited until {}", clock(now)),
+        Some(Until::Recovered) if standing.recovered => format!(
+            "recovered since {} (now {}): service and data are back",
+            clock(standing.recovered_ms.unwrap_or_default()),
+            clock(now)
+        ),
+        Some(Until::Recovered) if standing.no_incident => format!(
+            "no incident has begun: the SLO holds and no check fails (now {})",
+            clock(now)
+        ),
+        Some(Until::Recovered) => format!("not recovered by {}: see `status`", clock(now)),
+        Some(Until::Incident) if over => format!(
+            "an incident began at {} (now {}): see `status` and `events`",
+            clock(standing.incident_ms.unwrap_or_default()),
+            clock(now)
+        ),
+        Some(Until::Incident) => format!(
+            "no incident by {}: the SLO holds and no check fails",
+            clock(now)
+        ),
+    })
 }
 
 /// What a closed window says about the SLO, if anything: the incident's

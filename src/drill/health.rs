@@ -36,6 +36,10 @@ impl Drill {
         let window: Window = self.health.builder.finish(started, now);
         let healthy = score::recovery::healthy(&self.scenario.slo, &window);
         let summary = describe(&window);
+        if let Some(face) = &self.face {
+            let last = std::sync::Arc::new(window.clone());
+            face.send_modify(|f| f.last = Some((last, healthy)));
+        }
         self.push(EventKind::Window(window));
         let before = std::mem::take(&mut self.health.recovery);
         let timing = self.timing();

@@ -50,6 +50,23 @@ impl Drill {
         });
     }
 
+    /// The lock tree for a page that looks without playing a move: the
+    /// same query and table as `locks`, not recorded.
+    pub(super) fn peek_locks(&self, reply: tokio::sync::oneshot::Sender<super::Reply>) {
+        let url = self.db().superuser_url.clone();
+        tokio::spawn(async move {
+            let done = match tree(&url).await {
+                Ok(sessions) => render(&sessions),
+                Err(e) => Done::fail(Look::Locks.to_string(), e),
+            };
+            let _ = reply.send(super::Reply {
+                ok: done.outcome == crate::transcript::Outcome::Done,
+                text: done.text,
+                view: done.view,
+            });
+        });
+    }
+
     /// Recorded with the application names it hit, so a rubric pattern
     /// names a job whether the learner gave its name or a pid.
     pub(super) fn kill(&mut self, pending: Pending, order: action::Kill) {
@@ -187,6 +204,27 @@ fn render(sessions: &[Session]) -> Done {
 
 /// Cancels or terminates the backends a pid or application name names;
 /// returns their application names and how many were hit.
+/// Ends the sessions of the drill's own jobs (the timeline's background
+/// SQL, migration jobs) once the drill is over. Dropping a job's
+/// connection is not enough: a backend in `pg_sleep`, or waiting for a
+/// lock, notices its client is gone only when it next talks to it, and
+/// meanwhile holds or queues for locks that the final measurements would
+/// wait behind.
+pub(super) async fn end_jobs(url: &str, jobs: &[String]) {
+    let Ok(mut conn) = crate::instance::connect_as(url, MOVES, None).await else {
+        return;
+    };
+    let ended = sqlx::query(
+        "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = ANY($1)",
+    )
+    .bind(jobs)
+    .fetch_one(&mut conn)
+    .await;
+    if let Err(e) = ended {
+        tracing::debug!("ending the drill's jobs: {e}");
+    }
+}
+
 async fn kill(url: &str, target: &str, terminate: bool) -> Result<(String, u64), String> {
     let mut conn = crate::instance::connect_as(url, MOVES, None)
         .await

@@ -14,11 +14,13 @@ mod apply;
 mod cancel;
 pub mod clock;
 mod command;
+mod control;
 mod data;
 mod decide;
 mod fleet;
 mod health;
 mod locks;
+mod messages;
 mod migrations;
 mod prepare;
 mod probe;
@@ -40,18 +42,21 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
-use crate::action::Action;
 use crate::instance::snapshot::Snapshot;
 use crate::instance::{Instance, InstanceInfo};
 use crate::scenario::{Release, Scenario};
 use crate::score::{self, Recovery};
 use crate::transcript::Outcome as MoveOutcome;
-use crate::transcript::{EndReason, Event, EventKind, Level, State, Transcript};
+use crate::transcript::{Actor, EndReason, Event, EventKind, Level, State, Transcript};
 use crate::workload::{Flags, Fleet, Outcome, Phase, Rollout, Sample, WindowBuilder};
 
 pub use clock::Clock;
+pub use control::Control;
 use decide::Pace;
-pub use prepare::{install_audit, prepare};
+pub use messages::{Command, Reply, View};
+pub use prepare::{
+    SEED_CACHE_MIN_ROWS, generate_rows, generated_rows, install_audit, prepare, seed_key,
+};
 use schedule::Schedule;
 pub use status::StatusView;
 
@@ -96,6 +101,9 @@ pub struct Options {
     pub learner: Option<String>,
     /// Where the servers run (`local`, `docker`), recorded too.
     pub backend: Option<String>,
+    /// The rows generated per table, when not the scenario's (`run
+    /// --rows`, `--scale`), recorded too.
+    pub rows: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 /// Where the drill runs.
@@ -109,69 +117,6 @@ pub struct Target {
     pub app_url: String,
     /// URL of the superuser.
     pub superuser_url: String,
-}
-
-/// A request to the engine.
-#[derive(Debug)]
-pub enum Command {
-    /// Play a move.
-    Act {
-        /// The line as typed.
-        input: String,
-        /// The parsed move.
-        action: Action,
-        /// Where the answer goes.
-        reply: oneshot::Sender<Reply>,
-    },
-    /// Cancel the moves in flight (Ctrl-C while a move runs); each still
-    /// answers, as cancelled.
-    Cancel,
-    /// Stop the drill.
-    End(EndReason),
-}
-
-/// The answer to a move.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    /// Whether it succeeded.
-    pub ok: bool,
-    /// What happened, in words.
-    pub text: String,
-    /// Structured output for the UI to render.
-    pub view: Option<View>,
-}
-
-impl Reply {
-    fn ok(text: impl Into<String>) -> Reply {
-        Reply {
-            ok: true,
-            text: text.into(),
-            view: None,
-        }
-    }
-    fn fail(text: impl Into<String>) -> Reply {
-        Reply {
-            ok: false,
-            text: text.into(),
-            view: None,
-        }
-    }
-}
-
-/// Structured output of a move.
-#[derive(Debug, Clone)]
-pub enum View {
-    /// The health table.
-    Status(Box<StatusView>),
-    /// Rows of a table (SQL results, migration status, snapshots, pods).
-    Rows {
-        /// Column names.
-        columns: Vec<String>,
-        /// Values as text.
-        rows: Vec<Vec<String>>,
-    },
-    /// Events so far.
-    Events(Vec<Event>),
 }
 
 /// The table and key column a write is checked in.
@@ -196,6 +141,8 @@ struct Pending {
     input: String,
     /// The move as reports read it.
     parsed: Box<crate::transcript::Parsed>,
+    /// Who made it, when several people play.
+    by: Option<Actor>,
     state: State,
     reply: oneshot::Sender<Reply>,
 }
@@ -315,6 +262,8 @@ pub struct Drill {
     ledger: Vec<Write>,
     end_at_ms: u64,
     ended: Option<EndReason>,
+    /// What the app's HTTP face answers from, kept current.
+    face: Option<tokio::sync::watch::Sender<crate::workload::http::Face>>,
 }
 
 impl Drill {
@@ -352,6 +301,7 @@ impl Drill {
                 scenario_fingerprint: Some(scenario.fingerprint()),
                 learner: options.learner.clone(),
                 backend: options.backend.clone(),
+                rows: options.rows.clone(),
                 ..Transcript::new(&scenario.id, options.seed, options.time_scale, started_at)
             },
             clock: Clock::start(options.time_scale),
@@ -395,7 +345,18 @@ impl Drill {
             ledger: Vec::new(),
             end_at_ms,
             ended: None,
+            face: None,
         }
+    }
+
+    /// Keeps `face` current for the app's HTTP face (`workload::http`):
+    /// the fleet while it runs, the last window and its verdict.
+    pub fn with_face(
+        mut self,
+        face: tokio::sync::watch::Sender<crate::workload::http::Face>,
+    ) -> Drill {
+        self.face = Some(face);
+        self
     }
 
     /// Hands the drill the instance its first target runs on: the drill
@@ -423,7 +384,7 @@ impl Drill {
 
     /// The scenario clock (for script runners that wait for a time).
     pub fn clock(&self) -> Clock {
-        self.clock
+        self.clock.clone()
     }
 
     /// Runs the drill until it is resolved, runs out of time, or is told to
@@ -445,6 +406,10 @@ impl Drill {
             )
             .await?,
         );
+        if let (Some(face), Some(fleet)) = (&self.face, &self.fleet) {
+            let front = fleet.front(self.scenario.fixture.rows.clone(), self.options.seed);
+            face.send_modify(|f| f.front = Some(front));
+        }
         self.pace = Pace::starting(self.clock.now_ms());
         let f = &self.scenario.fleet;
         let message = format!(
@@ -470,11 +435,18 @@ impl Drill {
                     }
                 }
                 command = commands.recv() => match command {
-                    Some(Command::Act { input, action, reply }) => self.act(input, action, reply),
+                    Some(Command::Act { input, action, by, reply }) => self.act(input, action, by, reply),
                     Some(Command::Cancel) => {
                         self.cancel_moves(MoveOutcome::Cancelled);
                     }
                     Some(Command::End(reason)) => self.ended = Some(reason),
+                    Some(Command::Control { control, by, reply }) => {
+                        let _ = reply.send(self.control(control, by));
+                    }
+                    Some(Command::Peek(reply)) => {
+                        let _ = reply.send(Box::new(self.status()));
+                    }
+                    Some(Command::PeekLocks(reply)) => self.peek_locks(reply),
                     None => self.ended = Some(EndReason::Interrupted),
                 },
             }
@@ -499,6 +471,13 @@ impl Drill {
         self.work.moves.abort_all();
         self.work.tasks.abort_all();
         self.work.background.abort_all();
+        let (urls, jobs) = self.jobs();
+        for url in urls {
+            locks::end_jobs(&url, &jobs).await;
+        }
+        if let Some(face) = &self.face {
+            face.send_modify(|f| f.front = None);
+        }
         if let Some(fleet) = self.fleet.take() {
             fleet.shutdown().await;
         }
@@ -545,6 +524,26 @@ impl Drill {
         true
     }
 
+    /// The sessions to end when the drill is over (`locks::end_jobs`): the
+    /// timeline's jobs and the migration job, on every instance, so that
+    /// nothing of the scenario's holds a lock at the end.
+    fn jobs(&self) -> (Vec<String>, Vec<String>) {
+        let mut jobs: Vec<String> = self
+            .scenario
+            .timeline
+            .iter()
+            .chain(self.scenario.inject.iter().flat_map(|f| f.events.iter()))
+            .filter_map(|e| e.job.clone())
+            .collect();
+        jobs.push(MIGRATION_JOB.to_string());
+        let urls = self
+            .dbs
+            .iter()
+            .map(|d| d.target.superuser_url.clone())
+            .collect();
+        (urls, jobs)
+    }
+
     /// Integrity checks once more and the RPO, on the database the app
     /// uses at the end, with the traffic stopped.
     async fn final_measurements(&mut self) {
@@ -565,18 +564,17 @@ impl Drill {
         self.transcript
     }
 
-    /// Appends an event to the transcript and tells the listener.
+    /// Appends an event to the transcript and tells the listener: every
+    /// event, windows and hidden ones too (a live page charts the windows,
+    /// a game master sees what is hidden); what a learner is shown is the
+    /// listener's choice ([`Event::for_learner`]).
     fn push(&mut self, kind: EventKind) {
         let event = Event {
             hash: None,
             t_ms: self.clock.now_ms(),
             kind,
         };
-        if !matches!(
-            event.kind,
-            EventKind::Window(_) | EventKind::Timeline { hidden: true, .. }
-        ) && let Some(n) = &self.notices
-        {
+        if let Some(n) = &self.notices {
             let _ = n.send(event.clone());
         }
         self.transcript.events.push(event);
@@ -597,7 +595,10 @@ impl Drill {
     }
 
     fn record(&mut self, sample: Sample) {
-        self.health.builder.record(&sample, self.clock.now_ms());
+        // A paused drill is not measured; its writes still count.
+        if !self.clock.is_paused() {
+            self.health.builder.record(&sample, self.clock.now_ms());
+        }
         if let Outcome::Ok {
             write: true,
             written,
@@ -633,7 +634,7 @@ impl Drill {
     }
 
     fn on_tick(&mut self) {
-        if self.watch_servers() {
+        if self.watch_servers() || self.clock.is_paused() {
             return;
         }
         let now = self.clock.now_ms();
@@ -650,8 +651,8 @@ impl Drill {
         }
         self.schedule
             .trigger(&self.scenario, &self.flags.values(), now);
-        for index in self.schedule.due(now) {
-            self.fire(index);
+        for slot in self.schedule.due(now) {
+            self.fire(slot);
         }
         self.step_rollout(now);
         self.resume_replays();
@@ -666,7 +667,8 @@ impl Drill {
     }
 
     /// Answers the waits that are over: their time is up, or the service
-    /// has recovered (or no incident has begun) for `wait until recovered`.
+    /// has recovered (or no incident has begun) for `wait until recovered`,
+    /// or an incident has begun for `wait until incident`.
     fn answer_waits(&mut self, now: u64) {
         if self.waits.is_empty() {
             return;
@@ -674,7 +676,7 @@ impl Drill {
         let standing = self
             .waits
             .iter()
-            .any(|w| w.wait.recovered)
+            .any(|w| w.wait.until.is_some())
             .then(|| decide::Standing::of(&self.timing(), now));
         for w in std::mem::take(&mut self.waits) {
             match decide::answer(w.wait, now, standing) {

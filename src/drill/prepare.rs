@@ -18,6 +18,68 @@ fn blame(e: &sqlx::Error, message: String) -> Error {
     }
 }
 
+/// Bump when what `prepare` and the audit make changes, so seeded
+/// databases cached by an older pgdrill are not reused.
+const PREPARE_FORMAT: u32 = 1;
+
+/// From this many generated rows, a drill's prepared database is cached
+/// (`instance::seeded`): below it, preparing takes about as long as the
+/// copy, and a cache entry per small variant would only fill the disk.
+pub const SEED_CACHE_MIN_ROWS: u64 = 100_000;
+
+/// A hash of everything that shapes the database [`prepare`] and
+/// [`install_audit`] make for this scenario: the fixture SQL, the rows and
+/// values asked for, the tracking table, the migrations applied at the
+/// start, and pgdrill's own preparation. Not the workload's seed: rows are
+/// generated from their number alone. Equal keys, equal databases.
+pub fn seed_key(scenario: &Scenario) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut put = |text: &str| {
+        h.update((text.len() as u64).to_be_bytes());
+        h.update(text.as_bytes());
+    };
+    put("pgdrill seed");
+    put(&PREPARE_FORMAT.to_string());
+    put(env!("CARGO_PKG_VERSION"));
+    put(AUDIT);
+    put(&scenario.fixture.sql_text.replace("\r\n", "\n"));
+    for (table, rows) in &scenario.fixture.rows {
+        put(table);
+        put(&rows.to_string());
+    }
+    put("values");
+    for (table, columns) in &scenario.fixture.values {
+        for (column, expr) in columns {
+            put(table);
+            put(column);
+            put(expr);
+        }
+    }
+    let tracking = scenario.migrations.tracking();
+    put(&format!("{tracking:?}"));
+    for m in scenario
+        .migrations
+        .list
+        .iter()
+        .filter(|m| m.applied_at_start)
+    {
+        put(&m.id);
+        put(&m.up);
+        put(&m.transactional.to_string());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The rows `prepare` generates in all.
+pub fn generated_rows(scenario: &Scenario) -> u64 {
+    scenario
+        .fixture
+        .rows
+        .values()
+        .fold(0, |a, n| a.saturating_add(*n))
+}
+
 /// Loads the fixture, applies the start migrations and generates rows.
 /// `progress` hears each stage.
 pub async fn prepare(
@@ -66,9 +128,30 @@ pub async fn prepare(
             .map_err(|e| Error::Setup(e.to_string()))?;
     }
 
-    for (table, rows) in &scenario.fixture.rows {
+    generate_rows(scenario, conn, progress).await?;
+    for table in scenario.fixture.rows.keys() {
+        let analyze = format!("ANALYZE {}", quote_ident(table));
+        conn.execute(sqlx::raw_sql(AssertSqlSafe(analyze)))
+            .await
+            .map_err(|e| Error::Setup(crate::sqlstate::message(&e)))?;
+    }
+    Ok(())
+}
+
+/// Generates the scenario's rows, parents before the tables that reference
+/// them (so a foreign key finds the rows it points at), one `INSERT ...
+/// SELECT ... FROM generate_series` per table.
+pub async fn generate_rows(
+    scenario: &Scenario,
+    conn: &mut PgConnection,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(), Error> {
+    let edges = foreign_keys(conn).await?;
+    let tables: Vec<String> = scenario.fixture.rows.keys().cloned().collect();
+    for table in generation_order(&tables, &edges) {
+        let rows = scenario.fixture.rows[&table];
         progress(&format!("generating {rows} rows in {table}"));
-        let insert = insert_rows(conn, scenario, table, *rows).await?;
+        let insert = insert_rows(conn, scenario, &table, rows).await?;
         conn.execute(sqlx::raw_sql(AssertSqlSafe(insert.clone())))
             .await
             .map_err(|e| {
@@ -81,13 +164,103 @@ pub async fn prepare(
                 )
             })?;
     }
-    for table in scenario.fixture.rows.keys() {
-        let analyze = format!("ANALYZE {}", quote_ident(table));
-        conn.execute(sqlx::raw_sql(AssertSqlSafe(analyze)))
-            .await
-            .map_err(|e| Error::Setup(crate::sqlstate::message(&e)))?;
-    }
     Ok(())
+}
+
+/// A single-column foreign key: `table.column` references
+/// `parent.parent_column`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ForeignKey {
+    table: String,
+    column: String,
+    parent: String,
+    parent_column: String,
+}
+
+/// The single-column foreign keys between tables of the drill's schema.
+async fn foreign_keys(conn: &mut PgConnection) -> Result<Vec<ForeignKey>, Error> {
+    let rows = sqlx::query(
+        "SELECT ch.relname::text, ca.attname::text, pa.relname::text, pk.attname::text \
+         FROM pg_constraint c \
+         JOIN pg_class ch ON ch.oid = c.conrelid \
+         JOIN pg_class pa ON pa.oid = c.confrelid \
+         JOIN pg_attribute ca ON ca.attrelid = c.conrelid AND ca.attnum = c.conkey[1] \
+         JOIN pg_attribute pk ON pk.attrelid = c.confrelid AND pk.attnum = c.confkey[1] \
+         WHERE c.contype = 'f' AND cardinality(c.conkey) = 1 \
+           AND ch.relnamespace = current_schema()::text::regnamespace \
+         ORDER BY 1, 2",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| Error::Setup(crate::sqlstate::message(&e)))?;
+    Ok(rows
+        .iter()
+        .map(|r| ForeignKey {
+            table: r.get(0),
+            column: r.get(1),
+            parent: r.get(2),
+            parent_column: r.get(3),
+        })
+        .collect())
+}
+
+/// The tables in an order where each comes after the tables it references
+/// (ties and cycles alphabetically: a cycle's foreign key error then says
+/// which rows are missing).
+fn generation_order(tables: &[String], edges: &[ForeignKey]) -> Vec<String> {
+    let mut left: Vec<&String> = tables.iter().collect();
+    left.sort();
+    let mut done: Vec<String> = Vec::new();
+    while !left.is_empty() {
+        let ready = left.iter().position(|t| {
+            edges.iter().all(|e| {
+                e.table != **t || e.parent == **t || !left.iter().any(|other| **other == e.parent)
+            })
+        });
+        done.push(left.remove(ready.unwrap_or(0)).clone());
+    }
+    done
+}
+
+/// The expression for a foreign key column that names no value: a key of
+/// the parent's rows, spread evenly over them (integer keys; the parent's
+/// rows are generated first).
+async fn foreign_value(
+    conn: &mut PgConnection,
+    table: &str,
+    fk: &ForeignKey,
+    nullable: bool,
+) -> Result<Option<String>, Error> {
+    let range = format!(
+        "SELECT min({c})::bigint, max({c})::bigint FROM {p}",
+        c = quote_ident(&fk.parent_column),
+        p = quote_ident(&fk.parent)
+    );
+    let row = sqlx::query(AssertSqlSafe(range))
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| {
+            blame(
+                &e,
+                format!(
+                    "cannot generate {table}.{}: it references {}.{}, which is not an integer key ({}); add `{} = \"SQL over i\"` under [fixture.values.{table}]",
+                    fk.column,
+                    fk.parent,
+                    fk.parent_column,
+                    crate::sqlstate::message(&e),
+                    fk.column
+                ),
+            )
+        })?;
+    let (min, max): (Option<i64>, Option<i64>) = (row.get(0), row.get(1));
+    match (min, max) {
+        (Some(min), Some(max)) => Ok(Some(format!("{min} + (i - 1) % {}", max - min + 1))),
+        _ if nullable => Ok(None),
+        _ => Err(Error::Scenario(format!(
+            "cannot generate {table}.{}: it references {}, which has no rows; generate rows in {} too (`rows = {{ {} = 1000 }}`), or add `{} = \"SQL over i\"` under [fixture.values.{table}]",
+            fk.column, fk.parent, fk.parent, fk.parent, fk.column
+        ))),
+    }
 }
 
 /// The `INSERT ... SELECT ... FROM generate_series` that fills a table:
@@ -110,11 +283,28 @@ async fn insert_rows(
     .await
     .map_err(|e| Error::Setup(crate::sqlstate::message(&e)))?;
     if columns.is_empty() {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() ORDER BY 1",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap_or_default();
         return Err(Error::Scenario(format!(
-            "[fixture] rows names table `{table}`, which the fixture does not create"
+            "rows were asked for table `{table}` ([fixture] rows, or `--rows`), which the fixture does not create; its tables: {}",
+            if tables.is_empty() {
+                "none".to_string()
+            } else {
+                tables.join(", ")
+            }
         )));
     }
     let overrides = scenario.fixture.values.get(table);
+    let fks: Vec<ForeignKey> = foreign_keys(conn)
+        .await?
+        .into_iter()
+        .filter(|f| f.table == table)
+        .collect();
     let mut names = Vec::new();
     let mut exprs = Vec::new();
     for row in &columns {
@@ -122,10 +312,12 @@ async fn insert_rows(
         let data_type: String = row.get(1);
         let nullable: bool = row.get(2);
         let has_default: bool = row.get(3);
-        let expr = match overrides.and_then(|o| o.get(&name)) {
-            Some(e) => Some(e.clone()),
-            None if has_default => None,
-            None => infer(&name, &data_type, nullable),
+        let fk = fks.iter().find(|f| f.column == name);
+        let expr = match (overrides.and_then(|o| o.get(&name)), fk) {
+            (Some(e), _) => Some(e.clone()),
+            (None, Some(fk)) => foreign_value(conn, table, fk, nullable).await?,
+            (None, None) if has_default => None,
+            (None, None) => infer(&name, &data_type, nullable),
         };
         match expr {
             Some(e) => {
@@ -241,5 +433,47 @@ mod tests {
         assert_eq!(infer("notes", "text", true), None);
         assert_eq!(infer("n", "integer", false).unwrap(), "i");
         assert_eq!(infer("shape", "polygon", false), None);
+    }
+
+    fn fk(table: &str, parent: &str) -> ForeignKey {
+        ForeignKey {
+            table: table.into(),
+            column: format!("{parent}_id"),
+            parent: parent.into(),
+            parent_column: "id".into(),
+        }
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parents_are_generated_before_the_tables_that_reference_them() {
+        // Alphabetically hero_snapshots would come first and find no users.
+        let tables = names(&["hero_snapshots", "users"]);
+        let edges = [fk("hero_snapshots", "users")];
+        assert_eq!(
+            generation_order(&tables, &edges),
+            names(&["users", "hero_snapshots"])
+        );
+        // A chain, a self-reference, and a parent with no rows to generate.
+        let tables = names(&["a", "b", "c", "d"]);
+        let edges = [
+            fk("a", "b"),
+            fk("b", "c"),
+            fk("c", "c"),
+            fk("d", "elsewhere"),
+        ];
+        assert_eq!(
+            generation_order(&tables, &edges),
+            names(&["c", "b", "a", "d"])
+        );
+        // A cycle: alphabetical, so the foreign key error names the rows.
+        let edges = [fk("a", "b"), fk("b", "a")];
+        assert_eq!(
+            generation_order(&names(&["b", "a"]), &edges),
+            names(&["a", "b"])
+        );
     }
 }

@@ -33,6 +33,8 @@ pub struct StatusView {
     pub failing_checks: Vec<String>,
     /// The SLO, in words.
     pub slo: String,
+    /// The drill's instances, the one the app uses marked `(serving)`.
+    pub instances: Vec<String>,
 }
 
 impl Drill {
@@ -78,6 +80,18 @@ impl Drill {
                 slo.p99,
                 slo.stable_for
             ),
+            instances: self
+                .dbs
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    if i == self.serving {
+                        format!("{} (serving)", d.target.name)
+                    } else {
+                        d.target.name.clone()
+                    }
+                })
+                .collect(),
         }
     }
 }

@@ -63,6 +63,7 @@ pub(super) fn drill(scenario: Scenario, time_scale: f64) -> Drill {
         time_scale,
         learner: Some("tester".into()),
         backend: None,
+        rows: None,
     };
     Drill::new(Arc::new(scenario), target, options, 0)
 }

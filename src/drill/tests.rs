@@ -22,7 +22,7 @@ async fn tick_after(d: &mut Drill, real_ms: u64) {
 fn play(d: &mut Drill, line: &str) -> oneshot::Receiver<Reply> {
     let (tx, rx) = oneshot::channel();
     let action = action::parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
-    d.act(line.to_string(), action, tx);
+    d.act(line.to_string(), action, None, tx);
     rx
 }
 
@@ -97,6 +97,40 @@ async fn waiting_until_recovered_before_any_incident_returns_at_once() {
     tick_after(&mut d, 100).await;
     let text = reply.try_recv().expect("answered on the next tick").text;
     assert!(text.starts_with("no incident has begun"), "{text}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn waiting_until_an_incident_returns_once_the_slo_breaks() {
+    let mut d = drill(with_timeline(AT_20S), 10.0);
+    let mut reply = play(&mut d, "wait until incident --max 1m");
+    tick_after(&mut d, 1_000).await;
+    assert!(reply.try_recv().is_err(), "no incident yet: still waiting");
+    // A window in which every request failed: the pager goes off.
+    d.push(EventKind::Window(crate::transcript::Window {
+        start_ms: 10_000,
+        end_ms: 11_000,
+        first_bad_ms: Some(10_200),
+        requests: 50,
+        errors: 50,
+        p50_ms: 1.0,
+        p99_ms: 2.0,
+        writes: 0,
+        series: Vec::new(),
+    }));
+    tick_after(&mut d, 100).await;
+    let text = reply.try_recv().expect("answered on the next tick").text;
+    assert!(text.starts_with("an incident began at 10s"), "{text}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn waiting_until_an_incident_that_never_comes_gives_up_at_its_max() {
+    let mut d = drill(with_timeline(AT_20S), 10.0);
+    let mut reply = play(&mut d, "wait until incident --max 5s");
+    tick_after(&mut d, 400).await;
+    assert!(reply.try_recv().is_err());
+    tick_after(&mut d, 100).await;
+    let text = reply.try_recv().expect("answered at 5s").text;
+    assert_eq!(text, "no incident by 5s: the SLO holds and no check fails");
 }
 
 const TRIGGERED: &str = r#"

@@ -3,12 +3,15 @@
 //! when `schedule.rs` says they are due. Faults are timeline data; this
 //! file only carries them out.
 
+use super::schedule::Slot;
 use super::{Drill, Finished, MIGRATION_JOB, Snap, migrations};
 
 impl Drill {
-    /// Makes timeline event `index` happen.
-    pub(super) fn fire(&mut self, index: usize) {
-        let event = self.scenario.timeline[index].clone();
+    /// Makes a scripted event happen.
+    pub(super) fn fire(&mut self, slot: Slot) {
+        let Some(event) = slot.event(&self.scenario).cloned() else {
+            return;
+        };
         let hidden = event.hidden;
         if let Some(say) = &event.say {
             self.announce_as(hidden, say.clone());

@@ -176,6 +176,10 @@ pub enum Error {
         detail: String,
     },
 
+    /// A prepared database could not be kept in the cache.
+    #[error("could not keep the prepared database in the cache: {0}")]
+    Cache(String),
+
     /// A registry entry could not be read or written.
     #[error("instance registry entry {}: {detail}", path.display())]
     Registry {

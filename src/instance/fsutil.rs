@@ -121,6 +121,24 @@ pub fn leftovers(runtime: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The entries of `dir` named `NAME.tmp-PID` whose writer, PID, has died
+/// mid-copy (Ctrl-C, SIGKILL): what a cache build left unfinished.
+pub fn unfinished_copies(dir: &Path) -> Vec<PathBuf> {
+    let Ok(read) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    read.flatten()
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.rsplit_once(".tmp-"))
+                .is_some_and(|(_, pid)| owner_is_gone(pid))
+        })
+        .map(|entry| entry.path())
+        .collect()
+}
+
 /// Whether the process whose pid is written here has died (and is not us).
 pub fn owner_is_gone(pid: &str) -> bool {
     let owner: u32 = pid.parse().unwrap_or(0);

@@ -83,7 +83,8 @@ impl LocalBackend {
             .expect("gc does not panic")
     }
 
-    async fn provision_once(
+    /// A new instance copied from `template` (the base one, or a seeded one).
+    pub(super) async fn provision_from(
         &self,
         template: &template::Template,
         progress: &ProgressFn<'_>,
@@ -256,7 +257,7 @@ impl Backend for LocalBackend {
         }
         super::prepare_runtime_dir(&self.dirs, &self.run_as)?;
         let template = template::ensure(&self.bins, &self.dirs, &self.run_as, progress).await?;
-        self.provision_once(&template, progress).await
+        self.provision_from(&template, progress).await
     }
 }
 
@@ -357,5 +358,33 @@ impl Server for LocalServer {
 
     fn log_tail(&self) -> String {
         self.postmaster.log_tail()
+    }
+
+    fn retire_into<'a>(
+        &'a mut self,
+        dest: &'a Path,
+        owner: &'a RunAs,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
+        Box::pin(async move {
+            self.postmaster.stop(StopPolicy::ORDERLY).await;
+            let (from, to, owner) = (
+                self.instance_dir.join("data"),
+                dest.to_path_buf(),
+                owner.clone(),
+            );
+            let clean = !from.join("postmaster.pid").exists();
+            let copied = if clean {
+                tokio::task::spawn_blocking(move || super::seeded::copy_data(&from, &to, &owner))
+                    .await
+                    .expect("copy task does not panic")
+            } else {
+                Err(Error::Cache(format!(
+                    "the server did not stop cleanly; the end of its log:\n{}",
+                    self.postmaster.log_tail()
+                )))
+            };
+            self.remove_files();
+            copied
+        })
     }
 }

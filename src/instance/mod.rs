@@ -22,6 +22,7 @@ pub mod paths;
 pub mod privilege;
 pub mod process;
 pub mod registry;
+pub mod seeded;
 pub mod snapshot;
 pub mod template;
 mod tools;
@@ -54,6 +55,8 @@ pub enum Progress {
     },
     /// Copying the template into a new instance.
     Copying,
+    /// Keeping a prepared database as a seeded template.
+    Caching,
     /// Starting the server.
     Starting,
     /// The server accepts connections.
@@ -170,6 +173,17 @@ pub(crate) trait Server: Send + fmt::Debug {
     fn exit(&mut self) -> Option<String>;
     /// The end of the server's log, for error messages.
     fn log_tail(&self) -> String;
+    /// Stops the server cleanly, copies its data directory to `dest`
+    /// (owned by `owner`), then removes its files as `stop` does. Only a
+    /// server with a local data directory can.
+    fn retire_into<'a>(
+        &'a mut self,
+        dest: &'a std::path::Path,
+        owner: &'a RunAs,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
+        let _ = (dest, owner);
+        Box::pin(async { Err(Error::Cache("this backend keeps no data directory".into())) })
+    }
 }
 
 /// An owned, running PostgreSQL instance. Dropping it stops the server and
@@ -232,6 +246,15 @@ impl Instance {
     /// Opens a connection as the application role.
     pub async fn connect_app(&self) -> Result<sqlx::PgConnection, Error> {
         connect(&self.url()).await
+    }
+
+    /// Stops the server cleanly and keeps a copy of its data directory at
+    /// `dest` (see `seeded.rs`); the instance is gone afterwards either way.
+    pub async fn retire_into(mut self, dest: &std::path::Path, owner: &RunAs) -> Result<(), Error> {
+        match self.server.take() {
+            Some(mut server) => server.retire_into(dest, owner).await,
+            None => Err(Error::Cache("the instance was already stopped".into())),
+        }
     }
 
     /// Stops the server (fast, then immediate, then kill) and removes its files.
@@ -381,6 +404,7 @@ pub struct GcReport {
 pub fn leftovers(dirs: &Dirs) -> Vec<PathBuf> {
     let mut found = fsutil::leftovers(&dirs.runtime);
     found.extend(template::partial_builds(&dirs.cache));
+    found.extend(seeded::partial_builds(&dirs.cache));
     found
 }
 

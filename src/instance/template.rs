@@ -116,19 +116,7 @@ pub fn lookup(bins: &PgBinaries, cache: &Path) -> Option<Template> {
 /// Copies of templates into the cache (`templates/KEY.tmp-PID`) that their
 /// builder never finished: it died (Ctrl-C, SIGKILL) mid-copy.
 pub fn partial_builds(cache: &Path) -> Vec<PathBuf> {
-    let Ok(read) = std::fs::read_dir(templates_dir(cache)) else {
-        return Vec::new();
-    };
-    read.flatten()
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.rsplit_once(".tmp-"))
-                .is_some_and(|(_, pid)| fsutil::owner_is_gone(pid))
-        })
-        .map(|entry| entry.path())
-        .collect()
+    fsutil::unfinished_copies(&templates_dir(cache))
 }
 
 /// Returns the cached template, building it first if needed.

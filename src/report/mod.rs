@@ -172,7 +172,27 @@ pub fn status(s: &StatusView) -> String {
             s.pending.join(", ")
         }
     ));
+    if s.instances.len() > 1 {
+        out.push_str(&format!("\ninstances: {}", s.instances.join(", ")));
+    }
     out
+}
+
+/// A move's answer as text: its table, or its words (`failed: ...` when
+/// it failed).
+pub fn reply(reply: &crate::drill::Reply) -> String {
+    use crate::drill::View;
+    let text = if reply.ok {
+        reply.text.clone()
+    } else {
+        format!("failed: {}", reply.text)
+    };
+    match &reply.view {
+        Some(View::Status(s)) => status(s),
+        Some(View::Rows { columns, rows: r }) => format!("{}\n{text}", rows(columns, r)),
+        Some(View::Events(e)) => events(e),
+        None => text,
+    }
 }
 
 /// One event as a line for the live feed and `events` (none for windows).
@@ -191,7 +211,10 @@ pub fn event_line(e: &Event) -> Option<String> {
         }
         EventKind::Move(m) => {
             let mark = if m.ok { "ok" } else { "failed" };
-            format!("{t} > {} ({mark}: {})", m.input, m.result)
+            match &m.by {
+                Some(by) => format!("{t} {by} > {} ({mark}: {})", m.input, m.result),
+                None => format!("{t} > {} ({mark}: {})", m.input, m.result),
+            }
         }
         EventKind::Hint { n, text } => format!("{t} hint {n}: {text}"),
         // The engine's alert for a check says it, with its lesson: one

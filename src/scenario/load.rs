@@ -364,6 +364,43 @@ why = "because"
     }
 
     #[test]
+    fn injected_faults_are_checked_like_the_timeline_at_their_place() {
+        let text = MINIMAL.to_string()
+            + r#"
+[[inject]]
+name = "storm"
+about = "a release nobody asked for"
+[[inject.events]]
+at = "0s"
+release = { version = "v3" }
+[[inject.events]]
+at = "5s"
+when = { flag = "f", at_least = "on" }
+say = "waits for a flag"
+[[inject]]
+name = "storm"
+events = []
+"#;
+        let d = errors(&text);
+        let all: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        let all = all.join("\n");
+        for needle in [
+            "unknown app version `v3`",
+            "cannot wait for a flag",
+            "unknown flag `f`",
+            "fault `storm` is declared twice",
+            "the fault does nothing",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+        let v3 = d.iter().find(|d| d.message.contains("v3")).unwrap();
+        assert_eq!(v3.snippet, "release = { version = \"v3\" }");
+        let twice = d.iter().find(|d| d.message.contains("twice")).unwrap();
+        assert_eq!(twice.snippet, "name = \"storm\"");
+        assert!(twice.line > v3.line, "the second declaration is named");
+    }
+
+    #[test]
     fn the_id_must_match_the_file_name() {
         let d = parse(Path::new("dir/other.toml"), MINIMAL).unwrap_err();
         assert!(

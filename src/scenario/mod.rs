@@ -67,6 +67,10 @@ pub struct Scenario {
     /// Scripted events (faults, releases).
     #[serde(default)]
     pub timeline: Vec<TimelineEvent>,
+    /// Faults a game master may inject while the drill runs (`pgdrill
+    /// serve`), by name.
+    #[serde(default)]
+    pub inject: Vec<Inject>,
     /// What healthy means.
     pub slo: Slo,
     /// How the response is scored.
@@ -365,6 +369,20 @@ pub struct TimelineEvent {
     /// A snapshot the pipeline takes (its name), e.g. before a release.
     #[serde(default)]
     pub snapshot: Option<String>,
+}
+
+/// A fault kept in reserve: a game master injects it by name, and its
+/// events then fire like the timeline's, `at` after the injection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inject {
+    /// How the game master names it (`inject lock-storm`).
+    pub name: String,
+    /// What it does, for the game master.
+    #[serde(default)]
+    pub about: Option<String>,
+    /// What happens, `at` after the injection.
+    pub events: Vec<TimelineEvent>,
 }
 
 /// A condition a timeline event waits for.

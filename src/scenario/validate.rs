@@ -47,6 +47,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     check_app(s, &mut p);
     check_fleet(s, &mut p);
     check_timeline(s, &mut p);
+    check_injects(s, &mut p);
     check_slo(s, &mut p);
     check_rubric(s, &mut p);
     check_checks(s, &mut p);
@@ -332,95 +333,139 @@ fn check_version(s: &Scenario, at: &str, name: &str, p: &mut Vec<Problem>) {
 
 fn check_timeline(s: &Scenario, p: &mut Vec<Problem>) {
     for (i, event) in s.timeline.iter().enumerate() {
-        let actions = [
-            event.release.is_some(),
-            event.flag.is_some(),
-            event.sql.is_some(),
-            event.snapshot.is_some(),
-            !event.migrate.is_empty(),
-        ];
-        let count = actions.iter().filter(|a| **a).count();
-        if count > 1 {
-            p.push(
-                Problem::at(&format!("timeline.{i}"), "one event does one thing")
-                    .hint("split release, migrate, flag, sql and snapshot into separate [[timeline]] entries at the same time"),
-            );
-        }
-        if count == 0 && event.say.is_none() {
-            p.push(
-                Problem::at(&format!("timeline.{i}"), "the event does nothing")
-                    .hint("give it `release`, `migrate`, `flag`, `sql`, `snapshot` or `say`"),
-            );
-        }
-        for (k, id) in event.migrate.iter().enumerate() {
-            check_migration_ref(s, &format!("timeline.{i}.migrate.{k}"), id, p);
-        }
-        if event.job.is_some() && event.sql.is_none() {
-            p.push(
-                Problem::at(
-                    &format!("timeline.{i}.job"),
-                    "`job` names a background `sql` job",
-                )
-                .hint("add the job's `sql`, or remove `job`"),
-            );
-        }
-        if let Some(job) = &event.job
-            && !crate::text::is_plain_name(job)
-        {
+        check_event(s, &format!("timeline.{i}"), event, p);
+    }
+}
+
+/// Injectable faults: named once each, and each event checked like the
+/// timeline's, with times counted from the moment the game master injects
+/// the fault.
+fn check_injects(s: &Scenario, p: &mut Vec<Problem>) {
+    for (i, name) in duplicates(s.inject.iter().map(|f| f.name.as_str())) {
+        p.push(Problem::at(
+            &format!("inject.{i}.name"),
+            format!("fault `{name}` is declared twice"),
+        ));
+    }
+    for (i, fault) in s.inject.iter().enumerate() {
+        if !crate::text::is_plain_name(&fault.name) {
             p.push(Problem::at(
-                &format!("timeline.{i}.job"),
-                format!("`{job}` is not a valid job name: use letters, digits, `-` and `_`"),
+                &format!("inject.{i}.name"),
+                format!(
+                    "`{}` is not a valid fault name: use letters, digits, `-` and `_`",
+                    fault.name
+                ),
             ));
         }
-        if let Some(release) = &event.release {
-            check_version(
-                s,
-                &format!("timeline.{i}.release.version"),
-                &release.version,
-                p,
-            );
-            for (mi, id) in release.migrations.iter().enumerate() {
-                let at = format!("timeline.{i}.release.migrations.{mi}");
-                match s.migrations.get(id) {
-                    None => check_migration_ref(s, &at, id, p),
-                    Some(m) if m.applied_at_start => p.push(
-                        Problem::at(&at, format!("`{id}` is already applied at the start"))
-                            .hint("a release ships migrations that are not yet applied"),
-                    ),
-                    Some(_) => {}
-                }
-            }
-            if let Some(n) = release.stop_after_pods
-                && (n == 0 || n > s.fleet.pods)
-            {
-                p.push(Problem::at(
-                    &format!("timeline.{i}.release.stop_after_pods"),
-                    format!("must be between 1 and the fleet's {} pods", s.fleet.pods),
-                ));
-            }
-        }
-        if let Some(trigger) = &event.when
-            && !s.flags.iter().any(|f| f.name == trigger.flag)
-        {
+        if fault.events.is_empty() {
             p.push(
-                Problem::at(
-                    &format!("timeline.{i}.when.flag"),
-                    format!("unknown flag `{}`", trigger.flag),
-                )
-                .hint(listing(s.flags.iter().map(|f| f.name.as_str()))),
+                Problem::at(&format!("inject.{i}"), "the fault does nothing")
+                    .hint("give it [[inject.events]] entries, shaped like [[timeline]] ones"),
             );
         }
-        if let Some(change) = &event.flag
-            && !s.flags.iter().any(|f| f.name == change.name)
+        for (k, event) in fault.events.iter().enumerate() {
+            let at = format!("inject.{i}.events.{k}");
+            if event.when.is_some() {
+                p.push(
+                    Problem::at(
+                        &format!("{at}.when"),
+                        "an injected fault's events cannot wait for a flag",
+                    )
+                    .hint("`at` counts from the moment the game master injects the fault"),
+                );
+            }
+            check_event(s, &at, event, p);
+        }
+    }
+}
+
+/// One scripted event, at key path `at` (`timeline.3`).
+fn check_event(
+    s: &Scenario,
+    at: &str,
+    event: &crate::scenario::TimelineEvent,
+    p: &mut Vec<Problem>,
+) {
+    let actions = [
+        event.release.is_some(),
+        event.flag.is_some(),
+        event.sql.is_some(),
+        event.snapshot.is_some(),
+        !event.migrate.is_empty(),
+    ];
+    let count = actions.iter().filter(|a| **a).count();
+    if count > 1 {
+        p.push(
+                Problem::at(at, "one event does one thing")
+                    .hint("split release, migrate, flag, sql and snapshot into separate [[timeline]] entries at the same time"),
+            );
+    }
+    if count == 0 && event.say.is_none() {
+        p.push(
+            Problem::at(at, "the event does nothing")
+                .hint("give it `release`, `migrate`, `flag`, `sql`, `snapshot` or `say`"),
+        );
+    }
+    for (k, id) in event.migrate.iter().enumerate() {
+        check_migration_ref(s, &format!("{at}.migrate.{k}"), id, p);
+    }
+    if event.job.is_some() && event.sql.is_none() {
+        p.push(
+            Problem::at(&format!("{at}.job"), "`job` names a background `sql` job")
+                .hint("add the job's `sql`, or remove `job`"),
+        );
+    }
+    if let Some(job) = &event.job
+        && !crate::text::is_plain_name(job)
+    {
+        p.push(Problem::at(
+            &format!("{at}.job"),
+            format!("`{job}` is not a valid job name: use letters, digits, `-` and `_`"),
+        ));
+    }
+    if let Some(release) = &event.release {
+        check_version(s, &format!("{at}.release.version"), &release.version, p);
+        for (mi, id) in release.migrations.iter().enumerate() {
+            let key = format!("{at}.release.migrations.{mi}");
+            match s.migrations.get(id) {
+                None => check_migration_ref(s, &key, id, p),
+                Some(m) if m.applied_at_start => p.push(
+                    Problem::at(&key, format!("`{id}` is already applied at the start"))
+                        .hint("a release ships migrations that are not yet applied"),
+                ),
+                Some(_) => {}
+            }
+        }
+        if let Some(n) = release.stop_after_pods
+            && (n == 0 || n > s.fleet.pods)
         {
-            p.push(
-                Problem::at(
-                    &format!("timeline.{i}.flag.name"),
-                    format!("unknown flag `{}`", change.name),
-                )
-                .hint(listing(s.flags.iter().map(|f| f.name.as_str()))),
-            );
+            p.push(Problem::at(
+                &format!("{at}.release.stop_after_pods"),
+                format!("must be between 1 and the fleet's {} pods", s.fleet.pods),
+            ));
         }
+    }
+    if let Some(trigger) = &event.when
+        && !s.flags.iter().any(|f| f.name == trigger.flag)
+    {
+        p.push(
+            Problem::at(
+                &format!("{at}.when.flag"),
+                format!("unknown flag `{}`", trigger.flag),
+            )
+            .hint(listing(s.flags.iter().map(|f| f.name.as_str()))),
+        );
+    }
+    if let Some(change) = &event.flag
+        && !s.flags.iter().any(|f| f.name == change.name)
+    {
+        p.push(
+            Problem::at(
+                &format!("{at}.flag.name"),
+                format!("unknown flag `{}`", change.name),
+            )
+            .hint(listing(s.flags.iter().map(|f| f.name.as_str()))),
+        );
     }
 }
 

@@ -58,6 +58,7 @@ impl Drill {
                     result: String::new(),
                     outcome: None,
                     parsed: None,
+                    by: None,
                     state: State {
                         pods: pods
                             .iter()
@@ -423,6 +424,7 @@ fn a_forward_fix_that_fails_its_second_run_costs_points_even_though_it_failed() 
             state: State::default(),
             outcome: Some(crate::transcript::Outcome::Failed),
             parsed: None,
+            by: None,
         }),
     });
     t.events.sort_by_key(|e| e.t_ms);
@@ -513,6 +515,7 @@ fn a_forbid_by_tag_catches_the_contract_whatever_the_verb() {
                 state: State::default(),
                 outcome: None,
                 parsed: None,
+                by: None,
             }),
         },
     );
@@ -552,6 +555,7 @@ fn unsuccessful(
             state: State::default(),
             outcome: Some(outcome),
             parsed: None,
+            by: None,
         }),
     });
     t.events.sort_by_key(|e| e.t_ms);

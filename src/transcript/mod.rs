@@ -51,6 +51,10 @@ pub struct Transcript {
     /// written before pgdrill kept it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<String>,
+    /// The rows generated per table, when the learner chose other than
+    /// the scenario's (`run --rows`, `--scale`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<std::collections::BTreeMap<String, u64>>,
     /// The workload's random seed.
     pub seed: u64,
     /// Scenario seconds per real second.
@@ -79,6 +83,17 @@ pub struct Event {
     /// What.
     #[serde(flatten)]
     pub kind: EventKind,
+}
+
+impl Event {
+    /// Whether a learner is shown it as it happens: not the metrics
+    /// windows, nor the timeline's hidden events.
+    pub fn for_learner(&self) -> bool {
+        !matches!(
+            self.kind,
+            EventKind::Window(_) | EventKind::Timeline { hidden: true, .. }
+        )
+    }
 }
 
 /// The kinds of events.
@@ -205,6 +220,8 @@ pub enum EndReason {
     /// A PostgreSQL server of the drill stopped unexpectedly (killed,
     /// crashed, out of disk): the run measures nothing after that.
     ServerDied,
+    /// The game master ended it (`pgdrill serve`).
+    GameMaster,
 }
 
 impl EndReason {
@@ -217,6 +234,7 @@ impl EndReason {
             EndReason::Interrupted => "interrupted",
             EndReason::HardStop => "stopped by a hard stop",
             EndReason::ServerDied => "a PostgreSQL server of the drill stopped unexpectedly",
+            EndReason::GameMaster => "ended by the game master",
         }
     }
 }
@@ -246,6 +264,25 @@ pub struct Move {
     /// where it is filled in when the transcript is read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parsed: Option<Box<Parsed>>,
+    /// Who made it, in a drill several people play (`pgdrill serve`);
+    /// absent when one learner plays alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Actor>,
+}
+
+/// A participant of a drill several people play.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The name the server was given (`ic`, `alice`).
+    pub name: String,
+    /// Their role: `commander`, `operator`, `observer` or `game-master`.
+    pub role: String,
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name, self.role)
+    }
 }
 
 /// How a move ended.
@@ -446,6 +483,7 @@ impl Transcript {
             scenario_fingerprint: None,
             learner: None,
             backend: None,
+            rows: None,
             seed,
             time_scale,
             started_at,

@@ -143,6 +143,8 @@ struct Header<'a> {
     learner: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     backend: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rows: &'a Option<std::collections::BTreeMap<String, u64>>,
     seed: u64,
     time_scale: f64,
     started_at: u64,
@@ -164,6 +166,7 @@ fn genesis(t: &Transcript) -> [u8; 32] {
         scenario_fingerprint: &t.scenario_fingerprint,
         learner: &t.learner,
         backend: &t.backend,
+        rows: &t.rows,
         seed: t.seed,
         time_scale: t.time_scale,
         started_at: t.started_at,

@@ -12,6 +12,8 @@
 //! request.
 
 pub mod flags;
+mod front;
+pub mod http;
 pub mod metrics;
 pub mod params;
 pub mod rollout;
@@ -33,6 +35,7 @@ use tokio::task::JoinSet;
 use crate::scenario::{AppVersion, Endpoint, Scenario};
 
 pub use flags::Flags;
+pub use front::{Answer, Front};
 pub use metrics::{Outcome, Sample, WindowBuilder};
 pub use rollout::{Phase, Rollout};
 
@@ -63,6 +66,8 @@ pub struct Fleet {
     in_flight: InFlight,
     options: FleetOptions,
     flags: Flags,
+    /// Where samples go (the front's requests count too).
+    samples: mpsc::UnboundedSender<Sample>,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -97,6 +102,7 @@ impl Fleet {
             in_flight: InFlight::default(),
             options,
             flags,
+            samples: samples.clone(),
             stop,
             tasks: JoinSet::new(),
         };

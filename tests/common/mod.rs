@@ -340,3 +340,20 @@ pub fn docker_image() -> String {
         })
         .clone()
 }
+
+/// Headless Chromium (Debian's `chromium`), for the pages' tests.
+pub fn chromium() -> PathBuf {
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        if let Some(found) = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        }) {
+            return found;
+        }
+    }
+    panic!(
+        "headless Chromium is needed to test pgdrill's pages: install Debian's `chromium` \
+         package (`apt-get install chromium`; .ci/run does this)"
+    );
+}

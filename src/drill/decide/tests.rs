@@ -51,19 +51,42 @@ async fn probes_run_one_at_a_time_once_a_second() {
 
 const TIMED: WaitFor = WaitFor {
     until_ms: 30_000,
-    recovered: false,
+    until: None,
 };
 const UNTIL_RECOVERED: WaitFor = WaitFor {
     until_ms: u64::MAX,
-    recovered: true,
+    until: Some(Until::Recovered),
+};
+const UNTIL_INCIDENT: WaitFor = WaitFor {
+    until_ms: 90_000,
+    until: Some(Until::Incident),
 };
 
 fn standing(recovered: bool, no_incident: bool) -> Option<Standing> {
     Some(Standing {
         recovered,
         no_incident,
+        incident_ms: (!no_incident).then_some(21_000),
         recovered_ms: recovered.then_some(42_000),
     })
+}
+
+#[test]
+fn waiting_until_an_incident_ends_when_one_has_begun_or_at_its_max() {
+    assert_eq!(answer(UNTIL_INCIDENT, 20_000, standing(false, true)), None);
+    assert_eq!(
+        answer(UNTIL_INCIDENT, 25_000, standing(false, false)).as_deref(),
+        Some("an incident began at 21s (now 25s): see `status` and `events`")
+    );
+    assert_eq!(
+        answer(UNTIL_INCIDENT, 90_000, standing(false, true)).as_deref(),
+        Some("no incident by 1m30s: the SLO holds and no check fails")
+    );
+    assert_eq!(
+        answer(UNTIL_INCIDENT, 1_000, None),
+        None,
+        "no standing known: keep waiting"
+    );
 }
 
 #[test]
@@ -97,7 +120,7 @@ fn waiting_until_recovered_with_no_incident_ends_at_once() {
 fn waiting_until_recovered_gives_up_at_its_max() {
     let wait = WaitFor {
         until_ms: 60_000,
-        recovered: true,
+        until: Some(Until::Recovered),
     };
     assert_eq!(answer(wait, 59_999, standing(false, false)), None);
     assert_eq!(

@@ -47,7 +47,26 @@ svg { display: block; max-width: 100%; height: auto; font-family: "DejaVu Sans",
 @media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; } figure { break-inside: avoid; } }
 "#;
 
-/// Writes the page.
+/// The report's style sheet, for other pages that show its charts.
+pub fn style() -> &'static str {
+    STYLE
+}
+
+/// The charts of a drill so far (error rate and p99 per version), as the
+/// report draws them; for a live page.
+pub fn charts_so_far(
+    scenario: &crate::scenario::Scenario,
+    transcript: &crate::transcript::Transcript,
+) -> Markup {
+    let score = crate::score::score(scenario, transcript);
+    let chart = crate::report::chart::Chart::build(scenario, transcript, &score);
+    if chart.versions.is_empty() {
+        return html! { p { "No traffic measured yet." } };
+    }
+    svg::charts(&chart)
+}
+
+/// Writes the report page.
 pub fn write(e: &Evidence, out: &mut impl Write) -> io::Result<()> {
     out.write_all(page(e).into_string().as_bytes())
 }

@@ -122,6 +122,7 @@ pub(super) mod testing {
             state: State::default(),
             outcome: Some(outcome),
             parsed: None,
+            by: None,
         }
     }
 
