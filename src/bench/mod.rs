@@ -5,7 +5,12 @@
 //! - `provision`: a ready instance, against `initdb` + `pg_ctl start -w`.
 //! - `grade`: re-scoring a class of synthetic transcripts, against
 //!   `sha256sum` reading the same files.
+//! - `volume`: a drill ready at a million users, against `initdb` + the
+//!   fixture + the same `INSERT ... SELECT`.
+//! - `class`: a served class's memory and CPU, against the PostgreSQL
+//!   servers it drives.
 
+pub mod class;
 pub mod grade;
 pub mod provision;
 pub mod volume;

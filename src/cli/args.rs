@@ -501,11 +501,18 @@ impl Command {
             }) => (Some(server), None, None),
             Command::Bench(BenchArgs {
                 command:
-                    Some(BenchCommand::Volume {
-                        server,
-                        scenario_dir,
-                        ..
-                    }),
+                    Some(
+                        BenchCommand::Volume {
+                            server,
+                            scenario_dir,
+                            ..
+                        }
+                        | BenchCommand::Class {
+                            server,
+                            scenario_dir,
+                            ..
+                        },
+                    ),
                 ..
             })
             | Command::Bench(BenchArgs {

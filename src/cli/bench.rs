@@ -76,6 +76,27 @@ pub enum BenchCommand {
         #[command(flatten)]
         scenario_dir: ScenarioOpts,
     },
+    /// What a served class costs: `pgdrill serve lock-queue --class N`,
+    /// every learner arriving at once and playing the reference solution;
+    /// the server's peak memory and CPU side by side with the PostgreSQL
+    /// servers under it (the peer: what the class needs anyway).
+    Class {
+        /// Learners, each on a PostgreSQL server of their own.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..=200))]
+        learners: u16,
+        /// Time scale of every drill (1: as a class plays it).
+        #[arg(long, default_value_t = 1.0, value_name = "X")]
+        time_scale: f64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// `--pg-bin`.
+        #[command(flatten)]
+        server: ServerOpts,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
+    },
     /// Time `pgdrill grade` over a class of synthetic, signed transcripts of
     /// realistic size, side by side with `sha256sum` reading the same files.
     ///
@@ -109,7 +130,7 @@ pub async fn run(
     out: &mut impl Write,
 ) -> Result<ExitCode, Error> {
     match args.command {
-        None => all(ctx, args.quick, args.json, interrupt, out).await,
+        None => all(ctx, &args.server, args.quick, args.json, interrupt, out).await,
         Some(BenchCommand::Provision {
             runs,
             cold_runs,
@@ -126,6 +147,22 @@ pub async fn run(
             let rows = rows.into_iter().collect();
             volume(ctx, rows, runs, cold_runs, json, interrupt, out).await
         }
+        Some(BenchCommand::Class {
+            learners,
+            time_scale,
+            json,
+            ref server,
+            ..
+        }) => {
+            let report =
+                measure_class(ctx, server, learners.into(), time_scale, json, interrupt).await?;
+            if json {
+                say!(out, "{}", json_of(&report));
+            } else {
+                show_class(&report, out);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(BenchCommand::Grade {
             transcripts,
             minutes,
@@ -137,9 +174,11 @@ pub async fn run(
 }
 
 /// Every benchmark, each as its own subcommand runs it by default, or
-/// briefly (`--quick`: 100,000 users, 100 transcripts, one or two runs).
+/// briefly (`--quick`: 100,000 users, 100 transcripts, a class of 3 at time
+/// scale 10, one or two runs).
 async fn all(
     ctx: &Context,
+    args_server: &ServerOpts,
     quick: bool,
     json: bool,
     interrupt: &Interrupt,
@@ -151,6 +190,8 @@ async fn all(
     let rows = [("users".to_string(), users)].into();
     let volume = measure_volume(ctx, rows, pick(2, 5), 1, json, interrupt).await?;
     let grade = measure_grade(ctx, pick(100, 1000) as usize, 5, pick(1, 5), json)?;
+    let (learners, scale) = if quick { (3, 10.0) } else { (30, 1.0) };
+    let class = measure_class(ctx, args_server, learners, scale, json, interrupt).await?;
     if json {
         let all = serde_json::json!({
             "quick": quick,
@@ -158,6 +199,7 @@ async fn all(
             "provision": provision,
             "volume": volume,
             "grade": grade,
+            "class": class,
         });
         say!(out, "{}", json_of(&all));
         return Ok(ExitCode::SUCCESS);
@@ -174,7 +216,84 @@ async fn all(
     show_volume(&volume, out);
     say!(out, "\n== grading a class");
     show_grade(&grade, out);
+    say!(out, "\n== serving a class");
+    show_class(&class, out);
     Ok(ExitCode::SUCCESS)
+}
+
+async fn measure_class(
+    ctx: &Context,
+    server: &ServerOpts,
+    learners: usize,
+    time_scale: f64,
+    json: bool,
+    interrupt: &Interrupt,
+) -> Result<bench::class::ClassReport, Error> {
+    if !(time_scale > 0.0 && time_scale <= 100.0) {
+        return Err(Error::Usage(format!(
+            "--time-scale {time_scale}: give a number above 0 and at most 100"
+        )));
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Usage(format!("cannot find this pgdrill executable: {e}")))?;
+    let plan = bench::class::ClassPlan {
+        exe,
+        scenarios: ctx.scenarios.clone(),
+        pg_bin: server.pg_bin.clone(),
+        learners,
+        time_scale,
+    };
+    let note = |line: String| {
+        if !json {
+            eprintln!("  {line}");
+        }
+    };
+    if !json {
+        eprintln!("serving a class of {learners} ({} build)...", build());
+    }
+    Ok(interrupt.guard(bench::class::class(&plan, &note)).await??)
+}
+
+fn show_class(report: &bench::class::ClassReport, out: &mut impl Write) {
+    say!(out);
+    say!(
+        out,
+        "{} learners on {} ({} servers, at most {} processes under pgdrill), time scale {}, {} cores, {} build; {:.1} s; {} of {} graded passed",
+        report.learners,
+        report.scenario,
+        report.learners,
+        report.peak_processes,
+        report.time_scale,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        build(),
+        report.wall_ms / 1000.0,
+        report.passed,
+        report.learners
+    );
+    say!(
+        out,
+        "                                      memory (peak)      CPU (cores)"
+    );
+    say!(
+        out,
+        "  pgdrill serve (one process)        {:>8.0} MiB RSS   {:>8.2}",
+        report.server_peak_rss_mib,
+        report.server_cores
+    );
+    say!(
+        out,
+        "  peer: its PostgreSQL processes     {:>8.0} MiB PSS   {:>8.2}",
+        report.postgres_peak_pss_mib,
+        report.postgres_cores
+    );
+    say!(out);
+    say!(
+        out,
+        "pgdrill / PostgreSQL = {:.2}x memory, {:.2}x CPU; pgdrill's RSS when the last drill ended: {:.0} MiB",
+        report.memory_ratio,
+        report.cpu_ratio,
+        report.server_end_rss_mib
+    );
 }
 
 /// `pgdrill bench provision`.
