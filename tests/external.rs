@@ -92,9 +92,22 @@ fn scripts() -> Vec<(String, PathBuf)> {
         .collect()
 }
 
+/// Ten debug-build drills at once share two cores: a tenth of a scenario
+/// second per real one lets the release's migration job fall behind its
+/// timeline (failed-cic's reference then finds no rollout to roll back at
+/// 50s). A fifth leaves the same real-time lag half the scenario time.
+const TIME_SCALE: u32 = 5;
+
 fn play(env: &TestEnv, id: &str, script: &PathBuf, backend: &[&str]) -> Value {
     let ran = env
-        .run(["run", id, "--time-scale", "10", "--json", "--script"])
+        .run([
+            "run",
+            id,
+            "--time-scale",
+            &TIME_SCALE.to_string(),
+            "--json",
+            "--script",
+        ])
         .arg(script)
         .args(backend)
         .go();
