@@ -26,16 +26,8 @@ fn render(page: &Path, out: &Path) -> Rendered {
     let browser = |args: &[&str]| {
         let profile = tempfile::tempdir().unwrap();
         let output = Command::new(chromium())
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--no-first-run",
-                "--hide-scrollbars",
-                "--enable-logging=stderr",
-                "--v=0",
-            ])
+            .args(common::HEADLESS)
+            .args(["--hide-scrollbars", "--enable-logging=stderr", "--v=0"])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .args(args)
             .arg(&url)

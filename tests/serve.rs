@@ -648,15 +648,8 @@ impl Browser {
     fn open(url: &str) -> Browser {
         let profile = tempfile::tempdir().unwrap();
         let mut child = std::process::Command::new(common::chromium())
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--no-first-run",
-                "--remote-debugging-port=0",
-                "--window-size=1200,1400",
-            ])
+            .args(common::HEADLESS)
+            .args(["--remote-debugging-port=0", "--window-size=1200,1400"])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg(url)
             .stdout(Stdio::null())

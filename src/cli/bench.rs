@@ -136,7 +136,10 @@ pub async fn run(
             cold_runs,
             json,
             ..
-        }) => provision(ctx, runs, cold_runs, json, interrupt, out).await,
+        }) => {
+            let report = measure_provision(ctx, runs, cold_runs, json, interrupt).await?;
+            Ok(emit(&report, json, out, show_provision))
+        }
         Some(BenchCommand::Volume {
             rows,
             runs,
@@ -145,7 +148,8 @@ pub async fn run(
             ..
         }) => {
             let rows = rows.into_iter().collect();
-            volume(ctx, rows, runs, cold_runs, json, interrupt, out).await
+            let report = measure_volume(ctx, rows, runs, cold_runs, json, interrupt).await?;
+            Ok(emit(&report, json, out, show_volume))
         }
         Some(BenchCommand::Class {
             learners,
@@ -156,12 +160,7 @@ pub async fn run(
         }) => {
             let report =
                 measure_class(ctx, server, learners.into(), time_scale, json, interrupt).await?;
-            if json {
-                say!(out, "{}", json_of(&report));
-            } else {
-                show_class(&report, out);
-            }
-            Ok(ExitCode::SUCCESS)
+            Ok(emit(&report, json, out, show_class))
         }
         Some(BenchCommand::Grade {
             transcripts,
@@ -169,8 +168,26 @@ pub async fn run(
             runs,
             json,
             ..
-        }) => grade(ctx, transcripts as usize, minutes, runs, json, out),
+        }) => {
+            let report = measure_grade(ctx, transcripts as usize, minutes, runs, json)?;
+            Ok(emit(&report, json, out, show_grade))
+        }
     }
+}
+
+/// One benchmark's report: JSON, or the table `show` lays out.
+fn emit<R: serde::Serialize, W: Write>(
+    report: &R,
+    json: bool,
+    out: &mut W,
+    show: fn(&R, &mut W),
+) -> ExitCode {
+    if json {
+        say!(out, "{}", json_of(report));
+    } else {
+        show(report, out);
+    }
+    ExitCode::SUCCESS
 }
 
 /// Every benchmark, each as its own subcommand runs it by default, or
@@ -296,24 +313,6 @@ fn show_class(report: &bench::class::ClassReport, out: &mut impl Write) {
     );
 }
 
-/// `pgdrill bench provision`.
-pub async fn provision(
-    ctx: &Context,
-    runs: u32,
-    cold_runs: u32,
-    json: bool,
-    interrupt: &Interrupt,
-    out: &mut impl Write,
-) -> Result<ExitCode, Error> {
-    let report = measure_provision(ctx, runs, cold_runs, json, interrupt).await?;
-    if json {
-        say!(out, "{}", json_of(&report));
-    } else {
-        show_provision(&report, out);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 async fn measure_provision(
     ctx: &Context,
     runs: u32,
@@ -396,25 +395,6 @@ fn show_provision(report: &bench::ProvisionReport, out: &mut impl Write) {
     for (name, _, ratio) in &report.others {
         say!(out, "{name} / peer = {ratio:.2}x");
     }
-}
-
-/// `pgdrill bench volume`.
-pub async fn volume(
-    ctx: &Context,
-    rows: std::collections::BTreeMap<String, u64>,
-    runs: u32,
-    cold_runs: u32,
-    json: bool,
-    interrupt: &Interrupt,
-    out: &mut impl Write,
-) -> Result<ExitCode, Error> {
-    let report = measure_volume(ctx, rows, runs, cold_runs, json, interrupt).await?;
-    if json {
-        say!(out, "{}", json_of(&report));
-    } else {
-        show_volume(&report, out);
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn measure_volume(
@@ -516,24 +496,6 @@ fn build() -> &'static str {
     } else {
         "optimised"
     }
-}
-
-/// `pgdrill bench grade`.
-pub fn grade(
-    ctx: &Context,
-    transcripts: usize,
-    minutes: u32,
-    runs: u32,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<ExitCode, Error> {
-    let report = measure_grade(ctx, transcripts, minutes, runs, json)?;
-    if json {
-        say!(out, "{}", json_of(&report));
-    } else {
-        show_grade(&report, out);
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn measure_grade(

@@ -151,7 +151,7 @@ pub async fn generate_rows(
     for table in generation_order(&tables, &edges) {
         let rows = scenario.fixture.rows[&table];
         progress(&format!("generating {rows} rows in {table}"));
-        let insert = insert_rows(conn, scenario, &table, rows).await?;
+        let insert = insert_rows(conn, scenario, &table, rows, &edges).await?;
         conn.execute(sqlx::raw_sql(AssertSqlSafe(insert.clone())))
             .await
             .map_err(|e| {
@@ -263,7 +263,8 @@ async fn foreign_value(
     }
 }
 
-/// The `INSERT ... SELECT ... FROM generate_series` that fills a table:
+/// The `INSERT ... SELECT ... FROM generate_series` that fills a table
+/// (`edges`: the schema's foreign keys, read once per generation):
 /// columns named in the scenario use its expressions; the others are
 /// inferred from their name and type, or left to their default.
 async fn insert_rows(
@@ -271,6 +272,7 @@ async fn insert_rows(
     scenario: &Scenario,
     table: &str,
     rows: u64,
+    edges: &[ForeignKey],
 ) -> Result<String, Error> {
     let columns = sqlx::query(
         "SELECT column_name::text, data_type::text, is_nullable = 'YES', \
@@ -300,11 +302,7 @@ async fn insert_rows(
         )));
     }
     let overrides = scenario.fixture.values.get(table);
-    let fks: Vec<ForeignKey> = foreign_keys(conn)
-        .await?
-        .into_iter()
-        .filter(|f| f.table == table)
-        .collect();
+    let fks: Vec<&ForeignKey> = edges.iter().filter(|f| f.table == table).collect();
     let mut names = Vec::new();
     let mut exprs = Vec::new();
     for row in &columns {

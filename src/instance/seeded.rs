@@ -15,7 +15,6 @@
 //! [`KEEP`] most recently used; older ones are removed when a new one is
 //! built.
 
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -117,7 +116,7 @@ impl LocalBackend {
         }
         let dir = seeded_dir(&cache);
         paths::ensure_private_dir(&dir, 0o700)?;
-        let _lock = lock(&dir.join(format!("{name}.lock")), progress).await?;
+        let _lock = template::build_lock(&dir.join(format!("{name}.lock")), progress).await?;
         if let Some(seeded) = lookup(&cache, &name) {
             return Ok(self.provision_from(&seeded, progress).await?);
         }
@@ -139,37 +138,6 @@ impl LocalBackend {
         let seeded = seeded?;
         evict(&cache, KEEP);
         Ok(self.provision_from(&seeded, progress).await?)
-    }
-}
-
-/// Waits for the build lock of one seeded template.
-async fn lock(
-    path: &Path,
-    progress: &ProgressFn<'_>,
-) -> Result<nix::fcntl::Flock<std::fs::File>, Error> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(Error::io("open", path))?;
-    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
-        Ok(lock) => Ok(lock),
-        Err((file, _)) => {
-            progress(Progress::WaitingForTemplate);
-            let path = path.to_path_buf();
-            tokio::task::spawn_blocking(move || {
-                nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-            })
-            .await
-            .expect("lock task does not panic")
-            .map_err(|(_, errno)| Error::Io {
-                action: "lock",
-                path,
-                source: errno.into(),
-            })
-        }
     }
 }
 

@@ -134,30 +134,7 @@ pub async fn ensure(
     paths::ensure_private_dir(&templates, 0o700)?;
 
     let lock_path = templates.join(format!("{}.lock", key(bins)));
-    let lock_file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(&lock_path)
-        .map_err(Error::io("open", &lock_path))?;
-    let _lock =
-        match nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
-            Ok(lock) => lock,
-            Err((file, _)) => {
-                progress(Progress::WaitingForTemplate);
-                tokio::task::spawn_blocking(move || {
-                    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-                })
-                .await
-                .expect("lock task does not panic")
-                .map_err(|(_, errno)| Error::Io {
-                    action: "lock",
-                    path: lock_path.clone(),
-                    source: errno.into(),
-                })?
-            }
-        };
+    let _lock = build_lock(&lock_path, progress).await?;
     // Someone else may have built it while we waited.
     if let Some(template) = lookup(bins, &dirs.cache) {
         return Ok(template);
@@ -311,5 +288,37 @@ impl Staging {
 impl Drop for Staging {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Waits for the build lock at `path` (an flock: released when the holder
+/// exits, however it exits), saying so when another build holds it.
+pub(super) async fn build_lock(
+    path: &Path,
+    progress: &super::ProgressFn<'_>,
+) -> Result<nix::fcntl::Flock<std::fs::File>, Error> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(Error::io("open", path))?;
+    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(lock),
+        Err((file, _)) => {
+            progress(Progress::WaitingForTemplate);
+            let path = path.to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            })
+            .await
+            .expect("lock task does not panic")
+            .map_err(|(_, errno)| Error::Io {
+                action: "lock",
+                path,
+                source: errno.into(),
+            })
+        }
     }
 }

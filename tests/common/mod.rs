@@ -341,6 +341,16 @@ pub fn docker_image() -> String {
         .clone()
 }
 
+/// The flags every headless Chromium of the tests starts with: no GPU, no
+/// sandbox (tests run as root), no network of its own, no first-run UI.
+pub const HEADLESS: [&str; 5] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+];
+
 /// Headless Chromium (Debian's `chromium`), for the pages' tests.
 pub fn chromium() -> PathBuf {
     for name in ["chromium", "chromium-browser", "google-chrome"] {
