@@ -76,10 +76,17 @@ fn parses_every_command() {
         ("Wait Until Recovered --max 3m", Some(Dur::from_secs(180))),
     ] {
         let parsed = parse(line).unwrap();
-        assert_eq!(parsed, Action::Wait(Wait::Recovered { max }));
+        assert_eq!(
+            parsed,
+            Action::Wait(Wait::Until {
+                until: Until::Recovered,
+                max
+            })
+        );
     }
     assert_eq!(
-        Wait::Recovered {
+        Wait::Until {
+            until: Until::Recovered,
             max: Some(Dur::from_secs(90))
         }
         .to_string(),
@@ -87,7 +94,8 @@ fn parses_every_command() {
     );
     assert_eq!(
         parse("wait until incident --max 2m").unwrap(),
-        Action::Wait(Wait::Incident {
+        Action::Wait(Wait::Until {
+            until: Until::Incident,
             max: Some(Dur::from_secs(120))
         })
     );
@@ -95,9 +103,31 @@ fn parses_every_command() {
         parse("wait until incident").unwrap().to_string(),
         "wait until incident"
     );
+    assert_eq!(
+        parse("wait until rollout --max 1m").unwrap(),
+        Action::Wait(Wait::Until {
+            until: Until::Rollout,
+            max: Some(Dur::from_secs(60))
+        })
+    );
+    assert_eq!(
+        parse("WAIT UNTIL VERSION v1").unwrap().to_string(),
+        "wait until version v1",
+        "the version keeps its case; the words do not"
+    );
+    assert_eq!(
+        parse("wait until version v1 --max 45s")
+            .unwrap()
+            .to_string(),
+        "wait until version v1 --max 45s"
+    );
     for bad in [
         "wait until",
         "wait until healthy",
+        "wait until version",
+        "wait until version --max 1m",
+        "wait until rollout v2",
+        "wait until version v1 v2",
         "wait until recovered --max",
         "wait until recovered --max soon",
         "wait until recovered now",
@@ -397,6 +427,14 @@ mod round_trip {
         ]
         .prop_map(Dur)
     }
+    fn until() -> impl Strategy<Value = Until> {
+        prop_oneof![
+            Just(Until::Recovered),
+            Just(Until::Incident),
+            Just(Until::Rollout),
+            word().prop_map(Until::Version),
+        ]
+    }
     fn lock_timeout() -> impl Strategy<Value = Option<Duration>> {
         proptest::option::of((1u64..=600_000).prop_map(Duration::from_millis))
     }
@@ -528,8 +566,8 @@ mod round_trip {
             text().prop_map(Action::Sql),
             prop_oneof![
                 dur().prop_map(Wait::For),
-                proptest::option::of(dur()).prop_map(|max| Wait::Recovered { max }),
-                proptest::option::of(dur()).prop_map(|max| Wait::Incident { max }),
+                (until(), proptest::option::of(dur()))
+                    .prop_map(|(until, max)| Wait::Until { until, max }),
             ]
             .prop_map(Action::Wait),
             Just(Action::Hint),

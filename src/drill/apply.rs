@@ -9,7 +9,7 @@ use sqlx::{AssertSqlSafe, Column, Row};
 use tokio::sync::oneshot;
 
 use super::{Db, Drill, Pending, Reply, Snap, View, Waiting};
-use crate::action::{Action, HELP, Look, Migrate, Snapshot, Wait};
+use crate::action::{Action, HELP, Look, Migrate, Snapshot, Until, Wait};
 use crate::instance::Instance;
 use crate::migrate::classify::classify;
 use crate::transcript::{Actor, EndReason, Event, EventKind, Move, Outcome, Parsed, Tag};
@@ -189,12 +189,30 @@ impl Drill {
     /// `wait`: recorded at once; answered when the tick finds it due.
     fn wait(&mut self, pending: Pending, wait: Wait) {
         let t = pending.t_ms;
-        let until = wait.until();
+        if let Some(Until::Version(v)) = wait.until()
+            && self.scenario.app.version(v).is_none()
+        {
+            let known: Vec<&str> = self
+                .scenario
+                .app
+                .versions
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect();
+            let text = format!("no version `{v}` (versions: {})", known.join(", "));
+            self.complete(pending, Done::refuse(Action::Wait(wait).to_string(), text));
+            return;
+        }
+        let until = wait.until().cloned();
         let until_ms = wait.max().map_or(u64::MAX, |d| t + d.as_millis());
-        let result = match wait {
+        let result = match &wait {
             Wait::For(d) => format!("waited {d}"),
-            Wait::Recovered { .. } => "watched until the service recovered".to_string(),
-            Wait::Incident { .. } => "watched until an incident began".to_string(),
+            Wait::Until { until, .. } => match until {
+                Until::Recovered => "watched until the service recovered".to_string(),
+                Until::Incident => "watched until an incident began".to_string(),
+                Until::Rollout => "watched until a rollout began".to_string(),
+                Until::Version(v) => format!("watched until every pod ran {v}"),
+            },
         };
         self.record_move(
             t,

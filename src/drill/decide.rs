@@ -69,7 +69,7 @@ impl Pace {
 }
 
 /// What a waiting `wait` needs to be decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct WaitFor {
     /// Scenario time it ends at the latest.
     pub until_ms: u64,
@@ -77,8 +77,9 @@ pub(super) struct WaitFor {
     pub until: Option<Until>,
 }
 
-/// Where the incident stands, for the waits (`None` when no wait asks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the incident and the fleet stand, for the waits (`None` when no
+/// wait asks).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(super) struct Standing {
     /// Recovered by the score's rules at this moment.
     pub recovered: bool,
@@ -88,6 +89,11 @@ pub(super) struct Standing {
     pub incident_ms: Option<u64>,
     /// When service and data were back.
     pub recovered_ms: Option<u64>,
+    /// The last rollout begun, as `status` words it ("rollout to v2:
+    /// stalled, 2 of 4 pods"), if any has.
+    pub rollout: Option<String>,
+    /// Each pod's version.
+    pub pods: Vec<String>,
 }
 
 impl Standing {
@@ -97,47 +103,68 @@ impl Standing {
             no_incident: timing.incident_start_ms.is_none(),
             incident_ms: timing.incident_start_ms,
             recovered_ms: timing.recovered_ms(),
+            ..Standing::default()
+        }
+    }
+
+    /// Whether what `until` watches for has happened.
+    fn reached(&self, until: &Until) -> bool {
+        match until {
+            Until::Recovered => self.recovered || self.no_incident,
+            Until::Incident => !self.no_incident,
+            Until::Rollout => self.rollout.is_some(),
+            Until::Version(v) => !self.pods.is_empty() && self.pods.iter().all(|p| p == v),
         }
     }
 }
 
 /// The answer to a wait at `now`, or `None` while it keeps waiting.
-pub(super) fn answer(wait: WaitFor, now: u64, standing: Option<Standing>) -> Option<String> {
-    let over = match (wait.until, standing) {
-        (None, _) | (_, None) => false,
-        (Some(Until::Recovered), Some(s)) => s.recovered || s.no_incident,
-        (Some(Until::Incident), Some(s)) => !s.no_incident,
+pub(super) fn answer(wait: &WaitFor, now: u64, standing: Option<&Standing>) -> Option<String> {
+    let over = match (&wait.until, standing) {
+        (Some(until), Some(s)) => s.reached(until),
+        _ => false,
     };
-    let standing = standing.unwrap_or(Standing {
-        recovered: false,
-        no_incident: false,
-        incident_ms: None,
-        recovered_ms: None,
-    });
     if wait.until_ms > now && !over {
         return None;
     }
-    Some(match wait.until {
-        None => format!("waited until {}", clock(now)),
-        Some(Until::Recovered) if standing.recovered => format!(
+    let unknown = Standing::default();
+    let s = standing.unwrap_or(&unknown);
+    let Some(until) = &wait.until else {
+        return Some(format!("waited until {}", clock(now)));
+    };
+    Some(match until {
+        Until::Recovered if s.recovered => format!(
             "recovered since {} (now {}): service and data are back",
-            clock(standing.recovered_ms.unwrap_or_default()),
+            clock(s.recovered_ms.unwrap_or_default()),
             clock(now)
         ),
-        Some(Until::Recovered) if standing.no_incident => format!(
+        Until::Recovered if s.no_incident => format!(
             "no incident has begun: the SLO holds and no check fails (now {})",
             clock(now)
         ),
-        Some(Until::Recovered) => format!("not recovered by {}: see `status`", clock(now)),
-        Some(Until::Incident) if over => format!(
+        Until::Recovered => format!("not recovered by {}: see `status`", clock(now)),
+        Until::Incident if over => format!(
             "an incident began at {} (now {}): see `status` and `events`",
-            clock(standing.incident_ms.unwrap_or_default()),
+            clock(s.incident_ms.unwrap_or_default()),
             clock(now)
         ),
-        Some(Until::Incident) => format!(
+        Until::Incident => format!(
             "no incident by {}: the SLO holds and no check fails",
             clock(now)
         ),
+        Until::Rollout => match &s.rollout {
+            Some(text) if over => format!("{text} (now {})", clock(now)),
+            _ => format!("no rollout has begun by {}", clock(now)),
+        },
+        Until::Version(v) if over => format!("every pod runs {v} (now {})", clock(now)),
+        Until::Version(v) => {
+            let on = s.pods.iter().filter(|p| *p == v).count();
+            format!(
+                "{on} of {} pods run {v} at {}: see `app status`",
+                s.pods.len(),
+                clock(now)
+            )
+        }
     })
 }
 

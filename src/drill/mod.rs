@@ -666,20 +666,27 @@ impl Drill {
         }
     }
 
-    /// Answers the waits that are over: their time is up, or the service
-    /// has recovered (or no incident has begun) for `wait until recovered`,
-    /// or an incident has begun for `wait until incident`.
+    /// Answers the waits that are over: their time is up, or what a
+    /// `wait until` watches for has happened (`decide::answer`).
     fn answer_waits(&mut self, now: u64) {
         if self.waits.is_empty() {
             return;
         }
-        let standing = self
-            .waits
-            .iter()
-            .any(|w| w.wait.until.is_some())
-            .then(|| decide::Standing::of(&self.timing(), now));
+        let standing =
+            self.waits
+                .iter()
+                .any(|w| w.wait.until.is_some())
+                .then(|| decide::Standing {
+                    rollout: self.rollout_text(),
+                    pods: self
+                        .fleet
+                        .as_ref()
+                        .map(|f| f.pod_versions())
+                        .unwrap_or_default(),
+                    ..decide::Standing::of(&self.timing(), now)
+                });
         for w in std::mem::take(&mut self.waits) {
-            match decide::answer(w.wait, now, standing) {
+            match decide::answer(&w.wait, now, standing.as_ref()) {
                 Some(text) => {
                     let _ = w.pending.reply.send(Reply::ok(text));
                 }

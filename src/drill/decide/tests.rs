@@ -68,22 +68,26 @@ fn standing(recovered: bool, no_incident: bool) -> Option<Standing> {
         no_incident,
         incident_ms: (!no_incident).then_some(21_000),
         recovered_ms: recovered.then_some(42_000),
+        ..Standing::default()
     })
 }
 
 #[test]
 fn waiting_until_an_incident_ends_when_one_has_begun_or_at_its_max() {
-    assert_eq!(answer(UNTIL_INCIDENT, 20_000, standing(false, true)), None);
     assert_eq!(
-        answer(UNTIL_INCIDENT, 25_000, standing(false, false)).as_deref(),
+        answer(&UNTIL_INCIDENT, 20_000, standing(false, true).as_ref()),
+        None
+    );
+    assert_eq!(
+        answer(&UNTIL_INCIDENT, 25_000, standing(false, false).as_ref()).as_deref(),
         Some("an incident began at 21s (now 25s): see `status` and `events`")
     );
     assert_eq!(
-        answer(UNTIL_INCIDENT, 90_000, standing(false, true)).as_deref(),
+        answer(&UNTIL_INCIDENT, 90_000, standing(false, true).as_ref()).as_deref(),
         Some("no incident by 1m30s: the SLO holds and no check fails")
     );
     assert_eq!(
-        answer(UNTIL_INCIDENT, 1_000, None),
+        answer(&UNTIL_INCIDENT, 1_000, None),
         None,
         "no standing known: keep waiting"
     );
@@ -91,9 +95,9 @@ fn waiting_until_an_incident_ends_when_one_has_begun_or_at_its_max() {
 
 #[test]
 fn a_timed_wait_ends_at_its_time_whatever_the_service_does() {
-    assert_eq!(answer(TIMED, 29_999, standing(true, false)), None);
+    assert_eq!(answer(&TIMED, 29_999, standing(true, false).as_ref()), None);
     assert_eq!(
-        answer(TIMED, 30_000, None).as_deref(),
+        answer(&TIMED, 30_000, None).as_deref(),
         Some("waited until 30s")
     );
 }
@@ -101,18 +105,18 @@ fn a_timed_wait_ends_at_its_time_whatever_the_service_does() {
 #[test]
 fn waiting_until_recovered_ends_when_service_and_data_are_back() {
     assert_eq!(
-        answer(UNTIL_RECOVERED, 50_000, standing(false, false)),
+        answer(&UNTIL_RECOVERED, 50_000, standing(false, false).as_ref()),
         None
     );
     assert_eq!(
-        answer(UNTIL_RECOVERED, 50_000, standing(true, false)).as_deref(),
+        answer(&UNTIL_RECOVERED, 50_000, standing(true, false).as_ref()).as_deref(),
         Some("recovered since 42s (now 50s): service and data are back")
     );
 }
 
 #[test]
 fn waiting_until_recovered_with_no_incident_ends_at_once() {
-    let text = answer(UNTIL_RECOVERED, 1_000, standing(false, true)).unwrap();
+    let text = answer(&UNTIL_RECOVERED, 1_000, standing(false, true).as_ref()).unwrap();
     assert!(text.starts_with("no incident has begun"), "{text}");
 }
 
@@ -122,10 +126,67 @@ fn waiting_until_recovered_gives_up_at_its_max() {
         until_ms: 60_000,
         until: Some(Until::Recovered),
     };
-    assert_eq!(answer(wait, 59_999, standing(false, false)), None);
+    assert_eq!(answer(&wait, 59_999, standing(false, false).as_ref()), None);
     assert_eq!(
-        answer(wait, 60_000, standing(false, false)).as_deref(),
+        answer(&wait, 60_000, standing(false, false).as_ref()).as_deref(),
         Some("not recovered by 1m00s: see `status`")
+    );
+}
+
+fn fleet(rollout: Option<&str>, pods: &[&str]) -> Standing {
+    Standing {
+        no_incident: true,
+        rollout: rollout.map(str::to_string),
+        pods: pods.iter().map(|p| p.to_string()).collect(),
+        ..Standing::default()
+    }
+}
+
+#[test]
+fn waiting_until_a_rollout_ends_once_one_has_begun_however_it_stands() {
+    let wait = WaitFor {
+        until_ms: 60_000,
+        until: Some(Until::Rollout),
+    };
+    let before = fleet(None, &["v1", "v1"]);
+    assert_eq!(answer(&wait, 30_000, Some(&before)), None);
+    assert_eq!(
+        answer(&wait, 60_000, Some(&before)).as_deref(),
+        Some("no rollout has begun by 1m00s")
+    );
+    let stalled = fleet(Some("rollout to v2: stalled, 1 of 2 pods"), &["v2", "v1"]);
+    assert_eq!(
+        answer(&wait, 31_000, Some(&stalled)).as_deref(),
+        Some("rollout to v2: stalled, 1 of 2 pods (now 31s)")
+    );
+    let done = fleet(Some("rollout to v2: complete, 2 of 2 pods"), &["v2", "v2"]);
+    assert!(
+        answer(&wait, 31_000, Some(&done)).is_some(),
+        "a finished one counts"
+    );
+}
+
+#[test]
+fn waiting_until_a_version_ends_when_every_pod_runs_it() {
+    let wait = WaitFor {
+        until_ms: 90_000,
+        until: Some(Until::Version("v1".into())),
+    };
+    let half = fleet(Some("rollout to v1: rolling, 1 of 2 pods"), &["v1", "v2"]);
+    assert_eq!(answer(&wait, 40_000, Some(&half)), None);
+    assert_eq!(
+        answer(&wait, 90_000, Some(&half)).as_deref(),
+        Some("1 of 2 pods run v1 at 1m30s: see `app status`")
+    );
+    let all = fleet(Some("rollout to v1: complete, 2 of 2 pods"), &["v1", "v1"]);
+    assert_eq!(
+        answer(&wait, 45_000, Some(&all)).as_deref(),
+        Some("every pod runs v1 (now 45s)")
+    );
+    assert_eq!(
+        answer(&wait, 45_000, Some(&fleet(None, &[]))),
+        None,
+        "no fleet: no pod runs it"
     );
 }
 
