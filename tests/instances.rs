@@ -208,7 +208,7 @@ fn no_password_appears_in_a_process_list_and_each_instance_has_its_own() {
             })
         };
         for n in 0..3 {
-            pgdrill::instance::snapshot::create(a.info(), &a.superuser_url(), &format!("s{n}"))
+            pgdrill::instance::snapshot::create(a.info(), &a.superuser_url(), &format!("s{n}"), true)
                 .await
                 .unwrap();
         }

@@ -40,7 +40,7 @@ pub use kill::Kill;
 pub use look::Look;
 pub use migrate::{Apply, Down, Migrate, Record as MigrateRecord, Up, Verb as MigrateVerb};
 pub use record::upgrade;
-pub use recover::Recover;
+pub use recover::{Point, Recover};
 pub use script::{ScriptLine, parse_script};
 pub use snapshot::Snapshot;
 pub use wait::{Until, Wait};

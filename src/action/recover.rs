@@ -11,12 +11,17 @@ use super::words::{Words, quoted};
 /// A recovery move.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recover {
-    /// Restore a snapshot to a new instance, or over the current one.
+    /// Restore a snapshot to a new instance, or over the current one; or
+    /// recover to a point in time from a physical snapshot and the WAL
+    /// archive.
     Restore {
-        /// The snapshot.
-        snapshot: String,
+        /// The snapshot (for a point in time: the base to start from; when
+        /// not given, the latest physical one from before the point).
+        snapshot: Option<String>,
         /// Over the database the app uses instead of a new instance.
         in_place: bool,
+        /// Where to stop replaying WAL, for a point-in-time restore.
+        point: Option<Point>,
         /// Name of the new instance.
         name: Option<String>,
     },
@@ -40,6 +45,24 @@ pub enum Recover {
         /// Instance to copy from.
         from: String,
     },
+}
+
+/// The point a point-in-time restore recovers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Point {
+    /// The state at this scenario time (`--at 1m20s`).
+    At(crate::scenario::Dur),
+    /// The state just before this migration committed (`--before ID`).
+    Before(String),
+}
+
+impl fmt::Display for Point {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Point::At(d) => write!(f, "--at {}", super::words::exact(d.0)),
+            Point::Before(m) => write!(f, "--before {}", quoted(m)),
+        }
+    }
 }
 
 impl Recover {
@@ -73,12 +96,11 @@ impl Recover {
 }
 
 fn parse_restore(w: &Words) -> Result<Recover, ParseError> {
-    let snapshot = w
-        .operand(1)
-        .ok_or_else(|| w.err("say which snapshot to restore (see `snapshot list`)"))?;
+    let snapshot = w.operand(1);
     let mut in_place = false;
     let mut name = None;
-    let mut i = 2;
+    let mut point = None;
+    let mut i = if snapshot.is_some() { 2 } else { 1 };
     while let Some(word) = w.get(i) {
         match (word, w.get(i + 1)) {
             ("--to", Some("new")) => in_place = false,
@@ -86,13 +108,29 @@ fn parse_restore(w: &Words) -> Result<Recover, ParseError> {
             ("--to", _) => return Err(w.err("--to takes `new` or `in-place`")),
             ("--as", Some(n)) => name = Some(n.to_string()),
             ("--as", None) => return Err(w.err("--as takes a name")),
+            ("--at", Some(d)) if point.is_none() => point = Some(Point::At(w.duration(d)?)),
+            ("--at", None) => return Err(w.err("--at takes a scenario time, e.g. `--at 1m20s`")),
+            ("--before", Some(m)) if point.is_none() => point = Some(Point::Before(m.to_string())),
+            ("--before", None) => return Err(w.err("--before takes a migration id")),
+            ("--at" | "--before", _) => return Err(w.err("give one point: `--at` or `--before`")),
             (other, _) => return Err(w.err(format!("unexpected `{other}`"))),
         }
         i += 2;
     }
+    if snapshot.is_none() && point.is_none() {
+        return Err(w.err(
+            "say which snapshot to restore (see `snapshot list`), or a point in time: `restore --to new --at 1m20s`",
+        ));
+    }
+    if in_place && point.is_some() {
+        return Err(w.err(
+            "a point-in-time restore goes to a new instance (runbook 004: restore to a new instance, never in place)",
+        ));
+    }
     Ok(Recover::Restore {
         snapshot,
         in_place,
+        point,
         name,
     })
 }
@@ -126,10 +164,18 @@ impl fmt::Display for Recover {
             Recover::Restore {
                 snapshot,
                 in_place,
+                point,
                 name,
             } => {
                 let to = if *in_place { "in-place" } else { "new" };
-                write!(f, "restore {} --to {to}", quoted(snapshot))?;
+                f.write_str("restore")?;
+                if let Some(s) = snapshot {
+                    write!(f, " {}", quoted(s))?;
+                }
+                write!(f, " --to {to}")?;
+                if let Some(p) = point {
+                    write!(f, " {p}")?;
+                }
                 match name {
                     Some(n) => write!(f, " --as {}", quoted(n)),
                     None => Ok(()),
@@ -154,9 +200,9 @@ impl fmt::Display for Recover {
 /// Help for `restore`.
 pub(super) const RESTORE: Help = Help {
     name: "restore",
-    usage: "restore SNAPSHOT [--to new|in-place] [--as NAME]",
-    summary: "restore a snapshot to a NEW instance (default) or over the current one",
-    detail: "Restore to a new instance and validate it before any cutover; never overwrite production in place (runbook 003, restore flow). The new instance's sequences are moved past the live instance's values, so writes replayed later keep their ids. `restore ... --to in-place` overwrites the database the app uses.",
+    usage: "restore SNAPSHOT [--to new|in-place] [--as NAME] | restore [SNAPSHOT] --to new --at TIME|--before MIGRATION [--as NAME]",
+    summary: "restore a snapshot to a NEW instance (default) or over the current one, or recover to a point in time",
+    detail: "Restore to a new instance and validate it before any cutover; never overwrite production in place (runbook 003, restore flow). The new instance's sequences are moved past the live instance's values, so writes replayed later keep their ids. `restore ... --to in-place` overwrites the database the app uses. Point in time (runbook 004, option A, the provider's PITR): on servers pgdrill runs itself, snapshots are physical base backups and the WAL is archived from the drill's start (a base backup is taken then), so `restore --to new --at 1m20s` recovers the database as it was at that scenario time, and `restore --to new --before 002_x` as it was just before that migration was applied, from the latest physical snapshot before the point.",
 };
 
 /// Help for `cutover`.
@@ -170,9 +216,9 @@ pub(super) const CUTOVER: Help = Help {
 /// Help for `replay`.
 pub(super) const REPLAY: Help = Help {
     name: "replay",
-    usage: "replay --since SNAPSHOT",
-    summary: "copy writes acknowledged since SNAPSHOT into the instance the app uses",
-    detail: "The workload keeps a ledger of every write the app acknowledged. `replay` copies those rows, made on the snapshot's instance after it was taken, into the instance the app uses now (rows already there are kept). Lost writes count against the RPO.",
+    usage: "replay --since SNAPSHOT|TIME",
+    summary: "copy writes acknowledged since SNAPSHOT (or scenario time TIME) into the instance the app uses",
+    detail: "The workload keeps a ledger of every write the app acknowledged. `replay` copies those rows, made on the snapshot's instance after it was taken, into the instance the app uses now (rows already there are kept). After a point-in-time restore, give the point instead: `replay --since 20s` copies the writes acknowledged from 20s on, on the instance the app used then. Lost writes count against the RPO.",
 };
 
 /// Help for `repair`.

@@ -52,9 +52,18 @@ fn parses_every_command() {
     assert_eq!(
         parse("snapshot create before-fix").unwrap(),
         Action::Snapshot(Snapshot::Create {
-            name: Some("before-fix".into())
+            name: Some("before-fix".into()),
+            logical: false
         })
     );
+    assert_eq!(
+        parse("snapshot create --logical dump-1")
+            .unwrap()
+            .to_string(),
+        "snapshot create dump-1 --logical"
+    );
+    assert!(parse("snapshot create a b").is_err());
+    assert!(parse("snapshot create --physical").is_err());
     assert_eq!(
         parse(r#"sql "SELECT 'a b'""#).unwrap(),
         Action::Sql("SELECT 'a b'".into())
@@ -67,6 +76,10 @@ fn parses_every_command() {
         parse("note 'v1 fails with 42703'").unwrap(),
         Action::Incident(Incident::Note("v1 fails with 42703".into()))
     );
+}
+
+#[test]
+fn wait_moves_parse() {
     assert_eq!(
         parse("wait 1m").unwrap(),
         Action::Wait(Wait::For(Dur::from_secs(60)))
@@ -240,20 +253,48 @@ fn recovery_moves_parse() {
     assert_eq!(
         parse("restore pre-release-3").unwrap(),
         Action::Recover(Recover::Restore {
-            snapshot: "pre-release-3".into(),
+            snapshot: Some("pre-release-3".into()),
             in_place: false,
+            point: None,
             name: None
         })
     );
     assert_eq!(
         parse("restore s --to in-place").unwrap(),
         Action::Recover(Recover::Restore {
-            snapshot: "s".into(),
+            snapshot: Some("s".into()),
             in_place: true,
+            point: None,
             name: None
         })
     );
     assert!(parse("restore s --to elsewhere").is_err());
+    assert_eq!(
+        parse("restore --at 1m20s --as pitr").unwrap(),
+        Action::Recover(Recover::Restore {
+            snapshot: None,
+            in_place: false,
+            point: Some(Point::At(Dur::from_secs(80))),
+            name: Some("pitr".into())
+        })
+    );
+    assert_eq!(
+        parse("restore base --before 002_drop --as x")
+            .unwrap()
+            .to_string(),
+        "restore base --to new --before 002_drop --as x"
+    );
+    for bad in [
+        "restore",
+        "restore --to new",
+        "restore --at",
+        "restore --at soon",
+        "restore --at 1m --before 002",
+        "restore --to in-place --at 1m",
+        "restore s --before",
+    ] {
+        assert!(parse(bad).is_err(), "{bad} parsed");
+    }
     assert_eq!(
         parse("repair users.email,name --from restored-1").unwrap(),
         Action::Recover(Recover::Repair {
@@ -476,11 +517,23 @@ mod round_trip {
         prop_oneof![
             (spaced(), any::<bool>(), proptest::option::of(spaced())).prop_map(
                 |(snapshot, in_place, name)| Recover::Restore {
-                    snapshot,
+                    snapshot: Some(snapshot),
                     in_place,
+                    point: None,
                     name
                 }
             ),
+            (
+                proptest::option::of(spaced()),
+                prop_oneof![dur().prop_map(Point::At), spaced().prop_map(Point::Before)],
+                proptest::option::of(spaced())
+            )
+                .prop_map(|(snapshot, point, name)| Recover::Restore {
+                    snapshot,
+                    in_place: false,
+                    point: Some(point),
+                    name
+                }),
             spaced().prop_map(|instance| Recover::Cutover { instance }),
             spaced().prop_map(|since| Recover::Replay { since }),
             (ident(), proptest::collection::vec(ident(), 1..4), spaced()).prop_map(
@@ -546,7 +599,8 @@ mod round_trip {
             migrate().prop_map(Action::Migrate),
             prop_oneof![
                 Just(Snapshot::List),
-                proptest::option::of(spaced()).prop_map(|name| Snapshot::Create { name }),
+                (proptest::option::of(spaced()), any::<bool>())
+                    .prop_map(|(name, logical)| Snapshot::Create { name, logical }),
             ]
             .prop_map(Action::Snapshot),
             recover().prop_map(Action::Recover),

@@ -159,13 +159,15 @@ pub(super) async fn setup<'c>(
         rows: volume,
     };
     let backend = Arc::new(backend);
-    let provision: drill::Provision = Arc::new(move || {
+    let provision: drill::Provision = Arc::new(move |recovery| {
         let backend = backend.clone();
         Box::pin(async move {
-            backend
-                .provision(&crate::instance::no_progress)
-                .await
-                .map_err(|e| e.to_string())
+            let progress = &crate::instance::no_progress;
+            match recovery {
+                None => backend.provision(progress).await,
+                Some(r) => backend.provision_recovered(&r, progress).await,
+            }
+            .map_err(|e| e.to_string())
         })
     });
     let drill = Drill::new(

@@ -123,8 +123,8 @@ impl Drill {
             Action::Flag(flag) => self.flag(flag),
             Action::App(app) => self.app(app, pending.t_ms),
             Action::Migrate(order) => return self.migrate(pending, order),
-            Action::Snapshot(Snapshot::Create { name }) => {
-                return self.snapshot_create(pending, name);
+            Action::Snapshot(Snapshot::Create { name, logical }) => {
+                return self.snapshot_create(pending, name, logical);
             }
             Action::Snapshot(Snapshot::List) => self.snapshot_list(),
             Action::Recover(recover) => return self.recover(pending, recover),

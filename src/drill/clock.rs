@@ -18,6 +18,9 @@ use tokio::time::Instant;
 #[derive(Debug, Clone)]
 pub struct Clock {
     start: Instant,
+    /// The wall clock at the start, to name a scenario time to PostgreSQL
+    /// (a point-in-time restore's target).
+    wall_start: std::time::SystemTime,
     scale: f64,
     paused: Arc<Mutex<Paused>>,
 }
@@ -29,6 +32,11 @@ struct Paused {
     since: Option<Instant>,
     /// Pauses that are over, in all.
     total: Duration,
+    /// Each pause that is over: the scenario time it began at, how long
+    /// it lasted.
+    past: Vec<(u64, Duration)>,
+    /// The scenario time the pause going on began at.
+    since_ms: u64,
 }
 
 impl Clock {
@@ -36,6 +44,7 @@ impl Clock {
     pub fn start(scale: f64) -> Clock {
         Clock {
             start: Instant::now(),
+            wall_start: std::time::SystemTime::now(),
             scale,
             paused: Arc::default(),
         }
@@ -56,11 +65,13 @@ impl Clock {
 
     /// Stops scenario time; false if it already stood still.
     pub fn pause(&self) -> bool {
+        let now_ms = self.now_ms();
         let mut paused = self.paused.lock().unwrap_or_else(PoisonError::into_inner);
         if paused.since.is_some() {
             return false;
         }
         paused.since = Some(Instant::now());
+        paused.since_ms = now_ms;
         true
     }
 
@@ -71,7 +82,28 @@ impl Clock {
             return false;
         };
         paused.total += since.elapsed();
+        let at = paused.since_ms;
+        paused.past.push((at, since.elapsed()));
         true
+    }
+
+    /// The wall-clock moment scenario time `t_ms` passed (or will pass, if
+    /// nothing pauses the clock before): its real offset from the start,
+    /// with every pause that began before it.
+    pub fn wall_at(&self, t_ms: u64) -> std::time::SystemTime {
+        let paused = self.paused.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut offset = Duration::from_secs_f64(t_ms as f64 / 1000.0 / self.scale);
+        for (at, lasted) in &paused.past {
+            if *at < t_ms {
+                offset += *lasted;
+            }
+        }
+        if let Some(since) = paused.since
+            && paused.since_ms < t_ms
+        {
+            offset += since.elapsed();
+        }
+        self.wall_start + offset
     }
 
     /// Whether scenario time stands still.
@@ -118,5 +150,18 @@ mod tests {
         assert!(!clock.resume());
         tokio::time::advance(Duration::from_secs(1)).await;
         assert_eq!(seen_by_a_script.now_ms(), 4_000, "the pause does not count");
+        let wall = |t_ms| {
+            clock
+                .wall_at(t_ms)
+                .duration_since(clock.wall_start)
+                .unwrap()
+        };
+        assert_eq!(wall(1_000), Duration::from_millis(500));
+        assert_eq!(wall(2_000), Duration::from_secs(1), "the moment it paused");
+        assert_eq!(
+            wall(3_000),
+            Duration::from_millis(6_500),
+            "after the pause: its five real seconds come first"
+        );
     }
 }

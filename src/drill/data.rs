@@ -3,13 +3,11 @@
 //! columns from another instance. Restores and copies run as tasks; the
 //! engine applies their effect when they finish.
 
-use std::collections::BTreeMap;
-use std::time::Instant;
-
 use sqlx::{AssertSqlSafe, PgConnection};
+use std::collections::BTreeMap;
 
 use super::apply::{Done, Effect, rows};
-use super::{Drill, MOVES, Pending, Snap, Target};
+use super::{Drill, MOVES, Pending, Snap};
 use crate::action::{Look, Recover, Snapshot};
 use crate::instance::snapshot;
 use crate::migrate::quote_ident;
@@ -22,7 +20,9 @@ pub(super) struct Deferred {
     pending: Pending,
     canonical: String,
     since: String,
-    /// The instance the snapshot was taken of.
+    /// Writes acknowledged from this scenario time on are replayed...
+    t_ms: u64,
+    /// ...those made on this instance (the snapshot's).
     db: usize,
     /// No request was in flight there at the last tick.
     quiet: bool,
@@ -39,25 +39,17 @@ impl Deferred {
     }
 }
 
-/// A restore's inputs, once its snapshot is found.
-struct Restore {
-    canonical: String,
-    snapshot: String,
-    file: std::path::PathBuf,
-    live: Target,
-    tables: Vec<String>,
-}
-
-/// Sequences on a restored instance are moved this far past the live
-/// instance's values, so writes made after the snapshot keep their ids
-/// when they are replayed.
-const SEQUENCE_GAP: i64 = 1000;
-
 impl Drill {
-    pub(super) fn snapshot_create(&mut self, pending: Pending, name: Option<String>) {
+    pub(super) fn snapshot_create(
+        &mut self,
+        pending: Pending,
+        name: Option<String>,
+        logical: bool,
+    ) {
         let name = name.unwrap_or_else(|| format!("snap-{}", self.snapshots.len() + 1));
         let canonical = Snapshot::Create {
             name: Some(name.clone()),
+            logical,
         }
         .to_string();
         if self.snapshots.iter().any(|s| s.snapshot.name == name) {
@@ -75,7 +67,7 @@ impl Drill {
         let instance = self.db().name.clone();
         let t_ms = pending.t_ms;
         self.spawn_move(pending, Done::fail(canonical.clone(), ""), async move {
-            match snapshot::create(&info, &url, &name).await {
+            match snapshot::create(&info, &url, &name, logical).await {
                 Ok(s) => Done {
                     effect: Effect::Snapshot(Snap {
                         t_ms,
@@ -86,7 +78,8 @@ impl Drill {
                     ..Done::ok(
                         canonical,
                         format!(
-                            "snapshot {name} of {instance} taken: {} KiB in {} ms",
+                            "{} snapshot {name} of {instance} taken: {} KiB in {} ms",
+                            s.kind.word(),
                             s.bytes / 1024,
                             s.took.as_millis()
                         ),
@@ -107,15 +100,19 @@ impl Drill {
                     self.dbs[s.db].target.name.clone(),
                     clock(s.t_ms),
                     format!("{} KiB", s.snapshot.bytes / 1024),
+                    s.snapshot.kind.word().to_string(),
                     if s.by_timeline { "pipeline" } else { "you" }.to_string(),
                 ]
             })
             .collect();
         Done::ok(
             Snapshot::List.to_string(),
-            format!("{} snapshots", self.snapshots.len()),
+            format!("{} snapshots{}", self.snapshots.len(), self.pitr.summary()),
         )
-        .view(rows(&["snapshot", "of", "taken at", "size", "by"], table))
+        .view(rows(
+            &["snapshot", "of", "taken at", "size", "kind", "by"],
+            table,
+        ))
     }
 
     pub(super) fn instances(&self) -> Done {
@@ -151,8 +148,20 @@ impl Drill {
             Recover::Restore {
                 snapshot,
                 in_place,
+                point,
                 name,
-            } => self.restore(pending, canonical, snapshot, in_place, name),
+            } => match (snapshot, point) {
+                (snapshot, Some(point)) => {
+                    self.restore_to_point(pending, canonical, snapshot, point, name)
+                }
+                (Some(snapshot), None) => {
+                    self.restore(pending, canonical, snapshot, in_place, name)
+                }
+                (None, None) => {
+                    let done = Done::refuse(canonical, "say which snapshot to restore");
+                    self.complete(pending, done)
+                }
+            },
             Recover::Cutover { instance } => {
                 let done = self.cutover(canonical, &instance);
                 self.complete(pending, done);
@@ -164,157 +173,6 @@ impl Drill {
                 from,
             } => self.repair(pending, canonical, table, columns, from),
         }
-    }
-
-    fn restore(
-        &mut self,
-        pending: Pending,
-        canonical: String,
-        snapshot: String,
-        in_place: bool,
-        name: Option<String>,
-    ) {
-        let Some(snap) = self.snapshots.iter().find(|s| s.snapshot.name == snapshot) else {
-            let known: Vec<String> = self
-                .snapshots
-                .iter()
-                .map(|s| s.snapshot.name.clone())
-                .collect();
-            let done = Done::refuse(
-                canonical,
-                format!(
-                    "no snapshot `{snapshot}` (snapshots: {})",
-                    if known.is_empty() {
-                        "none".into()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
-            );
-            return self.complete(pending, done);
-        };
-        let restore = Restore {
-            canonical,
-            snapshot,
-            file: snap.snapshot.file.clone(),
-            live: self.db().clone(),
-            tables: self.scenario.fixture.rows.keys().cloned().collect(),
-        };
-        if in_place {
-            self.restore_in_place(pending, restore);
-        } else {
-            self.restore_to_new(pending, restore, name);
-        }
-    }
-
-    /// `restore --to in-place`: over the database the app uses.
-    fn restore_in_place(&mut self, pending: Pending, r: Restore) {
-        let Restore {
-            canonical,
-            snapshot,
-            file,
-            live,
-            tables,
-        } = r;
-        self.spawn_move(
-            pending,
-            Done {
-                tags: in_place_tags(),
-                ..Done::fail(canonical.clone(), "")
-            },
-            async move {
-                let started = Instant::now();
-                match pg_restore(&live, &file, true).await {
-                    Ok(()) => {
-                        let counts = row_counts(&live.superuser_url, &tables).await;
-                        Done {
-                            tags: in_place_tags(),
-                            ..Done::ok(
-                                canonical,
-                                format!(
-                                    "snapshot {snapshot} restored over {} in {:.1}s{counts}",
-                                    live.name,
-                                    started.elapsed().as_secs_f64()
-                                ),
-                            )
-                        }
-                    }
-                    // `--clean` may already have dropped objects: the
-                    // attempt is as destructive as a success.
-                    Err(e) => Done {
-                        tags: vec![Tag::Corrective, Tag::Destructive, Tag::InPlace],
-                        ..Done::fail(canonical, e)
-                    },
-                }
-            },
-        );
-    }
-
-    /// `restore --to new`: a new instance, its sequences moved past the
-    /// live instance's values.
-    fn restore_to_new(&mut self, pending: Pending, r: Restore, name: Option<String>) {
-        let Restore {
-            canonical,
-            snapshot,
-            file,
-            live,
-            tables,
-        } = r;
-        let Some(provision) = self.provision.clone() else {
-            let done = Done::refuse(canonical, "this drill cannot start new instances");
-            return self.complete(pending, done);
-        };
-        let name = name.unwrap_or_else(|| format!("restored-{}", self.dbs.len()));
-        if self.db_named(&name).is_some() {
-            let done = Done::refuse(canonical, format!("an instance named `{name}` exists"));
-            return self.complete(pending, done);
-        }
-        let scenario = self.scenario.clone();
-        self.spawn_move(pending, Done {
-            tags: vec![Tag::Corrective],
-            ..Done::fail(canonical.clone(), "")
-        }, async move {
-            let started = Instant::now();
-            let instance = match provision().await {
-                Ok(i) => i,
-                Err(e) => {
-                    return Done::fail(canonical, format!("starting a new instance failed: {e}"));
-                }
-            };
-            let target = Target {
-                name: name.clone(),
-                info: instance.info().clone(),
-                app_url: instance.url(),
-                superuser_url: instance.superuser_url(),
-            };
-            let result = async {
-                pg_restore(&target, &file, false).await?;
-                advance_sequences(&live.superuser_url, &target.superuser_url).await
-            }
-            .await;
-            match result {
-                Ok(moved) => {
-                    let counts = row_counts(&target.superuser_url, &tables).await;
-                    let db = super::probe::fresh_db(&scenario, target).await;
-                    Done {
-                        tags: vec![Tag::Corrective],
-                        effect: Effect::Restored(Box::new((db, instance))),
-                        ..Done::ok(
-                            canonical,
-                            format!(
-                                "snapshot {snapshot} restored to new instance {name} in {:.1}s{counts}; {moved} sequence(s) moved past the live values. The app still uses {}: validate, then `cutover {name}`",
-                                started.elapsed().as_secs_f64(),
-                                live.name
-                            ),
-                        )
-                    }
-                }
-                Err(e) => {
-                    instance.shutdown().await;
-                    Done::fail(canonical, e)
-                }
-            }
-        });
     }
 
     fn cutover(&mut self, canonical: String, instance: &str) -> Done {
@@ -335,6 +193,7 @@ impl Drill {
                 let applied = std::mem::take(&mut self.dbs[db].applied);
                 self.dbs[self.serving].applied = std::mem::replace(&mut self.applied, applied);
                 self.serving = db;
+                self.pitr.served.push((self.clock.now_ms(), db));
                 Done::ok(
                     canonical,
                     format!(
@@ -347,18 +206,30 @@ impl Drill {
     }
 
     fn replay(&mut self, pending: Pending, canonical: String, since: String) {
-        let Some(snap) = self.snapshots.iter().find(|s| s.snapshot.name == since) else {
-            let done = Done::refuse(
-                canonical,
-                format!("no snapshot `{since}` (see `snapshot list`)"),
-            );
-            return self.complete(pending, done);
+        // Since a snapshot, or since a scenario time (after a point-in-time
+        // restore): the writes the app had acknowledged on the instance it
+        // used then.
+        let from = match self.snapshots.iter().find(|s| s.snapshot.name == since) {
+            Some(snap) => Some((snap.t_ms, snap.db)),
+            None => crate::scenario::Dur::parse(&since).ok().map(|d| {
+                let t = d.0.as_millis() as u64;
+                (t, self.pitr.serving_at(t))
+            }),
         };
-        if snap.db == self.serving {
+        let Some((t_ms, db)) = from else {
             let done = Done::refuse(
                 canonical,
                 format!(
-                    "{since} was taken of {}, which the app still uses: nothing to replay (replay after a cutover to a restored instance)",
+                    "no snapshot `{since}` (see `snapshot list`), nor a scenario time such as `1m20s`"
+                ),
+            );
+            return self.complete(pending, done);
+        };
+        if db == self.serving {
+            let done = Done::refuse(
+                canonical,
+                format!(
+                    "since {since}, the app has used {}: nothing to replay (replay after a cutover to a restored instance)",
                     self.db().name
                 ),
             );
@@ -371,7 +242,8 @@ impl Drill {
             pending,
             canonical,
             since,
-            db: snap.db,
+            t_ms,
+            db,
             quiet: false,
         });
     }
@@ -386,28 +258,29 @@ impl Drill {
                 d.quiet = !busy;
                 self.work.replays.push(d);
             } else {
-                self.replay_now(d.pending, d.canonical, d.since);
+                self.replay_now(d);
             }
         }
     }
 
-    fn replay_now(&mut self, pending: Pending, canonical: String, since: String) {
-        let Some(snap) = self.snapshots.iter().find(|s| s.snapshot.name == since) else {
-            return self.complete(pending, Done::fail(canonical, "the snapshot is gone"));
-        };
+    fn replay_now(&mut self, d: Deferred) {
+        let Deferred {
+            pending,
+            canonical,
+            since,
+            t_ms,
+            db,
+            ..
+        } = d;
         let mut keys: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
-        for w in self
-            .ledger
-            .iter()
-            .filter(|w| w.db == snap.db && w.t_ms >= snap.t_ms)
-        {
+        for w in self.ledger.iter().filter(|w| w.db == db && w.t_ms >= t_ms) {
             if let (Some(t), Some(k)) = (&w.table, w.key) {
                 keys.entry((**t).clone()).or_default().push(k);
             }
         }
-        let source = self.dbs[snap.db].target.clone();
+        let source = self.dbs[db].target.clone();
         let target = self.db().clone();
-        let taken = clock(snap.t_ms);
+        let taken = clock(t_ms);
         self.spawn_move(pending, Done::fail(canonical.clone(), ""), async move {
             let result = copy_rows(&source.superuser_url, &target.superuser_url, &keys).await;
             let total: usize = keys.values().map(Vec::len).sum();
@@ -470,56 +343,14 @@ impl Drill {
     }
 }
 
-/// A restore in place replaces the data the app uses: corrective,
-/// destructive, in place, whether or not it completes.
-fn in_place_tags() -> Vec<Tag> {
-    vec![Tag::Corrective, Tag::Destructive, Tag::InPlace]
-}
-
-async fn connect(url: &str) -> Result<PgConnection, String> {
+pub(super) async fn connect(url: &str) -> Result<PgConnection, String> {
     crate::instance::connect_as(url, MOVES, None)
         .await
         .map_err(|e| e.to_string())
 }
 
-/// Runs pg_restore of `file` into `target` (with `--clean` for in place),
-/// with the instance's own client programs.
-async fn pg_restore(target: &Target, file: &std::path::Path, clean: bool) -> Result<(), String> {
-    let tools = target
-        .info
-        .tools
-        .as_ref()
-        .ok_or("this instance has no client tools for pg_restore")?;
-    tools.restore(&target.superuser_url, file, clean).await
-}
-
-/// Moves each sequence of `restored` past the same sequence on `live`.
-async fn advance_sequences(live: &str, restored: &str) -> Result<usize, String> {
-    const LIST: &str = "SELECT schemaname || '.' || sequencename, coalesce(last_value, 0) FROM pg_sequences WHERE schemaname NOT IN ('pgdrill_audit')";
-    let mut live = connect(live).await?;
-    let values: Vec<(String, i64)> = sqlx::query_as(LIST)
-        .fetch_all(&mut live)
-        .await
-        .map_err(|e| message(&e))?;
-    let mut restored = connect(restored).await?;
-    let mut moved = 0;
-    for (sequence, value) in values {
-        let sql = "SELECT setval($1::regclass, greatest($2, (SELECT coalesce(last_value, 1) FROM pg_sequences WHERE schemaname || '.' || sequencename = $1)))";
-        if sqlx::query(sql)
-            .bind(&sequence)
-            .bind(value + SEQUENCE_GAP)
-            .execute(&mut restored)
-            .await
-            .is_ok()
-        {
-            moved += 1;
-        }
-    }
-    Ok(moved)
-}
-
 /// Row counts of the scenario's tables, as `; users 2000` for a reply.
-async fn row_counts(url: &str, tables: &[String]) -> String {
+pub(super) async fn row_counts(url: &str, tables: &[String]) -> String {
     let Ok(mut conn) = connect(url).await else {
         return String::new();
     };

@@ -19,11 +19,14 @@ mod data;
 mod decide;
 mod fleet;
 mod health;
+mod ledger;
 mod locks;
 mod messages;
 mod migrations;
+mod pitr;
 mod prepare;
 mod probe;
+mod restore;
 mod rollout;
 mod schedule;
 pub mod status;
@@ -42,17 +45,19 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 
+use crate::instance::physical;
 use crate::instance::snapshot::Snapshot;
 use crate::instance::{Instance, InstanceInfo};
 use crate::scenario::{Release, Scenario};
 use crate::score::{self, Recovery};
 use crate::transcript::Outcome as MoveOutcome;
 use crate::transcript::{Actor, EndReason, Event, EventKind, Level, State, Transcript};
-use crate::workload::{Flags, Fleet, Outcome, Phase, Rollout, Sample, WindowBuilder};
+use crate::workload::{Flags, Fleet, Phase, Rollout, WindowBuilder};
 
 pub use clock::Clock;
 pub use control::Control;
 use decide::Pace;
+use ledger::{LedgerTarget, Write};
 pub use messages::{Command, Reply, View};
 pub use prepare::{
     SEED_CACHE_MIN_ROWS, generate_rows, generated_rows, install_audit, prepare, seed_key,
@@ -65,9 +70,15 @@ pub const MIGRATION_JOB: &str = "migration-job";
 /// Application name of pgdrill's own move connections.
 pub const MOVES: &str = "pgdrill-move";
 
-/// Starts a new empty instance for a restore.
-pub type Provision =
-    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<Instance, String>> + Send>> + Send + Sync>;
+/// Starts a new instance for a restore: empty, or recovered from a
+/// physical snapshot and a WAL archive.
+pub type Provision = Arc<
+    dyn Fn(
+            Option<physical::Recovery>,
+        ) -> Pin<Box<dyn Future<Output = Result<Instance, String>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// How long the moves in flight at the end get to report how they ended.
 const SETTLE_AT_END: Duration = Duration::from_secs(8);
@@ -119,22 +130,6 @@ pub struct Target {
     pub superuser_url: String,
 }
 
-/// The table and key column a write is checked in.
-type LedgerTarget = Arc<(String, String)>;
-
-/// An acknowledged write, in the ledger the RPO is measured from.
-struct Write {
-    /// Scenario time it was acknowledged.
-    t_ms: u64,
-    /// The database it went to (index into the drill's instances).
-    db: usize,
-    /// Table and key column it is checked in (shared by every write of
-    /// its endpoint).
-    table: Option<LedgerTarget>,
-    /// The key it returned.
-    key: Option<i64>,
-}
-
 /// A move whose work runs in a task.
 struct Pending {
     t_ms: u64,
@@ -179,6 +174,7 @@ struct Db {
 }
 
 /// A snapshot and where it came from.
+#[derive(Clone)]
 struct Snap {
     t_ms: u64,
     db: usize,
@@ -248,6 +244,8 @@ pub struct Drill {
     rollouts: Rollouts,
     applied: Vec<String>,
     snapshots: Vec<Snap>,
+    /// What point-in-time restores start from.
+    pitr: pitr::Pitr,
     incident: Option<String>,
     /// Migration plans the learner recorded.
     plans: Vec<crate::action::Plan>,
@@ -329,6 +327,7 @@ impl Drill {
             rollouts: Rollouts::default(),
             applied,
             snapshots: Vec::new(),
+            pitr: pitr::Pitr::default(),
             incident: None,
             plans: Vec::new(),
             starting: Vec::new(),
@@ -395,6 +394,7 @@ impl Drill {
         notices: mpsc::UnboundedSender<Event>,
     ) -> Result<Transcript, Error> {
         self.notices = Some(notices);
+        self.start_archiving().await;
         let (samples_tx, mut samples) = mpsc::unbounded_channel();
         self.fleet = Some(
             Fleet::start(
@@ -592,29 +592,6 @@ impl Drill {
 
     fn observe(&mut self, level: Level, message: String) {
         self.push(EventKind::Observation { level, message });
-    }
-
-    fn record(&mut self, sample: Sample) {
-        // A paused drill is not measured; its writes still count.
-        if !self.clock.is_paused() {
-            self.health.builder.record(&sample, self.clock.now_ms());
-        }
-        if let Outcome::Ok {
-            write: true,
-            written,
-        } = sample.outcome
-        {
-            let table = self
-                .ledger_targets
-                .get(&(sample.version, sample.endpoint))
-                .cloned();
-            self.ledger.push(Write {
-                t_ms: self.clock.now_ms(),
-                db: sample.db,
-                table,
-                key: written,
-            });
-        }
     }
 
     /// The world as a move meets it.

@@ -51,6 +51,7 @@ pub(super) fn drill(scenario: Scenario, time_scale: f64) -> Drill {
         bin_dir: None,
         snapshot_dir: None,
         tools: None,
+        wal_archive: None,
     };
     let target = Target {
         name: "primary".into(),

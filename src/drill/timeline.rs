@@ -80,7 +80,7 @@ impl Drill {
             let (info, url) = (self.db().info.clone(), self.db().superuser_url.clone());
             let t = self.clock.now_ms();
             self.work.tasks.spawn(async move {
-                let result = crate::instance::snapshot::create(&info, &url, &name)
+                let result = crate::instance::snapshot::create(&info, &url, &name, false)
                     .await
                     .map_err(|e| e.to_string());
                 Finished::Snapshot(t, result)

@@ -226,6 +226,7 @@ impl Backend for DockerBackend {
             tools: Some(super::Tools::Container {
                 id: server.container_id(),
             }),
+            wal_archive: None,
         };
         // From here the instance owns the container: an error drops it,
         // and dropping it removes the container.

@@ -158,6 +158,11 @@ pub enum Error {
         log_tail: String,
     },
 
+    /// A server started from a physical snapshot could not recover to
+    /// its target.
+    #[error("the restored server could not recover: {0}")]
+    Recovery(String),
+
     /// The server did not become ready in time.
     #[error("PostgreSQL did not become ready within {waited:?}; the end of its log:\n{log_tail}")]
     StartTimeout {

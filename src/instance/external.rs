@@ -282,6 +282,7 @@ impl Backend for ExternalBackend {
             bin_dir: None,
             snapshot_dir: Some(self.records.join(format!("{}-snapshots", record.id))),
             tools: self.tools.clone(),
+            wal_archive: None,
         };
         let server = ExternalServer {
             record,

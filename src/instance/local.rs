@@ -31,6 +31,8 @@ use super::{
 
 /// How long a server may take to accept connections.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a server restored to a point in time may take to replay.
+const RECOVERY_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often a lost port race is retried.
 const PORT_ATTEMPTS: usize = 3;
 
@@ -89,6 +91,38 @@ impl LocalBackend {
         template: &template::Template,
         progress: &ProgressFn<'_>,
     ) -> Result<Instance, Error> {
+        let source = Source {
+            data_dir: &template.data_dir,
+            superuser_password: &template.meta.superuser_password,
+            app_password: &template.meta.app_password,
+            recovery: None,
+        };
+        self.provision_copy(source, progress).await
+    }
+
+    /// A new instance recovered from a physical snapshot and the archive
+    /// of the server it was taken of, up to `recovery`'s target; it is
+    /// ready once it has replayed that far and been promoted.
+    pub async fn provision_recovered(
+        &self,
+        recovery: &super::physical::Recovery,
+        progress: &ProgressFn<'_>,
+    ) -> Result<Instance, Error> {
+        self.reap_orphans().await?;
+        let source = Source {
+            data_dir: &recovery.backup,
+            superuser_password: &recovery.superuser_password,
+            app_password: &recovery.app_password,
+            recovery: Some(recovery),
+        };
+        self.provision_copy(source, progress).await
+    }
+
+    async fn provision_copy(
+        &self,
+        source: Source<'_>,
+        progress: &ProgressFn<'_>,
+    ) -> Result<Instance, Error> {
         let id = format!("pgd-{}", super::random_token(8).to_lowercase());
         let instance_dir = self.dirs.runtime.join(&id);
         let data_dir = instance_dir.join("data");
@@ -115,11 +149,34 @@ impl LocalBackend {
         };
 
         progress(Progress::Copying);
-        self.copy_template(template, &instance_dir, &socket_dir, guard.copy.clone())
-            .await?;
+        self.copy_template(
+            source.data_dir,
+            &instance_dir,
+            &socket_dir,
+            guard.copy.clone(),
+        )
+        .await?;
+        let mut settings = vec![(
+            "archive_command".to_string(),
+            super::physical::archive_command(&instance_dir.join("wal-archive")),
+        )];
+        if let Some(recovery) = source.recovery {
+            let signal = data_dir.join("recovery.signal");
+            std::fs::write(&signal, "").map_err(Error::io("create", &signal))?;
+            self.run_as.chown(&signal)?;
+            settings.extend(recovery.settings());
+        }
         progress(Progress::Starting);
-        self.start_server(&mut entry, &mut guard, &socket_dir)
-            .await?;
+        let started = self
+            .start_server(&mut entry, &mut guard, &socket_dir, &settings)
+            .await;
+        if let (Err(Error::StartFailed { log_tail, .. }), Some(recovery)) =
+            (&started, source.recovery)
+            && let Some(why) = recovery.explain(log_tail)
+        {
+            return Err(Error::Recovery(why));
+        }
+        started?;
         progress(Progress::Ready);
 
         let pid = guard.postmaster.as_ref().expect("started above").pid();
@@ -132,11 +189,11 @@ impl LocalBackend {
             database: DATABASE.into(),
             superuser: Role {
                 user: SUPERUSER.into(),
-                password: template.meta.superuser_password.clone(),
+                password: source.superuser_password.to_string(),
             },
             app: Role {
                 user: APP_USER.into(),
-                password: template.meta.app_password.clone(),
+                password: source.app_password.to_string(),
             },
             data_dir: Some(data_dir),
             socket_dir: Some(socket_dir),
@@ -147,10 +204,15 @@ impl LocalBackend {
             tools: Some(super::Tools::Host {
                 bin_dir: self.bins.bindir.clone(),
             }),
+            wal_archive: Some(instance_dir.join("wal-archive")),
         };
         // Passwords of this instance alone: the template's are shared by
         // every instance of this user, so one leaked URL would reach them
         // all.
+        if let Some(recovery) = source.recovery {
+            let postmaster = guard.postmaster.as_mut().expect("started above");
+            wait_promoted(&info, postmaster, recovery).await?;
+        }
         let fresh = super::fresh_passwords(&info).await?;
         info.superuser.password = fresh.0;
         info.app.password = fresh.1;
@@ -170,13 +232,13 @@ impl LocalBackend {
     /// the user the server runs as.
     async fn copy_template(
         &self,
-        template: &template::Template,
+        template: &Path,
         instance_dir: &std::path::Path,
         socket_dir: &std::path::Path,
         copy: Arc<CopyControl>,
     ) -> Result<(), Error> {
         let (from, inst, sock, run_as) = (
-            template.data_dir.clone(),
+            template.to_path_buf(),
             instance_dir.to_path_buf(),
             socket_dir.to_path_buf(),
             self.run_as.clone(),
@@ -206,6 +268,7 @@ impl LocalBackend {
         entry: &mut Entry,
         guard: &mut Provisioning,
         socket_dir: &std::path::Path,
+        settings: &[(String, String)],
     ) -> Result<(), Error> {
         let (id, data_dir) = (entry.id.clone(), entry.data_dir.clone());
         let mut last_error = None;
@@ -220,6 +283,12 @@ impl LocalBackend {
                 .arg("-k")
                 .arg(socket_dir)
                 .args(["-c", &format!("cluster_name={id}")])
+                .args(["-c", "archive_mode=on"])
+                .args(
+                    settings
+                        .iter()
+                        .flat_map(|(k, v)| ["-c".to_string(), format!("{k}={v}")]),
+                )
                 .current_dir("/")
                 .env("LC_ALL", "C");
             self.run_as.prepare(&mut cmd);
@@ -261,6 +330,49 @@ impl Backend for LocalBackend {
     }
 }
 
+/// Waits until a recovering server has replayed to its target and been
+/// promoted. It accepts read-only sessions (and says `ready`) as soon as
+/// it is consistent, which is earlier.
+async fn wait_promoted(
+    info: &InstanceInfo,
+    postmaster: &mut Postmaster,
+    recovery: &super::physical::Recovery,
+) -> Result<(), Error> {
+    let start = std::time::Instant::now();
+    let mut conn = None;
+    loop {
+        if let Some(status) = postmaster.exit() {
+            let log = postmaster.log_tail();
+            return Err(Error::Recovery(recovery.explain(&log).unwrap_or_else(
+                || format!("the server {status}; the end of its log:\n{log}"),
+            )));
+        }
+        if conn.is_none() {
+            conn = super::owner_session(info).await.ok();
+        }
+        if let Some(c) = conn.as_mut() {
+            match sqlx::query_scalar::<_, bool>("SELECT pg_is_in_recovery()")
+                .fetch_one(c)
+                .await
+            {
+                Ok(false) => return Ok(()),
+                Ok(true) => {}
+                // The server ends sessions when recovery fails: look
+                // again at how it ended.
+                Err(_) => conn = None,
+            }
+        }
+        if start.elapsed() > RECOVERY_TIMEOUT {
+            return Err(Error::Recovery(format!(
+                "still replaying WAL after {}s; the end of its log:\n{}",
+                RECOVERY_TIMEOUT.as_secs(),
+                postmaster.log_tail()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn make_private_dir(dir: &Path, run_as: &RunAs) -> Result<(), Error> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
@@ -279,6 +391,15 @@ fn free_port() -> std::io::Result<u16> {
 fn is_port_clash(e: &Error) -> bool {
     let text = e.to_string();
     text.contains("could not bind") || text.contains("Address already in use")
+}
+
+/// What a new instance is copied from.
+struct Source<'a> {
+    data_dir: &'a Path,
+    superuser_password: &'a str,
+    app_password: &'a str,
+    /// Set when the copy is a base backup to recover.
+    recovery: Option<&'a super::physical::Recovery>,
 }
 
 /// Coordinates the blocking template copy with a cancelled provision.

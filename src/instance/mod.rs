@@ -19,6 +19,7 @@ mod external;
 pub mod fsutil;
 mod local;
 pub mod paths;
+pub mod physical;
 pub mod privilege;
 pub mod process;
 pub mod registry;
@@ -111,6 +112,9 @@ pub struct InstanceInfo {
     pub snapshot_dir: Option<PathBuf>,
     /// Where its client programs (pg_dump, pg_restore) run.
     pub tools: Option<Tools>,
+    /// Where its WAL is archived once the drill starts archiving (see
+    /// `physical.rs`), when pgdrill runs the server itself.
+    pub wal_archive: Option<PathBuf>,
 }
 
 impl InstanceInfo {
@@ -159,6 +163,24 @@ impl Backend for AnyBackend {
             AnyBackend::Local(b) => b.provision(progress).await,
             AnyBackend::Docker(b) => b.provision(progress).await,
             AnyBackend::External(b) => b.provision(progress).await,
+        }
+    }
+}
+
+impl AnyBackend {
+    /// A new instance recovered from a physical snapshot (see
+    /// `physical.rs`); only the local backend takes physical snapshots.
+    pub async fn provision_recovered(
+        &self,
+        recovery: &physical::Recovery,
+        progress: &ProgressFn<'_>,
+    ) -> Result<Instance, Error> {
+        match self {
+            AnyBackend::Local(b) => b.provision_recovered(recovery, progress).await,
+            _ => Err(Error::Recovery(format!(
+                "the {} backend takes no physical snapshots",
+                self.name()
+            ))),
         }
     }
 }
@@ -333,23 +355,10 @@ fn password_at(url: &str) -> Option<(&str, &str, &str)> {
 /// template trusts its owner: a TCP login would cost a SCRAM handshake on
 /// every provision.
 pub(crate) async fn fresh_passwords(info: &InstanceInfo) -> Result<(String, String), Error> {
-    use sqlx::{ConnectOptions, Executor};
+    use sqlx::Executor;
     let superuser = random_token(24);
     let app = random_token(24);
-    let mut conn = match &info.socket_dir {
-        Some(dir) => sqlx::postgres::PgConnectOptions::new()
-            .socket(dir)
-            .port(info.port)
-            .username(&info.superuser.user)
-            .database(&info.database)
-            .connect()
-            .await
-            .map_err(|e| Error::Connect {
-                url: format!("the socket in {}", dir.display()),
-                detail: e.to_string(),
-            })?,
-        None => connect(&info.url_for(&info.superuser)).await?,
-    };
+    let mut conn = owner_session(info).await?;
     // Tokens are alphanumeric, so they need no quoting beyond the quotes.
     let sql = format!(
         "ALTER ROLE {} PASSWORD '{superuser}'; ALTER ROLE {} PASSWORD '{app}';",
@@ -363,6 +372,26 @@ pub(crate) async fn fresh_passwords(info: &InstanceInfo) -> Result<(String, Stri
             detail: format!("setting this instance's passwords: {e}"),
         })?;
     Ok((superuser, app))
+}
+
+/// A superuser session: through the private Unix socket of a local
+/// instance (where the template trusts its owner), else over TCP.
+pub(crate) async fn owner_session(info: &InstanceInfo) -> Result<sqlx::PgConnection, Error> {
+    use sqlx::ConnectOptions;
+    match &info.socket_dir {
+        Some(dir) => sqlx::postgres::PgConnectOptions::new()
+            .socket(dir)
+            .port(info.port)
+            .username(&info.superuser.user)
+            .database(&info.database)
+            .connect()
+            .await
+            .map_err(|e| Error::Connect {
+                url: format!("the socket in {}", dir.display()),
+                detail: e.to_string(),
+            }),
+        None => connect(&info.url_for(&info.superuser)).await,
+    }
 }
 
 /// A URL without its password, and the password: for client tools, which

@@ -153,6 +153,30 @@ pub struct Runner<'a> {
     migrations: &'a [Migration],
 }
 
+/// The restore point the runner sets in the WAL just before it applies
+/// `migration` (at most 63 bytes, as PostgreSQL allows).
+pub fn restore_point(migration: &str) -> String {
+    let mut name = format!("pgdrill-before-{migration}");
+    while name.len() > 63 {
+        name.pop();
+    }
+    name
+}
+
+/// Sets a restore point in the WAL, so a point-in-time restore can stop
+/// just before this migration (`restore --before ID`). Only a superuser
+/// may, on a server that keeps enough WAL; elsewhere there is simply none.
+/// Down migrations get none.
+async fn mark_restore_point(conn: &mut PgConnection, migration: &str, direction: Direction) {
+    if direction == Direction::Down {
+        return;
+    }
+    let _ = sqlx::query("SELECT pg_create_restore_point($1)")
+        .bind(restore_point(migration))
+        .execute(conn)
+        .await;
+}
+
 /// Quotes an identifier for SQL.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -329,6 +353,7 @@ impl<'a> Runner<'a> {
             other => db_error(other),
         };
         let timeout = opts.lock_timeout.map(|t| format!("{}ms", t.as_millis()));
+        mark_restore_point(conn, &m.id, direction).await;
 
         if m.transactional {
             let mut tx = conn.begin().await.map_err(db_error)?;
