@@ -109,6 +109,31 @@ pub async fn volume(
 /// teardown is not timed.
 async fn time_to_traffic(backend: &LocalBackend, scenario: &Scenario) -> Result<Duration, Error> {
     let start = Instant::now();
+    let instance = seeded(backend, scenario).await?;
+    let (tx, mut samples) = tokio::sync::mpsc::unbounded_channel();
+    let flags =
+        crate::workload::Flags::new(scenario.flags.iter().map(|f| (f.name.clone(), f.default)));
+    let fleet = crate::workload::Fleet::start(scenario, &instance.url(), 1, flags, tx)
+        .await
+        .map_err(|e| Error::Failed(e.to_string()))?;
+    let first = tokio::time::timeout(Duration::from_secs(30), samples.recv()).await;
+    let took = start.elapsed();
+    fleet.shutdown().await;
+    instance.shutdown().await;
+    match first {
+        Ok(Some(_)) => Ok(took),
+        _ => Err(Error::Failed(
+            "the fleet answered no request within 30 s".into(),
+        )),
+    }
+}
+
+/// An instance prepared as `pgdrill run` prepares it, through the seeded
+/// cache of `backend`.
+pub(super) async fn seeded(
+    backend: &LocalBackend,
+    scenario: &Scenario,
+) -> Result<instance::Instance, Error> {
     let seeded = backend
         .provision_seeded(
             &crate::drill::seed_key(scenario),
@@ -126,26 +151,10 @@ async fn time_to_traffic(backend: &LocalBackend, scenario: &Scenario) -> Result<
             &instance::no_progress,
         )
         .await;
-    let instance = match seeded {
-        Ok(i) => i,
-        Err(instance::seeded::Seeding::Instance(e)) => return Err(e.into()),
-        Err(instance::seeded::Seeding::Prepare(e)) => return Err(Error::Failed(e)),
-    };
-    let (tx, mut samples) = tokio::sync::mpsc::unbounded_channel();
-    let flags =
-        crate::workload::Flags::new(scenario.flags.iter().map(|f| (f.name.clone(), f.default)));
-    let fleet = crate::workload::Fleet::start(scenario, &instance.url(), 1, flags, tx)
-        .await
-        .map_err(|e| Error::Failed(e.to_string()))?;
-    let first = tokio::time::timeout(Duration::from_secs(30), samples.recv()).await;
-    let took = start.elapsed();
-    fleet.shutdown().await;
-    instance.shutdown().await;
-    match first {
-        Ok(Some(_)) => Ok(took),
-        _ => Err(Error::Failed(
-            "the fleet answered no request within 30 s".into(),
-        )),
+    match seeded {
+        Ok(i) => Ok(i),
+        Err(instance::seeded::Seeding::Instance(e)) => Err(e.into()),
+        Err(instance::seeded::Seeding::Prepare(e)) => Err(Error::Failed(e)),
     }
 }
 
@@ -169,7 +178,7 @@ async fn time_peer(backend: &LocalBackend, scenario: &Scenario) -> Result<Durati
 }
 
 /// Bytes under a directory.
-fn dir_bytes(dir: &std::path::Path) -> u64 {
+pub(super) fn dir_bytes(dir: &std::path::Path) -> u64 {
     let Ok(read) = std::fs::read_dir(dir) else {
         return 0;
     };

@@ -507,6 +507,11 @@ impl Command {
                             scenario_dir,
                             ..
                         }
+                        | BenchCommand::Restore {
+                            server,
+                            scenario_dir,
+                            ..
+                        }
                         | BenchCommand::Class {
                             server,
                             scenario_dir,

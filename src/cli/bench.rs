@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::args::{ScenarioOpts, ServerOpts};
+use super::bench_data::{measure_restore, measure_volume, show_restore, show_volume};
 use super::{Context, Interrupt, say};
 use crate::Error;
 use crate::bench::{self, Stats};
@@ -66,6 +67,29 @@ pub enum BenchCommand {
         /// Cold runs (each generates the rows into a throwaway cache).
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
         cold_runs: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// `--pg-bin`.
+        #[command(flatten)]
+        server: ServerOpts,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
+    },
+    /// A snapshot and its restore to a new instance at volume (1,000,000
+    /// users by default): a physical snapshot recovered on a new server,
+    /// side by side with `pg_dump -Fc` + `pg_restore` into a new database.
+    ///
+    /// Build with optimisations for figures worth quoting:
+    /// `cargo run --release -- bench restore`.
+    Restore {
+        /// Rows per fixture table of the `contract-too-early` scenario.
+        #[arg(long, value_name = "TABLE=N", value_parser = super::volume::parse_rows, value_delimiter = ',', default_value = "users=1000000")]
+        rows: Vec<(String, u64)>,
+        /// Runs of each side (interleaved).
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+        runs: u32,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -151,6 +175,13 @@ pub async fn run(
             let report = measure_volume(ctx, rows, runs, cold_runs, json, interrupt).await?;
             Ok(emit(&report, json, out, show_volume))
         }
+        Some(BenchCommand::Restore {
+            rows, runs, json, ..
+        }) => {
+            let rows = rows.into_iter().collect();
+            let report = measure_restore(ctx, rows, runs, json, interrupt).await?;
+            Ok(emit(&report, json, out, show_restore))
+        }
         Some(BenchCommand::Class {
             learners,
             time_scale,
@@ -204,8 +235,9 @@ async fn all(
     let pick = |brief: u32, full: u32| if quick { brief } else { full };
     let provision = measure_provision(ctx, pick(2, 7), pick(1, 3), json, interrupt).await?;
     let users = if quick { 100_000 } else { 1_000_000 };
-    let rows = [("users".to_string(), users)].into();
-    let volume = measure_volume(ctx, rows, pick(2, 5), 1, json, interrupt).await?;
+    let rows: std::collections::BTreeMap<String, u64> = [("users".to_string(), users)].into();
+    let volume = measure_volume(ctx, rows.clone(), pick(2, 5), 1, json, interrupt).await?;
+    let restore = measure_restore(ctx, rows, pick(1, 5), json, interrupt).await?;
     let grade = measure_grade(ctx, pick(100, 1000) as usize, 5, pick(1, 5), json)?;
     let (learners, scale) = if quick { (3, 10.0) } else { (30, 1.0) };
     let class = measure_class(ctx, args_server, learners, scale, json, interrupt).await?;
@@ -215,6 +247,7 @@ async fn all(
             "build": build(),
             "provision": provision,
             "volume": volume,
+            "restore": restore,
             "grade": grade,
             "class": class,
         });
@@ -231,6 +264,8 @@ async fn all(
     show_provision(&provision, out);
     say!(out, "\n== a drill ready at volume");
     show_volume(&volume, out);
+    say!(out, "\n== a snapshot and its restore at volume");
+    show_restore(&restore, out);
     say!(out, "\n== grading a class");
     show_grade(&grade, out);
     say!(out, "\n== serving a class");
@@ -397,100 +432,8 @@ fn show_provision(report: &bench::ProvisionReport, out: &mut impl Write) {
     }
 }
 
-async fn measure_volume(
-    ctx: &Context,
-    rows: std::collections::BTreeMap<String, u64>,
-    runs: u32,
-    cold_runs: u32,
-    json: bool,
-    interrupt: &Interrupt,
-) -> Result<bench::volume::VolumeReport, Error> {
-    let backend = ctx.local_backend()?;
-    let path = crate::scenario::resolve(bench::volume::SCENARIO, &ctx.scenarios)?;
-    let mut scenario = crate::scenario::load(&path)?;
-    scenario.fixture.rows.extend(rows);
-    let note = |line: String| {
-        if !json {
-            eprintln!("  {line}");
-        }
-    };
-    if !json {
-        let volume: Vec<String> = scenario
-            .fixture
-            .rows
-            .iter()
-            .map(|(t, n)| format!("{t}={n}"))
-            .collect();
-        eprintln!(
-            "measuring {cold_runs} cold, {runs} warm and {runs} peer runs at {} ({} build)...",
-            volume.join(", "),
-            build()
-        );
-    }
-    let report = interrupt
-        .guard(bench::volume::volume(
-            &backend, &scenario, runs, cold_runs, &note,
-        ))
-        .await??;
-    Ok(report)
-}
-
-fn show_volume(report: &bench::volume::VolumeReport, out: &mut impl Write) {
-    say!(out);
-    say!(
-        out,
-        "{}, {} cores, {} build; seeded data directory {:.0} MiB",
-        report.version,
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        build(),
-        report.seeded_bytes as f64 / (1024.0 * 1024.0)
-    );
-    say!(out, "time to a drill ready with its traffic on:");
-    say!(out, "{}", heads(51));
-    let row = |label: &str, s: &Stats| row(label, s, 51);
-    say!(
-        out,
-        "{}",
-        row("pgdrill cold (rows generated, then cached)", &report.cold)
-    );
-    say!(
-        out,
-        "{}",
-        row("pgdrill warm (seeded database copied)", &report.warm)
-    );
-    say!(
-        out,
-        "{}",
-        row(
-            "peer: initdb + start + fixture + INSERT ... SELECT",
-            &report.peer
-        )
-    );
-    say!(out);
-    let users = report.rows.get("users").copied().unwrap_or(0);
-    let verdict = if users < bench::volume::TARGET_USERS {
-        format!(
-            "the target of at most {:.2}x is set at {} users",
-            bench::volume::WARM_RATIO_TARGET,
-            thousands(bench::volume::TARGET_USERS)
-        )
-    } else if report.warm_ratio <= bench::volume::WARM_RATIO_TARGET {
-        format!(
-            "meets the target of at most {:.2}x",
-            bench::volume::WARM_RATIO_TARGET
-        )
-    } else {
-        format!(
-            "MISSES the target of at most {:.2}x",
-            bench::volume::WARM_RATIO_TARGET
-        )
-    };
-    say!(out, "warm / peer = {:.2}x  ({verdict})", report.warm_ratio);
-    say!(out, "cold / peer = {:.2}x", report.cold_ratio);
-}
-
 /// Which build this is: figures from a debug build are not comparable.
-fn build() -> &'static str {
+pub(super) fn build() -> &'static str {
     if cfg!(debug_assertions) {
         "debug"
     } else {
@@ -588,7 +531,7 @@ fn json_of(report: &impl serde::Serialize) -> String {
 }
 
 /// The column heads of a timings table with labels `width` wide.
-fn heads(width: usize) -> String {
+pub(super) fn heads(width: usize) -> String {
     format!(
         "  {:<width$} {:>9} {:>9} {:>9} {:>5}",
         "", "median", "min", "max", "runs"
@@ -596,7 +539,7 @@ fn heads(width: usize) -> String {
 }
 
 /// One line of a timings table.
-fn row(label: &str, s: &Stats, width: usize) -> String {
+pub(super) fn row(label: &str, s: &Stats, width: usize) -> String {
     format!(
         "  {label:<width$} {:>6.0} ms {:>6.0} ms {:>6.0} ms {:>5}",
         s.median_ms,
@@ -607,7 +550,7 @@ fn row(label: &str, s: &Stats, width: usize) -> String {
 }
 
 /// `1000000` as `1,000,000`.
-fn thousands(n: u64) -> String {
+pub(super) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -8,6 +8,7 @@
 
 mod args;
 mod bench;
+mod bench_data;
 mod classify;
 mod doctor;
 mod grade;

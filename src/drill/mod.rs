@@ -161,6 +161,8 @@ enum Finished {
     Snapshot(u64, Result<Snapshot, String>),
     /// Integrity checks and the DDL audit.
     Probe(usize, probe::Probed),
+    /// The drill's own base backup, for point-in-time restores.
+    Base(u64, Result<Snapshot, String>),
 }
 
 /// A database of the drill.
@@ -394,7 +396,6 @@ impl Drill {
         notices: mpsc::UnboundedSender<Event>,
     ) -> Result<Transcript, Error> {
         self.notices = Some(notices);
-        self.start_archiving().await;
         let (samples_tx, mut samples) = mpsc::unbounded_channel();
         self.fleet = Some(
             Fleet::start(
@@ -410,6 +411,7 @@ impl Drill {
             let front = fleet.front(self.scenario.fixture.rows.clone(), self.options.seed);
             face.send_modify(|f| f.front = Some(front));
         }
+        self.start_archiving();
         self.pace = Pace::starting(self.clock.now_ms());
         let f = &self.scenario.fleet;
         let message = format!(

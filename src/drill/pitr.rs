@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::apply::{Done, Effect};
 use super::data::row_counts;
 use super::restore::advance_sequences;
-use super::{Drill, Pending, Snap, Target};
+use super::{Drill, Finished, Pending, Snap, Target};
 use crate::action::Point;
 use crate::instance::physical::{self, Recovery};
 use crate::instance::snapshot::{self, Kind};
@@ -59,26 +59,44 @@ impl Pitr {
 
 impl Drill {
     /// Starts archiving the primary's WAL and takes the drill's own base
-    /// backup, where the backend allows (the local one). A failure only
-    /// means no point-in-time restore; the drill goes on.
-    pub(super) async fn start_archiving(&mut self) {
+    /// backup beside the traffic, where the backend allows (the local
+    /// one). A failure only means no point-in-time restore; the drill goes
+    /// on.
+    pub(super) fn start_archiving(&mut self) {
         let target = self.db().clone();
         if !physical::supported(&target.info) {
             return;
         }
-        let app = &target.info.app.user;
-        if let Err(e) = physical::allow_restore_points(&target.superuser_url, app).await {
-            tracing::warn!("no restore points before migrations in this drill: {e}");
-        }
-        match snapshot::create(&target.info, &target.superuser_url, START_BACKUP, false).await {
+        let started = self.clock.now_ms();
+        self.work.tasks.spawn(async move {
+            let app = &target.info.app.user;
+            if let Err(e) = physical::allow_restore_points(&target.superuser_url, app).await {
+                tracing::warn!("no restore points before migrations in this drill: {e}");
+            }
+            let url = &target.superuser_url;
+            let taken = snapshot::create(&target.info, url, START_BACKUP, false).await;
+            Finished::Base(started, taken.map_err(|e| e.to_string()))
+        });
+    }
+
+    /// Keeps the drill's base backup, once taken (begun at `t_ms`).
+    pub(super) fn on_base(&mut self, t_ms: u64, taken: Result<snapshot::Snapshot, String>) {
+        match taken {
             Ok(s) => self.pitr.bases.push(Snap {
-                t_ms: self.clock.now_ms(),
-                db: self.serving,
+                t_ms,
+                db: 0,
                 snapshot: s,
                 by_timeline: true,
             }),
             Err(e) => tracing::warn!("no point-in-time restores in this drill: {e}"),
         }
+    }
+
+    /// When a physical snapshot became consistent: its scenario time plus
+    /// the time it took.
+    fn ready_ms(&self, s: &Snap) -> u64 {
+        let took = s.snapshot.took.as_secs_f64() * self.clock.scale() * 1000.0;
+        s.t_ms + took as u64
     }
 
     /// How to bring back physical snapshot `snap` up to `target`.
@@ -234,7 +252,7 @@ impl Drill {
                     .iter()
                     .find(|s| s.snapshot.name == n)
                     .ok_or_else(|| format!("no snapshot `{n}` (see `snapshot list`)"))?;
-                if !physical_of(&s) || s.t_ms > until {
+                if !physical_of(&s) || self.ready_ms(s) > until {
                     return Err(format!(
                         "{n} cannot be the base: it must be a physical snapshot of {} taken before the point",
                         source.name
@@ -249,9 +267,9 @@ impl Drill {
                     .iter()
                     .chain(&self.snapshots)
                     .filter(physical_of)
-                    .filter(|s| s.t_ms <= until)
+                    .filter(|s| self.ready_ms(s) <= until)
                     .collect();
-                bases.sort_by_key(|s| s.t_ms);
+                bases.sort_by_key(|s| self.ready_ms(s));
                 // Before a migration: the earliest base, since when the
                 // migration ran is the archive's to say.
                 let pick = match point {

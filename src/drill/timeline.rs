@@ -177,6 +177,7 @@ impl Drill {
                 self.pace.probing = false;
                 self.on_probe(db, probed);
             }
+            Finished::Base(t_ms, result) => self.on_base(t_ms, result),
         }
     }
 }

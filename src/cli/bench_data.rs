@@ -1,0 +1,197 @@
+//! `pgdrill bench volume` and `pgdrill bench restore`: the benchmarks at
+//! production-like volume, measured and laid out.
+
+use std::io::Write;
+
+use super::bench::{build, heads, row, thousands};
+use super::{Context, Interrupt, say};
+use crate::Error;
+use crate::bench::{self, Stats};
+
+/// The `contract-too-early` scenario at `rows`, and a line saying so.
+fn at_volume(
+    ctx: &Context,
+    rows: std::collections::BTreeMap<String, u64>,
+) -> Result<(crate::scenario::Scenario, String), Error> {
+    let path = crate::scenario::resolve(bench::volume::SCENARIO, &ctx.scenarios)?;
+    let mut scenario = crate::scenario::load(&path)?;
+    scenario.fixture.rows.extend(rows);
+    let volume: Vec<String> = scenario
+        .fixture
+        .rows
+        .iter()
+        .map(|(t, n)| format!("{t}={n}"))
+        .collect();
+    Ok((scenario, volume.join(", ")))
+}
+
+pub(super) async fn measure_restore(
+    ctx: &Context,
+    rows: std::collections::BTreeMap<String, u64>,
+    runs: u32,
+    json: bool,
+    interrupt: &Interrupt,
+) -> Result<bench::restore::RestoreReport, Error> {
+    let backend = ctx.local_backend()?;
+    let (scenario, volume) = at_volume(ctx, rows)?;
+    let note = |line: String| {
+        if !json {
+            eprintln!("  {line}");
+        }
+    };
+    if !json {
+        eprintln!(
+            "measuring {runs} snapshot + restore runs of each side at {volume} ({} build)...",
+            build()
+        );
+    }
+    let report = interrupt
+        .guard(bench::restore::restore(&backend, &scenario, runs, &note))
+        .await??;
+    Ok(report)
+}
+
+pub(super) fn show_restore(report: &bench::restore::RestoreReport, out: &mut impl Write) {
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    say!(out);
+    say!(
+        out,
+        "{}, {} cores, {} build; physical snapshot {:.0} MiB, dump {:.0} MiB",
+        report.version,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        build(),
+        mib(report.snapshot_bytes),
+        mib(report.dump_bytes)
+    );
+    say!(
+        out,
+        "time to a snapshot restored to a new instance that answers:"
+    );
+    say!(out, "{}", heads(51));
+    let row = |label: &str, s: &Stats| row(label, s, 51);
+    say!(
+        out,
+        "{}",
+        row("pgdrill: physical snapshot", &report.snapshot)
+    );
+    say!(
+        out,
+        "{}",
+        row("pgdrill: snapshot + restore --to new", &report.pgdrill)
+    );
+    say!(out, "{}", row("peer: pg_dump -Fc", &report.dump));
+    say!(
+        out,
+        "{}",
+        row(
+            "peer: pg_dump -Fc + pg_restore (new database)",
+            &report.peer
+        )
+    );
+    say!(out);
+    let users = report.rows.get("users").copied().unwrap_or(0);
+    let target = bench::restore::RATIO_TARGET;
+    let verdict = if users < bench::volume::TARGET_USERS {
+        format!(
+            "the target of at most {target:.2}x is set at {} users",
+            thousands(bench::volume::TARGET_USERS)
+        )
+    } else if report.ratio <= target {
+        format!("meets the target of at most {target:.2}x")
+    } else {
+        format!("MISSES the target of at most {target:.2}x")
+    };
+    say!(out, "pgdrill / peer = {:.2}x  ({verdict})", report.ratio);
+}
+
+pub(super) async fn measure_volume(
+    ctx: &Context,
+    rows: std::collections::BTreeMap<String, u64>,
+    runs: u32,
+    cold_runs: u32,
+    json: bool,
+    interrupt: &Interrupt,
+) -> Result<bench::volume::VolumeReport, Error> {
+    let backend = ctx.local_backend()?;
+    let path = crate::scenario::resolve(bench::volume::SCENARIO, &ctx.scenarios)?;
+    let mut scenario = crate::scenario::load(&path)?;
+    scenario.fixture.rows.extend(rows);
+    let note = |line: String| {
+        if !json {
+            eprintln!("  {line}");
+        }
+    };
+    if !json {
+        let volume: Vec<String> = scenario
+            .fixture
+            .rows
+            .iter()
+            .map(|(t, n)| format!("{t}={n}"))
+            .collect();
+        eprintln!(
+            "measuring {cold_runs} cold, {runs} warm and {runs} peer runs at {} ({} build)...",
+            volume.join(", "),
+            build()
+        );
+    }
+    let report = interrupt
+        .guard(bench::volume::volume(
+            &backend, &scenario, runs, cold_runs, &note,
+        ))
+        .await??;
+    Ok(report)
+}
+
+pub(super) fn show_volume(report: &bench::volume::VolumeReport, out: &mut impl Write) {
+    say!(out);
+    say!(
+        out,
+        "{}, {} cores, {} build; seeded data directory {:.0} MiB",
+        report.version,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        build(),
+        report.seeded_bytes as f64 / (1024.0 * 1024.0)
+    );
+    say!(out, "time to a drill ready with its traffic on:");
+    say!(out, "{}", heads(51));
+    let row = |label: &str, s: &Stats| row(label, s, 51);
+    say!(
+        out,
+        "{}",
+        row("pgdrill cold (rows generated, then cached)", &report.cold)
+    );
+    say!(
+        out,
+        "{}",
+        row("pgdrill warm (seeded database copied)", &report.warm)
+    );
+    say!(
+        out,
+        "{}",
+        row(
+            "peer: initdb + start + fixture + INSERT ... SELECT",
+            &report.peer
+        )
+    );
+    say!(out);
+    let users = report.rows.get("users").copied().unwrap_or(0);
+    let verdict = if users < bench::volume::TARGET_USERS {
+        format!(
+            "the target of at most {:.2}x is set at {} users",
+            bench::volume::WARM_RATIO_TARGET,
+            thousands(bench::volume::TARGET_USERS)
+        )
+    } else if report.warm_ratio <= bench::volume::WARM_RATIO_TARGET {
+        format!(
+            "meets the target of at most {:.2}x",
+            bench::volume::WARM_RATIO_TARGET
+        )
+    } else {
+        format!(
+            "MISSES the target of at most {:.2}x",
+            bench::volume::WARM_RATIO_TARGET
+        )
+    };
+    say!(out, "warm / peer = {:.2}x  ({verdict})", report.warm_ratio);
+    say!(out, "cold / peer = {:.2}x", report.cold_ratio);
+}
