@@ -20,7 +20,7 @@ incident declare sev1
 snapshot create after-drop
 snapshot create dump --logical
 snapshot list
-restore --to new --at 5s --as at-5s
+restore --to new --at 15s --as at-15s
 restore --to new --at 10m
 restore --to new --before 003_drop_legacy_phone
 restore dump --to new --at 5s
@@ -72,10 +72,10 @@ fn a_drill_recovers_to_a_point_in_time_and_loses_no_acknowledged_write() {
         "{logical:#}"
     );
 
-    let early = at("restore --to new --at 5s --as at-5s");
+    let early = at("restore --to new --at 15s --as at-15s");
     assert_eq!(early["ok"], true, "{early:#}");
     assert!(
-        text(&early).contains("as it was at 5s") && text(&early).contains("drill-start"),
+        text(&early).contains("as it was at 15s") && text(&early).contains("drill-start"),
         "recovered from the drill's own base backup: {early:#}"
     );
     let future = at("restore --to new --at 10m");

@@ -7,12 +7,15 @@
 //!   `sha256sum` reading the same files.
 //! - `volume`: a drill ready at a million users, against `initdb` + the
 //!   fixture + the same `INSERT ... SELECT`.
+//! - `fleet`: the pods at their maximum rate, against `pgbench -M
+//!   prepared` with the same statements and connections.
 //! - `restore`: a physical snapshot restored to a new instance at a
 //!   million users, against `pg_dump -Fc` + `pg_restore`.
 //! - `class`: a served class's memory and CPU, against the PostgreSQL
 //!   servers it drives.
 
 pub mod class;
+pub mod fleet;
 pub mod grade;
 pub mod provision;
 pub mod restore;

@@ -512,6 +512,11 @@ impl Command {
                             scenario_dir,
                             ..
                         }
+                        | BenchCommand::Fleet {
+                            server,
+                            scenario_dir,
+                            ..
+                        }
                         | BenchCommand::Class {
                             server,
                             scenario_dir,

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::args::{ScenarioOpts, ServerOpts};
-use super::bench_data::{measure_restore, measure_volume, show_restore, show_volume};
+use super::bench_data::{
+    measure_fleet, measure_restore, measure_volume, show_fleet, show_restore, show_volume,
+};
 use super::{Context, Interrupt, say};
 use crate::Error;
 use crate::bench::{self, Stats};
@@ -100,6 +102,35 @@ pub enum BenchCommand {
         #[command(flatten)]
         scenario_dir: ScenarioOpts,
     },
+    /// The fleet at its maximum rate (a single-row lookup, then an 80/20
+    /// lookup/insert mix, metrics and the write ledger on), side by side
+    /// with `pgbench -M prepared` on the same statements and connections.
+    ///
+    /// Build with optimisations for figures worth quoting:
+    /// `cargo run --release -- bench fleet`.
+    Fleet {
+        /// Rows of `users`.
+        #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        users: u64,
+        /// Connections on each side: pods of one connection, pgbench clients.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=64))]
+        connections: u32,
+        /// Seconds each run lasts.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+        seconds: u64,
+        /// Runs of each side per workload (interleaved).
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
+        runs: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// `--pg-bin`.
+        #[command(flatten)]
+        server: ServerOpts,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
+    },
     /// What a served class costs: `pgdrill serve lock-queue --class N`,
     /// every learner arriving at once and playing the reference solution;
     /// the server's peak memory and CPU side by side with the PostgreSQL
@@ -182,6 +213,18 @@ pub async fn run(
             let report = measure_restore(ctx, rows, runs, json, interrupt).await?;
             Ok(emit(&report, json, out, show_restore))
         }
+        Some(BenchCommand::Fleet {
+            users,
+            connections,
+            seconds,
+            runs,
+            json,
+            ..
+        }) => {
+            let plan = (users, connections, seconds, runs);
+            let report = measure_fleet(ctx, plan, json, interrupt).await?;
+            Ok(emit(&report, json, out, show_fleet))
+        }
         Some(BenchCommand::Class {
             learners,
             time_scale,
@@ -238,6 +281,8 @@ async fn all(
     let rows: std::collections::BTreeMap<String, u64> = [("users".to_string(), users)].into();
     let volume = measure_volume(ctx, rows.clone(), pick(2, 5), 1, json, interrupt).await?;
     let restore = measure_restore(ctx, rows, pick(1, 5), json, interrupt).await?;
+    let plan = (users, 16, pick(3, 10) as u64, pick(1, 3));
+    let fleet = measure_fleet(ctx, plan, json, interrupt).await?;
     let grade = measure_grade(ctx, pick(100, 1000) as usize, 5, pick(1, 5), json)?;
     let (learners, scale) = if quick { (3, 10.0) } else { (30, 1.0) };
     let class = measure_class(ctx, args_server, learners, scale, json, interrupt).await?;
@@ -248,6 +293,7 @@ async fn all(
             "provision": provision,
             "volume": volume,
             "restore": restore,
+            "fleet": fleet,
             "grade": grade,
             "class": class,
         });
@@ -266,6 +312,8 @@ async fn all(
     show_volume(&volume, out);
     say!(out, "\n== a snapshot and its restore at volume");
     show_restore(&restore, out);
+    say!(out, "\n== the fleet at its maximum rate");
+    show_fleet(&fleet, out);
     say!(out, "\n== grading a class");
     show_grade(&grade, out);
     say!(out, "\n== serving a class");

@@ -195,3 +195,79 @@ pub(super) fn show_volume(report: &bench::volume::VolumeReport, out: &mut impl W
     say!(out, "warm / peer = {:.2}x  ({verdict})", report.warm_ratio);
     say!(out, "cold / peer = {:.2}x", report.cold_ratio);
 }
+
+/// `(users, connections, seconds, runs)`.
+type FleetPlan = (u64, u32, u64, u32);
+
+pub(super) async fn measure_fleet(
+    ctx: &Context,
+    (users, connections, seconds, runs): FleetPlan,
+    json: bool,
+    interrupt: &Interrupt,
+) -> Result<bench::fleet::FleetReport, Error> {
+    let backend = ctx.local_backend()?;
+    let path = crate::scenario::resolve("mixed-version-rename", &ctx.scenarios)?;
+    let mut scenario = crate::scenario::load(&path)?;
+    scenario.fixture.rows.insert("users".into(), users);
+    let beside = backend.binaries().bindir.join("pgbench");
+    let pgbench = if beside.exists() {
+        beside
+    } else {
+        "pgbench".into()
+    };
+    let plan = bench::fleet::Plan {
+        pgbench,
+        connections,
+        seconds,
+        runs,
+    };
+    let note = |line: String| {
+        if !json {
+            eprintln!("  {line}");
+        }
+    };
+    if !json {
+        eprintln!(
+            "measuring {runs} runs of {seconds}s on each side, {connections} connections, {} users ({} build)...",
+            thousands(users),
+            build()
+        );
+    }
+    let report = interrupt
+        .guard(bench::fleet::fleet(&backend, &scenario, &plan, &note))
+        .await??;
+    Ok(report)
+}
+
+pub(super) fn show_fleet(report: &bench::fleet::FleetReport, out: &mut impl Write) {
+    say!(out);
+    say!(
+        out,
+        "{}, {} cores, {} build; {} users, {} connections on each side, {}s runs",
+        report.version,
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        build(),
+        thousands(report.users),
+        report.connections,
+        report.seconds
+    );
+    let target = bench::fleet::RATIO_TARGET;
+    for w in &report.workloads {
+        let med = |v: &[f64]| {
+            let mut s = v.to_vec();
+            s.sort_by(f64::total_cmp);
+            s.get(s.len() / 2).copied().unwrap_or(0.0)
+        };
+        let verdict = if w.ratio >= target { "meets" } else { "MISSES" };
+        say!(
+            out,
+            "  {:<7} fleet {:>7.0} ok/s ({:.0} failed/s)   pgbench {:>7.0} tps   fleet / pgbench = {:.2}x ({verdict} the target of at least {target:.1}x); fleet CPU {:.3} cores per 1,000 req/s",
+            w.name,
+            med(&w.fleet_rps),
+            med(&w.fleet_failed_rps),
+            med(&w.pgbench_tps),
+            w.ratio,
+            w.fleet_cores_per_krps
+        );
+    }
+}

@@ -273,10 +273,8 @@ impl Drill {
             ..
         } = d;
         let mut keys: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
-        for w in self.ledger.iter().filter(|w| w.db == db && w.t_ms >= t_ms) {
-            if let (Some(t), Some(k)) = (&w.table, w.key) {
-                keys.entry((**t).clone()).or_default().push(k);
-            }
+        for w in self.ledger.acks().filter(|w| w.db == db && w.t_ms >= t_ms) {
+            keys.entry((**w.table).clone()).or_default().push(w.key);
         }
         let source = self.dbs[db].target.clone();
         let target = self.db().clone();

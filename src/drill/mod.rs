@@ -19,7 +19,7 @@ mod data;
 mod decide;
 mod fleet;
 mod health;
-mod ledger;
+pub mod ledger;
 mod locks;
 mod messages;
 mod migrations;
@@ -57,7 +57,7 @@ use crate::workload::{Flags, Fleet, Phase, Rollout, WindowBuilder};
 pub use clock::Clock;
 pub use control::Control;
 use decide::Pace;
-use ledger::{LedgerTarget, Write};
+pub use ledger::{Ack, Ledger, LedgerTarget};
 pub use messages::{Command, Reply, View};
 pub use prepare::{
     SEED_CACHE_MIN_ROWS, generate_rows, generated_rows, install_audit, prepare, seed_key,
@@ -259,7 +259,7 @@ pub struct Drill {
     waits: Vec<Waiting>,
     /// What runs beside the loop.
     work: Work,
-    ledger: Vec<Write>,
+    ledger: Ledger,
     end_at_ms: u64,
     ended: Option<EndReason>,
     /// What the app's HTTP face answers from, kept current.
@@ -343,7 +343,7 @@ impl Drill {
                 background: JoinSet::new(),
                 replays: Vec::new(),
             },
-            ledger: Vec::new(),
+            ledger: Ledger::default(),
             end_at_ms,
             ended: None,
             face: None,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Db, Drill, Target, Write};
+use super::{Db, Drill, Ledger, Target};
 use crate::migrate::quote_ident;
 use crate::scenario::Scenario;
 use crate::transcript::{EventKind, Level, Rpo};
@@ -94,12 +94,13 @@ pub(super) async fn audit_cursor(superuser_url: &str) -> i64 {
 }
 
 /// Acknowledged writes missing from the database at `superuser_url`.
-pub(super) async fn rpo(superuser_url: &str, ledger: &[Write]) -> Rpo {
+pub(super) async fn rpo(superuser_url: &str, ledger: &Ledger) -> Rpo {
     let mut by_table: BTreeMap<&(String, String), Vec<(i64, u64)>> = BTreeMap::new();
-    for w in ledger {
-        if let (Some(table), Some(key)) = (&w.table, w.key) {
-            by_table.entry(&**table).or_default().push((key, w.t_ms));
-        }
+    for w in ledger.acks() {
+        by_table
+            .entry(&**w.table)
+            .or_default()
+            .push((w.key, w.t_ms));
     }
     let mut rpo = Rpo {
         writes: by_table.values().map(|v| v.len() as u64).sum(),
@@ -124,7 +125,8 @@ pub(super) async fn rpo(superuser_url: &str, ledger: &[Write]) -> Rpo {
             .fetch_all(&mut conn)
             .await
         {
-            Ok(mut missing) => {
+            Ok(missing) => {
+                let missing: std::collections::HashSet<i64> = missing.into_iter().collect();
                 // A key acknowledged twice means the first row vanished and
                 // its key was handed out again (a restore rewound the
                 // sequence): every acknowledgment but the last is lost.
@@ -138,7 +140,6 @@ pub(super) async fn rpo(superuser_url: &str, ledger: &[Write]) -> Rpo {
                     .filter(|(i, (k, _))| last[k] != *i || missing.contains(k))
                     .map(|(_, w)| *w)
                     .collect();
-                missing.clear();
                 for (k, t) in &lost {
                     rpo.missing += 1;
                     rpo.first_missing_ms = Some(rpo.first_missing_ms.map_or(*t, |f| f.min(*t)));

@@ -308,6 +308,11 @@ pub struct Fleet {
     pub rollout_step: Dur,
 }
 
+/// The most requests per second a pod may be asked for: far past what one
+/// connection can serve, so a pod asked for it runs at the database's pace
+/// (and sheds the rest as `overload`, as a real service would).
+pub const MAX_RPS_PER_POD: u32 = 100_000;
+
 fn default_pool() -> u32 {
     2
 }

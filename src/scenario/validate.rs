@@ -295,10 +295,13 @@ fn check_fleet(s: &Scenario, p: &mut Vec<Problem>) {
     if !(1..=64).contains(&f.pods) {
         p.push(Problem::at("fleet.pods", "pods must be between 1 and 64"));
     }
-    if !(1..=1000).contains(&f.rps_per_pod) {
+    if !(1..=super::MAX_RPS_PER_POD).contains(&f.rps_per_pod) {
         p.push(Problem::at(
             "fleet.rps_per_pod",
-            "rps_per_pod must be between 1 and 1000",
+            format!(
+                "rps_per_pod must be between 1 and {}",
+                super::MAX_RPS_PER_POD
+            ),
         ));
     }
     if !(1..=20).contains(&f.pool_size) {
