@@ -7,6 +7,8 @@
 //!   `sha256sum` reading the same files.
 //! - `volume`: a drill ready at a million users, against `initdb` + the
 //!   fixture + the same `INSERT ... SELECT`.
+//! - `memory`: a long drill at 1,000 requests/s with writes, its resident
+//!   set sampled every minute, against the same process before it started.
 //! - `fleet`: the pods at their maximum rate, against `pgbench -M
 //!   prepared` with the same statements and connections.
 //! - `restore`: a physical snapshot restored to a new instance at a
@@ -17,6 +19,7 @@
 pub mod class;
 pub mod fleet;
 pub mod grade;
+pub mod memory;
 pub mod provision;
 pub mod restore;
 pub mod volume;

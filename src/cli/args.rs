@@ -517,6 +517,11 @@ impl Command {
                             scenario_dir,
                             ..
                         }
+                        | BenchCommand::Memory {
+                            server,
+                            scenario_dir,
+                            ..
+                        }
                         | BenchCommand::Class {
                             server,
                             scenario_dir,

@@ -7,7 +7,8 @@ use clap::Subcommand;
 
 use super::args::{ScenarioOpts, ServerOpts};
 use super::bench_data::{
-    measure_fleet, measure_restore, measure_volume, show_fleet, show_restore, show_volume,
+    measure_fleet, measure_memory, measure_restore, measure_volume, show_fleet, show_memory,
+    show_restore, show_volume,
 };
 use super::{Context, Interrupt, say};
 use crate::Error;
@@ -131,6 +132,22 @@ pub enum BenchCommand {
         #[command(flatten)]
         scenario_dir: ScenarioOpts,
     },
+    /// A long drill at 1,000 requests/s with writes, pgdrill's resident set
+    /// sampled every minute: it must stay flat.
+    Memory {
+        /// Minutes the drill runs (real time).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=120))]
+        minutes: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// `--pg-bin`.
+        #[command(flatten)]
+        server: ServerOpts,
+        /// `--scenarios`.
+        #[command(flatten)]
+        scenario_dir: ScenarioOpts,
+    },
     /// What a served class costs: `pgdrill serve lock-queue --class N`,
     /// every learner arriving at once and playing the reference solution;
     /// the server's peak memory and CPU side by side with the PostgreSQL
@@ -225,6 +242,10 @@ pub async fn run(
             let report = measure_fleet(ctx, plan, json, interrupt).await?;
             Ok(emit(&report, json, out, show_fleet))
         }
+        Some(BenchCommand::Memory { minutes, json, .. }) => {
+            let report = measure_memory(ctx, minutes, json, interrupt).await?;
+            Ok(emit(&report, json, out, show_memory))
+        }
         Some(BenchCommand::Class {
             learners,
             time_scale,
@@ -283,6 +304,7 @@ async fn all(
     let restore = measure_restore(ctx, rows, pick(1, 5), json, interrupt).await?;
     let plan = (users, 16, pick(3, 10) as u64, pick(1, 3));
     let fleet = measure_fleet(ctx, plan, json, interrupt).await?;
+    let memory = measure_memory(ctx, pick(1, 10) as u64, json, interrupt).await?;
     let grade = measure_grade(ctx, pick(100, 1000) as usize, 5, pick(1, 5), json)?;
     let (learners, scale) = if quick { (3, 10.0) } else { (30, 1.0) };
     let class = measure_class(ctx, args_server, learners, scale, json, interrupt).await?;
@@ -294,6 +316,7 @@ async fn all(
             "volume": volume,
             "restore": restore,
             "fleet": fleet,
+            "memory": memory,
             "grade": grade,
             "class": class,
         });
@@ -314,6 +337,8 @@ async fn all(
     show_restore(&restore, out);
     say!(out, "\n== the fleet at its maximum rate");
     show_fleet(&fleet, out);
+    say!(out, "\n== memory over a long drill");
+    show_memory(&memory, out);
     say!(out, "\n== grading a class");
     show_grade(&grade, out);
     say!(out, "\n== serving a class");

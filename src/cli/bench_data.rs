@@ -271,3 +271,61 @@ pub(super) fn show_fleet(report: &bench::fleet::FleetReport, out: &mut impl Writ
         );
     }
 }
+
+pub(super) async fn measure_memory(
+    ctx: &Context,
+    minutes: u64,
+    json: bool,
+    interrupt: &Interrupt,
+) -> Result<bench::memory::MemoryReport, Error> {
+    let backend = ctx.local_backend()?;
+    let path = crate::scenario::resolve("mixed-version-rename", &ctx.scenarios)?;
+    let scenario = crate::scenario::load(&path)?;
+    let note = |line: String| {
+        if !json {
+            eprintln!("  {line}");
+        }
+    };
+    if !json {
+        eprintln!(
+            "running a {minutes}-minute drill at 1,000 requests/s ({} build)...",
+            build()
+        );
+    }
+    let report = interrupt
+        .guard(bench::memory::memory(&backend, &scenario, minutes, &note))
+        .await??;
+    Ok(report)
+}
+
+pub(super) fn show_memory(report: &bench::memory::MemoryReport, out: &mut impl Write) {
+    say!(out);
+    say!(
+        out,
+        "{} minutes at {} requests/s asked: {} requests served, {} writes acknowledged ({} build)",
+        report.minutes,
+        report.rps,
+        thousands(report.requests),
+        thousands(report.writes),
+        build()
+    );
+    say!(
+        out,
+        "  resident before the drill: {:.1} MiB",
+        report.before_kib as f64 / 1024.0
+    );
+    for (minute, kib) in &report.samples {
+        say!(out, "  minute {minute:>3}: {:.1} MiB", *kib as f64 / 1024.0);
+    }
+    let target = bench::memory::GROWTH_TARGET_KIB_PER_MIN;
+    let verdict = if report.growth_kib_per_min <= target {
+        "meets"
+    } else {
+        "MISSES"
+    };
+    say!(
+        out,
+        "growth after the first minute: {:.0} KiB/min ({verdict} the target of at most {target:.0} KiB/min)",
+        report.growth_kib_per_min
+    );
+}
