@@ -139,6 +139,7 @@ async fn workload(
     let (mut cpu, mut served, mut writes) = (0.0, 0.0, 0);
     for i in 1..=plan.runs {
         let p = run_pgbench(live, plan, &script).await?;
+        reset(live, users).await?;
         // The fleet's maximum: the most it serves when asked for a share
         // of what pgbench just did, from under to over the database's pace
         // (past it, requests queue and are shed).
@@ -148,8 +149,14 @@ async fn workload(
             s.fleet.rps_per_pod = ((total / f64::from(plan.connections)) as u32)
                 .clamp(1, crate::scenario::MAX_RPS_PER_POD);
             let f = run_fleet(live, &s, plan.seconds).await?;
+            reset(live, users).await?;
+            let mostly = f
+                .top_failure
+                .as_deref()
+                .map(|c| format!(", mostly {c}"))
+                .unwrap_or_default();
             note(format!(
-                "{name} {i}/{}: fleet asked {:.0}/s: {:.0} ok/s ({:.0} failed/s, {:.2} cores)",
+                "{name} {i}/{}: fleet asked {:.0}/s: {:.0} ok/s ({:.0} failed/s{mostly}, {:.2} cores)",
                 plan.runs, total, f.ok_rps, f.failed_rps, f.cores
             ));
             if best.as_ref().is_none_or(|b| f.ok_rps > b.ok_rps) {
@@ -189,6 +196,8 @@ struct FleetRun {
     /// This process's CPU over the run, in cores.
     cores: f64,
     writes: u64,
+    /// The commonest failure, by code.
+    top_failure: Option<String>,
 }
 
 /// The fleet at its maximum rate for `seconds`, its samples folded into
@@ -207,6 +216,7 @@ async fn run_fleet(live: &Instance, s: &Scenario, seconds: u64) -> Result<FleetR
     let users: crate::drill::LedgerTarget = std::sync::Arc::new(("users".into(), "id".into()));
     let (cpu0, start) = (cpu_seconds(), Instant::now());
     let (mut ok, mut failed, mut next_window) = (0u64, 0u64, 1000u64);
+    let mut codes = std::collections::BTreeMap::new();
     let end = start + Duration::from_secs(seconds);
     while let Ok(Some(sample)) = tokio::time::timeout_at(end.into(), samples.recv()).await {
         let now = start.elapsed().as_millis() as u64;
@@ -222,7 +232,10 @@ async fn run_fleet(live: &Instance, s: &Scenario, seconds: u64) -> Result<FleetR
                     ledger.push(now, sample.db, &users, k);
                 }
             }
-            Outcome::Failed(_) => failed += 1,
+            Outcome::Failed(code) => {
+                failed += 1;
+                *codes.entry(code).or_insert(0u64) += 1;
+            }
         }
     }
     let (cpu, wall) = (cpu_seconds() - cpu0, start.elapsed().as_secs_f64());
@@ -232,7 +245,27 @@ async fn run_fleet(live: &Instance, s: &Scenario, seconds: u64) -> Result<FleetR
         failed_rps: failed as f64 / wall,
         cores: cpu / wall,
         writes: ledger.acks().count() as u64,
+        top_failure: codes.into_iter().max_by_key(|(_, n)| *n).map(|(c, _)| c),
     })
+}
+
+/// Deletes the rows a run inserted and vacuums (not timed), so every run
+/// starts from the same table and a fleet's signups (`signup-POD-N`,
+/// counted from 1 by each new fleet) do not collide with an earlier run's.
+async fn reset(live: &Instance, users: u64) -> Result<(), Error> {
+    use sqlx::{Connection, Executor};
+    let failed = |e: sqlx::Error| Error::Failed(format!("resetting users between runs: {e}"));
+    let mut conn = sqlx::PgConnection::connect(&live.url())
+        .await
+        .map_err(failed)?;
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM users WHERE id > {users}"
+    )))
+    .await
+    .map_err(failed)?;
+    conn.execute("VACUUM users").await.map_err(failed)?;
+    let _ = conn.close().await;
+    Ok(())
 }
 
 /// pgbench's transactions per second over the same statements.

@@ -37,7 +37,7 @@ pub struct Front {
 struct Shared {
     versions: Arc<Vec<Version>>,
     pods: Vec<Arc<AtomicUsize>>,
-    pools: Vec<Arc<std::sync::RwLock<(usize, sqlx::PgPool)>>>,
+    pools: Vec<Arc<std::sync::RwLock<(usize, super::Conns)>>>,
     in_flight: InFlight,
     flags: super::Flags,
     samples: tokio::sync::mpsc::UnboundedSender<Sample>,
@@ -176,7 +176,7 @@ impl Front {
             .unwrap_or_else(PoisonError::into_inner)
             .1
             .clone();
-        let probe = sqlx::query("SELECT 1").execute(&pool);
+        let probe = pool.fetch_optional(|| sqlx::query("SELECT 1"));
         match tokio::time::timeout(std::time::Duration::from_secs(1), probe).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(format!("the database refuses the pods: {}", error_code(&e))),
@@ -318,18 +318,21 @@ impl Front {
 }
 
 async fn fetch(
-    pool: &sqlx::PgPool,
+    pool: &super::Conns,
     spec: &Endpoint,
     values: &[params::Value],
 ) -> Result<Vec<PgRow>, sqlx::Error> {
-    let mut query = sqlx::query(AssertSqlSafe(spec.sql.as_str()));
-    for v in values {
-        query = match v {
-            params::Value::Int(i) => query.bind(*i),
-            params::Value::Text(t) => query.bind(t.clone()),
-        };
-    }
-    query.fetch_all(pool).await
+    pool.fetch_all(|| {
+        let mut query = sqlx::query(AssertSqlSafe(spec.sql.as_str()));
+        for v in values {
+            query = match v {
+                params::Value::Int(i) => query.bind(*i),
+                params::Value::Text(t) => query.bind(t.clone()),
+            };
+        }
+        query
+    })
+    .await
 }
 
 /// A write's key: the first column of its first row.

@@ -1,7 +1,7 @@
 //! The fleet: simulated app pods running their version's endpoint mix
 //! against a real database.
 //!
-//! Each pod is a tokio task with its own sqlx pool (its sessions carry the
+//! Each pod is a tokio task with its own connections ([`Conns`]: its sessions carry the
 //! API timeout as `statement_timeout` and the pod's name as
 //! `application_name`, so `pg_stat_activity` shows them). A pod fires
 //! requests at its rate whether or not earlier ones finished, as real
@@ -11,6 +11,7 @@
 //! an atomic the engine flips during a rollout; flags are evaluated per
 //! request.
 
+mod conns;
 pub mod flags;
 mod front;
 pub mod http;
@@ -27,13 +28,14 @@ use std::time::{Duration, Instant};
 use rand::RngExt;
 use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{AssertSqlSafe, PgPool, Row};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{AssertSqlSafe, ConnectOptions, Row};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::scenario::{AppVersion, Endpoint, Scenario};
 
+pub use conns::Conns;
 pub use flags::Flags;
 pub use front::{Answer, Front};
 pub use metrics::{Outcome, Sample, WindowBuilder};
@@ -41,6 +43,13 @@ pub use rollout::{Phase, Rollout};
 
 /// Requests a pod lets wait at once before it sheds load (HTTP 503).
 const MAX_IN_FLIGHT: usize = 64;
+
+/// How late a pod's tick may be and still send every request that came due
+/// meanwhile. Tokio's timer rounds to whole milliseconds, so a pod at 650/s
+/// (a request every 1.54 ms) ticks every 2 ms: with a catch-up of one
+/// millisecond it sent 500/s. Below 200/s a pod sends one request a tick,
+/// as before.
+const CATCH_UP: Duration = Duration::from_millis(5);
 
 /// Why the fleet could not start.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +69,7 @@ struct Version {
 pub struct Fleet {
     versions: Arc<Vec<Version>>,
     pods: Vec<Arc<AtomicUsize>>,
-    pools: Vec<Arc<RwLock<(usize, PgPool)>>>,
+    pools: Vec<Arc<RwLock<(usize, Conns)>>>,
     /// Requests in flight, per database: a replay waits until the old
     /// instance's have finished and been recorded.
     in_flight: InFlight,
@@ -106,7 +115,7 @@ impl Fleet {
             stop,
             tasks: JoinSet::new(),
         };
-        let pools: Vec<PgPool> = (0..fleet.pods as usize)
+        let pools: Vec<Conns> = (0..fleet.pods as usize)
             .map(|pod| options.pool(url, pod))
             .collect::<Result<_, _>>()?;
         warm(&pools).await;
@@ -174,7 +183,7 @@ impl Fleet {
     /// flight finish where they are; new ones go to `url`. `db` tags the
     /// samples of requests sent there.
     pub fn repoint(&self, url: &str, db: usize) -> Result<(), Error> {
-        let fresh: Vec<PgPool> = (0..self.pools.len())
+        let fresh: Vec<Conns> = (0..self.pools.len())
             .map(|pod| self.options.pool(url, pod))
             .collect::<Result<_, _>>()?;
         for (slot, pool) in self.pools.iter().zip(fresh) {
@@ -217,11 +226,11 @@ impl Fleet {
 /// probe would, so the first metrics window measures the service and not
 /// backends starting. A pod that cannot connect is left to fail its
 /// requests, which report why.
-async fn warm(pools: &[PgPool]) {
+async fn warm(pools: &[Conns]) {
     let mut opening = JoinSet::new();
     for pool in pools {
         let pool = pool.clone();
-        opening.spawn(async move { pool.acquire().await.map(drop) });
+        opening.spawn(async move { pool.warm().await });
     }
     while opening.join_next().await.is_some() {}
 }
@@ -234,21 +243,18 @@ struct FleetOptions {
 }
 
 impl FleetOptions {
-    /// A lazy pool for one pod: its sessions carry the API timeout and the
-    /// pod's name.
-    fn pool(&self, url: &str, pod: usize) -> Result<PgPool, Error> {
+    /// One pod's connections, none open yet: its sessions carry the API
+    /// timeout and the pod's name.
+    fn pool(&self, url: &str, pod: usize) -> Result<Conns, Error> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| Error::Url(e.to_string()))?
             .application_name(&format!("pgdrill-pod-{}", pod + 1))
             .options([(
                 "statement_timeout",
                 format!("{}ms", self.timeout.as_millis()),
-            )]);
-        Ok(PgPoolOptions::new()
-            .max_connections(self.pool_size)
-            .min_connections(0)
-            .acquire_timeout(self.timeout)
-            .connect_lazy_with(options))
+            )])
+            .log_statements(log::LevelFilter::Off);
+        Ok(Conns::new(options, self.pool_size, self.timeout))
     }
 }
 
@@ -268,7 +274,7 @@ type InFlight = Arc<std::sync::Mutex<std::collections::BTreeMap<usize, usize>>>;
 
 struct Pod {
     index: usize,
-    pool: Arc<RwLock<(usize, PgPool)>>,
+    pool: Arc<RwLock<(usize, Conns)>>,
     in_flight: InFlight,
     version: Arc<AtomicUsize>,
     versions: Arc<Vec<Version>>,
@@ -308,9 +314,11 @@ impl Pod {
             // Rounded: a tick a hair early still sends its request.
             let due =
                 (started.elapsed().as_secs_f64() / self.interval.as_secs_f64() + 0.5) as u64 + 1;
-            // After a stall, catch up by one tick's worth at most: a burst
-            // of everything missed is not what clients do.
-            let burst = due.saturating_sub(sent).min(self.per_tick());
+            // A tick late by up to CATCH_UP sends everything due (the
+            // timer rounds to whole milliseconds); after a longer stall
+            // what was missed is dropped: a burst of it is not what
+            // clients do.
+            let burst = due.saturating_sub(sent).min(per_tick(self.interval));
             sent = due.max(sent);
             for _ in 0..burst {
                 self.send_one(&in_flight, &mut requests);
@@ -318,11 +326,6 @@ impl Pod {
         }
         // Requests in flight end by their statement timeout at the latest.
         while requests.join_next().await.is_some() {}
-    }
-
-    /// How many requests one millisecond tick may send.
-    fn per_tick(&self) -> u64 {
-        (Duration::from_millis(1).as_secs_f64() / self.interval.as_secs_f64()).ceil() as u64
     }
 
     /// Sends one request, or sheds it when too many already wait.
@@ -421,6 +424,12 @@ impl Pod {
     }
 }
 
+/// How many requests one tick may send, at a request every `interval`:
+/// those due within CATCH_UP.
+fn per_tick(interval: Duration) -> u64 {
+    (CATCH_UP.as_secs_f64() / interval.as_secs_f64()).ceil() as u64
+}
+
 /// Whether a flag is on for this request: drawn once per request, so two
 /// endpoints gated by the same flag agree within one request.
 fn flag_on<'a>(
@@ -437,15 +446,18 @@ fn flag_on<'a>(
     on
 }
 
-async fn send(pool: &PgPool, r: &Request) -> Outcome {
-    let mut query = sqlx::query(AssertSqlSafe(r.spec.sql.as_str()));
-    for p in &r.params {
-        query = match p {
-            params::Value::Int(i) => query.bind(*i),
-            params::Value::Text(t) => query.bind(t.clone()),
-        };
-    }
-    match query.fetch_optional(pool).await {
+async fn send(pool: &Conns, r: &Request) -> Outcome {
+    let statement = || {
+        let mut query = sqlx::query(AssertSqlSafe(r.spec.sql.as_str()));
+        for p in &r.params {
+            query = match p {
+                params::Value::Int(i) => query.bind(*i),
+                params::Value::Text(t) => query.bind(t.clone()),
+            };
+        }
+        query
+    };
+    match pool.fetch_optional(statement).await {
         Ok(row) => Outcome::Ok {
             written: if r.spec.write {
                 row.and_then(|row| {
@@ -471,5 +483,21 @@ pub fn error_code(e: &sqlx::Error) -> String {
             .map_or_else(|| "db".to_string(), |c| c.into_owned()),
         sqlx::Error::PoolTimedOut => "pool_timeout".to_string(),
         _ => "connection".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_late_tick_sends_what_came_due_within_the_catch_up() {
+        // A drill's pod at 20/s: one a tick, a stall's backlog dropped.
+        assert_eq!(per_tick(Duration::from_millis(50)), 1);
+        assert_eq!(per_tick(Duration::from_millis(5)), 1);
+        // 650/s ticks every 2 ms on a millisecond timer: it must be able to
+        // send two a tick to keep its rate.
+        assert!(per_tick(Duration::from_secs_f64(1.0 / 650.0)) >= 2);
+        assert_eq!(per_tick(Duration::from_micros(10)), 500);
     }
 }
