@@ -318,6 +318,13 @@ pub(super) fn show_memory(report: &bench::memory::MemoryReport, out: &mut impl W
         say!(out, "  minute {minute:>3}: {:.1} MiB", *kib as f64 / 1024.0);
     }
     let target = bench::memory::GROWTH_TARGET_KIB_PER_MIN;
+    if report.samples.len() < 2 {
+        say!(
+            out,
+            "growth: not measured (one minute; `--minutes 10` for the figure to quote)"
+        );
+        return;
+    }
     let verdict = if report.growth_kib_per_min <= target {
         "meets"
     } else {

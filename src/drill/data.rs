@@ -107,7 +107,11 @@ impl Drill {
             .collect();
         Done::ok(
             Snapshot::List.to_string(),
-            format!("{} snapshot(s){}", self.snapshots.len(), self.pitr.summary()),
+            format!(
+                "{} snapshot(s){}",
+                self.snapshots.len(),
+                self.pitr.summary()
+            ),
         )
         .view(rows(
             &["snapshot", "of", "taken at", "size", "kind", "by"],
