@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::provision::with_cache;
-use super::volume::seeded;
+use super::volume::seeded_aside;
 use super::{Error, TempDir};
 use crate::instance::{Instance, LocalBackend};
 use crate::scenario::Scenario;
@@ -86,11 +85,8 @@ pub async fn fleet(
     plan: &Plan,
     note: &(dyn Fn(String) + Send + Sync),
 ) -> Result<FleetReport, Error> {
-    let base = backend.dirs().clone();
-    let cache = TempDir::new(std::env::temp_dir(), "pgdrill-bench-seeded")?;
-    let backend = with_cache(backend, &base, cache.path())?;
     note("preparing the seeded instance (not timed)".into());
-    let live = seeded(&backend, scenario).await?;
+    let (_cache, backend, live) = seeded_aside(backend, scenario).await?;
     let users = scenario.fixture.rows.get("users").copied().unwrap_or(0);
     let work = TempDir::new(std::env::temp_dir(), "pgdrill-bench-fleet")?;
     let mut workloads = Vec::new();

@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::provision::with_cache;
-use super::volume::seeded;
-use super::{Error, TempDir};
+use super::Error;
+use super::volume::seeded_aside;
 use crate::drill::{Command, Drill, Options, Target};
 use crate::instance::LocalBackend;
 use crate::scenario::{Dur, Scenario};
@@ -53,10 +52,7 @@ pub async fn memory(
     s.fleet.pods = 10;
     s.fleet.rps_per_pod = 100;
     s.rubric.time_limit = Some(Dur::from_secs(minutes * 60 + 60));
-    let base = backend.dirs().clone();
-    let cache = TempDir::new(std::env::temp_dir(), "pgdrill-bench-seeded")?;
-    let backend = with_cache(backend, &base, cache.path())?;
-    let instance = seeded(&backend, &s).await?;
+    let (_cache, _backend, instance) = seeded_aside(backend, &s).await?;
     let target = Target {
         name: "primary".into(),
         info: instance.info().clone(),

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sqlx::Executor;
 
-use super::provision::{ms, with_cache};
-use super::volume::seeded;
+use super::provision::ms;
+use super::volume::seeded_aside;
 use super::{Error, Stats, TempDir};
 use crate::instance::physical::{self, Recovery, Target};
 use crate::instance::{self, Instance, LocalBackend, snapshot};
@@ -56,11 +56,8 @@ pub async fn restore(
     runs: u32,
     note: &(dyn Fn(String) + Send + Sync),
 ) -> Result<RestoreReport, Error> {
-    let base = backend.dirs().clone();
-    let cache = TempDir::new(std::env::temp_dir(), "pgdrill-bench-seeded")?;
-    let backend = with_cache(backend, &base, cache.path())?;
     note("preparing the seeded instance (not timed)".into());
-    let live = seeded(&backend, scenario).await?;
+    let (_cache, backend, live) = seeded_aside(backend, scenario).await?;
     physical::start_archiving(live.info()).map_err(Error::Failed)?;
     let work = TempDir::new(std::env::temp_dir(), "pgdrill-bench-restore")?;
     let measured = measure(&backend, &live, work.path(), runs, note).await;

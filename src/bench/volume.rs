@@ -130,6 +130,19 @@ async fn time_to_traffic(backend: &LocalBackend, scenario: &Scenario) -> Result<
 
 /// An instance prepared as `pgdrill run` prepares it, through the seeded
 /// cache of `backend`.
+/// A seeded instance from a cache of its own (the user's seeded databases
+/// are neither used nor evicted), with the backend on that cache; the
+/// cache goes with the `TempDir`, kept as long as the instance.
+pub(super) async fn seeded_aside(
+    backend: &LocalBackend,
+    scenario: &Scenario,
+) -> Result<(TempDir, LocalBackend, instance::Instance), Error> {
+    let cache = TempDir::new(std::env::temp_dir(), "pgdrill-bench-seeded")?;
+    let backend = with_cache(backend, backend.dirs(), cache.path())?;
+    let live = seeded(&backend, scenario).await?;
+    Ok((cache, backend, live))
+}
+
 pub(super) async fn seeded(
     backend: &LocalBackend,
     scenario: &Scenario,

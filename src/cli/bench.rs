@@ -368,11 +368,7 @@ async fn measure_class(
         learners,
         time_scale,
     };
-    let note = |line: String| {
-        if !json {
-            eprintln!("  {line}");
-        }
-    };
+    let note = progress(json);
     if !json {
         eprintln!("serving a class of {learners} ({} build)...", build());
     }
@@ -436,11 +432,7 @@ async fn measure_provision(
         }
         _ => Vec::new(),
     };
-    let note = |line: String| {
-        if !json {
-            eprintln!("  {line}");
-        }
-    };
+    let note = progress(json);
     if !json {
         eprintln!(
             "measuring {} cold, {} warm and {} peer runs (data in {})...",
@@ -521,11 +513,7 @@ fn measure_grade(
     runs: u32,
     json: bool,
 ) -> Result<bench::grade::GradeReport, Error> {
-    let note = |line: String| {
-        if !json {
-            eprintln!("  {line}");
-        }
-    };
+    let note = progress(json);
     let report = bench::grade::grade(
         &ctx.scenarios,
         &std::env::temp_dir(),
@@ -633,6 +621,16 @@ pub(super) fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// Progress lines on stderr, indented under the benchmark's heading; none
+/// with `--json`.
+pub(super) fn progress(json: bool) -> impl Fn(String) + Send + Sync {
+    move |line| {
+        if !json {
+            eprintln!("  {line}");
+        }
+    }
 }
 
 #[cfg(test)]

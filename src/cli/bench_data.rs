@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::bench::{build, heads, row, thousands};
+use super::bench::{build, heads, progress, row, thousands};
 use super::{Context, Interrupt, say};
 use crate::Error;
 use crate::bench::{self, Stats};
@@ -34,11 +34,7 @@ pub(super) async fn measure_restore(
 ) -> Result<bench::restore::RestoreReport, Error> {
     let backend = ctx.local_backend()?;
     let (scenario, volume) = at_volume(ctx, rows)?;
-    let note = |line: String| {
-        if !json {
-            eprintln!("  {line}");
-        }
-    };
+    let note = progress(json);
     if !json {
         eprintln!(
             "measuring {runs} snapshot + restore runs of each side at {volume} ({} build)...",
@@ -116,11 +112,7 @@ pub(super) async fn measure_volume(
     let path = crate::scenario::resolve(bench::volume::SCENARIO, &ctx.scenarios)?;
     let mut scenario = crate::scenario::load(&path)?;
     scenario.fixture.rows.extend(rows);
-    let note = |line: String| {
-        if !json {
-            eprintln!("  {line}");
-        }
-    };
+    let note = progress(json);
     if !json {
         let volume: Vec<String> = scenario
             .fixture
@@ -221,11 +213,7 @@ pub(super) async fn measure_fleet(
         seconds,
         runs,
     };
-    let note = |line: String| {
-        if !json {
-            eprintln!("  {line}");
-        }
-    };
+    let note = progress(json);
     if !json {
         eprintln!(
             "measuring {runs} runs of {seconds}s on each side, {connections} connections, {} users ({} build)...",
@@ -281,11 +269,7 @@ pub(super) async fn measure_memory(
     let backend = ctx.local_backend()?;
     let path = crate::scenario::resolve("mixed-version-rename", &ctx.scenarios)?;
     let scenario = crate::scenario::load(&path)?;
-    let note = |line: String| {
-        if !json {
-            eprintln!("  {line}");
-        }
-    };
+    let note = progress(json);
     if !json {
         eprintln!(
             "running a {minutes}-minute drill at 1,000 requests/s ({} build)...",
