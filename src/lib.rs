@@ -20,6 +20,7 @@ pub mod report;
 pub mod scenario;
 pub mod score;
 pub mod serve;
+pub mod service;
 pub mod sqlstate;
 pub mod text;
 pub mod transcript;

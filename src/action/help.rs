@@ -50,9 +50,9 @@ pub const HELP: &[Help] = &[
 /// Help for `sql`.
 pub(super) const SQL: Help = Help {
     name: "sql",
-    usage: "sql \"SELECT ...\"",
+    usage: "sql [--on INSTANCE] \"SELECT ...\"",
     summary: "run SQL as the app's role and show the result",
-    detail: "Prints up to 20 rows. For longer sessions use psql with the URL printed at the start.",
+    detail: "Prints up to 20 rows. For longer sessions use psql with the URL printed at the start. `--on INSTANCE` runs it on another instance of the drill (see `instances`), e.g. smoke tests on a restored copy before the cutover: `sql --on restored-1 SELECT count(*) FROM users`.",
 };
 
 /// Help for `hint`.

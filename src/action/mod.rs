@@ -20,6 +20,7 @@ mod incident;
 mod kill;
 mod look;
 mod migrate;
+mod on;
 mod record;
 mod recover;
 mod script;
@@ -39,6 +40,7 @@ pub use incident::Incident;
 pub use kill::Kill;
 pub use look::Look;
 pub use migrate::{Apply, Down, Migrate, Record as MigrateRecord, Up, Verb as MigrateVerb};
+pub use on::On;
 pub use record::upgrade;
 pub use recover::{Point, Recover};
 pub use script::{ScriptLine, parse_script};
@@ -71,6 +73,8 @@ pub enum Action {
     Change(Change),
     /// Run SQL as the app's role.
     Sql(String),
+    /// A move on another instance than the one the app uses.
+    On(On),
     /// Let scenario time pass.
     Wait(Wait),
     /// A nudge (costs points).
@@ -103,6 +107,9 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
         return Err(err("empty line", None));
     };
     let w = w.with_usage(usage(&verb));
+    if let Some((instance, rest)) = On::split(line, &w)? {
+        return On::wrap(instance, parse(&rest)?);
+    }
     let v = verb.as_str();
     Ok(match v {
         "help" | "?" => {
@@ -160,6 +167,9 @@ impl Action {
     /// (status, events, a list, help), waits, or asks for a hint. SQL is
     /// not among them, whatever it runs.
     pub fn changes_nothing(&self) -> bool {
+        if let Action::On(on) = self {
+            return on.action.changes_nothing();
+        }
         matches!(
             self,
             Action::Help(_)
@@ -190,6 +200,7 @@ impl fmt::Display for Action {
             Action::Incident(a) => a.fmt(f),
             Action::Change(a) => a.fmt(f),
             Action::Sql(sql) => write!(f, "sql {sql}"),
+            Action::On(on) => on.fmt(f),
             Action::Wait(a) => a.fmt(f),
             Action::Hint => f.write_str("hint"),
             Action::Resolve => f.write_str("resolve"),

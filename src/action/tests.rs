@@ -73,6 +73,46 @@ fn parses_every_command() {
         Action::Sql("SELECT count(*) FROM users".into())
     );
     assert_eq!(
+        parse("sql --on restored-1 SELECT count(*) FROM users").unwrap(),
+        Action::On(On {
+            instance: "restored-1".into(),
+            action: Box::new(Action::Sql("SELECT count(*) FROM users".into()))
+        })
+    );
+    assert_eq!(
+        parse("migrate down --on restored-1 --count 2")
+            .unwrap()
+            .to_string(),
+        "migrate down --on restored-1 --count 2"
+    );
+    assert_eq!(
+        parse("MIGRATE status --on restored-1").unwrap(),
+        Action::On(On {
+            instance: "restored-1".into(),
+            action: Box::new(Action::Migrate(Migrate::Status))
+        })
+    );
+    assert!(
+        parse("migrate status --on restored-1")
+            .unwrap()
+            .changes_nothing()
+    );
+    for bad in [
+        "sql --on",
+        "sql --on restored-1",
+        "sql --on 'a b' SELECT 1",
+        "sql --on a --on b SELECT 1",
+        "migrate down --on",
+        "migrate up --on x --on y",
+    ] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+    // Only a move's own `--on` is one: a note may say anything.
+    assert!(matches!(
+        parse("note failover --on call").unwrap(),
+        Action::Incident(_)
+    ));
+    assert_eq!(
         parse("note 'v1 fails with 42703'").unwrap(),
         Action::Incident(Incident::Note("v1 fails with 42703".into()))
     );
@@ -454,6 +494,10 @@ mod round_trip {
     fn spaced() -> impl Strategy<Value = String> {
         prop_oneof![word(), "[a-z]{1,5} [a-z]{1,5}", "[a-z]{1,4}'[a-z]{1,4}"]
     }
+    /// A name pgdrill gives things (instances, snapshots).
+    fn word_name() -> impl Strategy<Value = String> {
+        "[a-z0-9][a-z0-9_-]{0,10}"
+    }
     fn ident() -> impl Strategy<Value = String> {
         "[a-z_][a-z0-9_]{0,8}"
     }
@@ -618,6 +662,17 @@ mod round_trip {
             .prop_map(Action::Incident),
             change().prop_map(Action::Change),
             text().prop_map(Action::Sql),
+            (
+                word_name(),
+                prop_oneof![
+                    text().prop_map(Action::Sql),
+                    migrate().prop_map(Action::Migrate)
+                ]
+            )
+                .prop_map(|(instance, action)| Action::On(On {
+                    instance,
+                    action: Box::new(action)
+                })),
             prop_oneof![
                 dur().prop_map(Wait::For),
                 (until(), proptest::option::of(dur()))

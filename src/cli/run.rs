@@ -145,12 +145,20 @@ pub(super) async fn setup<'c>(
         app_url: instance.url(),
         superuser_url: instance.superuser_url(),
     };
-    if let Err(e) = introduce(args, &target, &app.url, interrupt, out).await {
+    // The address people's psql uses: it follows the cutover, and what is
+    // typed through it is recorded. Without it (no free port), the
+    // server's own URL, as before.
+    let endpoints =
+        crate::service::Service::open("127.0.0.1", drill::Target::upstream(&target)).ok();
+    let psql = endpoints.as_ref().map_or_else(
+        || target.app_url.clone(),
+        |(s, _)| crate::service::url_at(&target.app_url, s.addr()),
+    );
+    if let Err(e) = introduce(args, &target, &psql, &app.url, interrupt, out).await {
         instance.shutdown().await;
         return Err(e);
     }
 
-    let psql = target.app_url.clone();
     let options = Options {
         seed: args.seed,
         time_scale: args.time_scale,
@@ -179,6 +187,10 @@ pub(super) async fn setup<'c>(
     .with_provision(provision)
     .with_face(face_tx)
     .owning(instance);
+    let drill = match endpoints {
+        Some((service, seen)) => drill.with_service(service, seen),
+        None => drill,
+    };
     Ok(Setup {
         scenario,
         key,
@@ -269,6 +281,7 @@ async fn fresh(
 async fn introduce(
     args: &RunArgs,
     target: &Target,
+    psql: &str,
     app_url: &str,
     interrupt: &Interrupt,
     out: &mut impl Write,
@@ -278,9 +291,8 @@ async fn introduce(
     }
     say!(
         out,
-        "Your database ({}): psql '{}'",
+        "Your database ({}): psql '{psql}'\n  (this address follows the cutover; what you type there is recorded as moves; `instances` lists each instance's own)",
         target.info.version.split(" (").next().unwrap_or_default(),
-        target.app_url
     );
     say!(
         out,

@@ -9,7 +9,7 @@ use sqlx::{AssertSqlSafe, Column, Row};
 use tokio::sync::oneshot;
 
 use super::{Db, Drill, Pending, Reply, Snap, View, Waiting};
-use crate::action::{Action, HELP, Look, Migrate, Snapshot, Until, Wait};
+use crate::action::{Action, HELP, Look, Migrate, On, Snapshot, Until, Wait};
 use crate::instance::Instance;
 use crate::migrate::classify::classify;
 use crate::transcript::{Actor, EndReason, Event, EventKind, Move, Outcome, Parsed, Tag};
@@ -27,7 +27,10 @@ pub(super) struct Done {
 /// What a finished move changes in the engine.
 pub(super) enum Effect {
     None,
+    /// The migrations applied on the database the move ran on.
     Applied(Vec<String>),
+    /// The same, on the drill's database with this index.
+    AppliedOn(usize, Vec<String>),
     Snapshot(Snap),
     Restored(Box<(Db, Instance)>),
 }
@@ -78,6 +81,31 @@ pub(super) fn sql_tags(sql: &str) -> Vec<Tag> {
         tags.push(Tag::Contract);
     }
     tags
+}
+
+/// A move's place, when the learner named it: the instance, and whether
+/// the app used another one when the move was made.
+pub(super) struct OnRecord {
+    on: On,
+    aside: bool,
+}
+
+/// The record of a move made with `--on`: its canonical form names the
+/// instance; aside from the service, it carries no tags.
+fn on_instance(mut done: Done, on: Option<&OnRecord>) -> Done {
+    done.canonical = marked(done.canonical, on);
+    if on.is_some_and(|r| r.aside) {
+        done.tags.clear();
+    }
+    done
+}
+
+/// A canonical form with `--on NAME` when the move named its instance.
+fn marked(canonical: String, on: Option<&OnRecord>) -> String {
+    match on {
+        Some(r) => On::mark(&canonical, &r.on.instance, &r.on.action),
+        None => canonical,
+    }
 }
 
 pub(super) fn rows(columns: &[&str], rows: Vec<Vec<String>>) -> View {
@@ -131,7 +159,8 @@ impl Drill {
             Action::Kill(order) => return self.kill(pending, order),
             Action::Incident(incident) => self.incident(incident),
             Action::Change(change) => self.change(change),
-            Action::Sql(text) => return self.sql(pending, text),
+            Action::Sql(text) => return self.sql(pending, self.serving, text),
+            Action::On(on) => return self.on(pending, on),
             Action::Wait(wait) => return self.wait(pending, wait),
             Action::Hint => return self.hint(pending),
             Action::Resolve => {
@@ -161,29 +190,79 @@ impl Drill {
             .view(View::Events(events))
     }
 
-    /// A migration move runs as a task on its own connection.
+    /// A migration move runs as a task on its own connection to the
+    /// database the app uses.
     fn migrate(&mut self, pending: Pending, order: Migrate) {
+        self.migrate_on(pending, self.serving, order, None);
+    }
+
+    /// A migration move on database `db`; `on` names it in the record.
+    fn migrate_on(&mut self, pending: Pending, db: usize, order: Migrate, on: Option<OnRecord>) {
         let scenario = self.scenario.clone();
-        let url = self.db().app_url.clone();
-        let canonical = Action::Migrate(order.clone()).to_string();
+        let canonical = marked(Action::Migrate(order.clone()).to_string(), on.as_ref());
         self.spawn_move_on(
             pending,
             canonical,
-            url,
-            Box::new(move |conn| Box::pin(super::migrations::migrate(scenario, conn, order))),
+            db,
+            Box::new(move |conn| {
+                Box::pin(async move {
+                    let done = super::migrations::migrate(scenario, conn, order).await;
+                    let effect = match done.effect {
+                        Effect::Applied(applied) => Effect::AppliedOn(db, applied),
+                        other => other,
+                    };
+                    on_instance(Done { effect, ..done }, on.as_ref())
+                })
+            }),
         );
     }
 
-    /// `sql`: runs as the app's role, as a task.
-    fn sql(&mut self, pending: Pending, text: String) {
-        let url = self.db().app_url.clone();
-        let canonical = Action::Sql(text.clone()).to_string();
+    /// `sql`: runs as the app's role on database `db`, as a task.
+    fn sql(&mut self, pending: Pending, db: usize, text: String) {
+        self.sql_on(pending, db, text, None);
+    }
+
+    fn sql_on(&mut self, pending: Pending, db: usize, text: String, on: Option<OnRecord>) {
+        let canonical = marked(Action::Sql(text.clone()).to_string(), on.as_ref());
         self.spawn_move_on(
             pending,
             canonical,
-            url,
-            Box::new(move |conn| Box::pin(sql(conn, text))),
+            db,
+            Box::new(move |conn| {
+                Box::pin(async move { on_instance(sql(conn, text).await, on.as_ref()) })
+            }),
         );
+    }
+
+    /// `sql --on NAME`, `migrate ... --on NAME`: the move runs on that
+    /// instance of the drill, whichever the app uses.
+    fn on(&mut self, pending: Pending, on: On) {
+        let Some(db) = self.db_named(&on.instance) else {
+            let names: Vec<String> = self.dbs.iter().map(|d| d.target.name.clone()).collect();
+            let text = format!(
+                "no instance `{}` (instances: {})",
+                on.instance,
+                names.join(", ")
+            );
+            self.complete(pending, Done::refuse(on.to_string(), text));
+            return;
+        };
+        // Run on an instance the app does not use, a move cannot harm the
+        // service: it is recorded without the tags that rules about the
+        // service read (contract, destructive, corrective).
+        let record = Some(OnRecord {
+            on: on.clone(),
+            aside: db != self.serving,
+        });
+        match *on.action {
+            Action::Sql(text) => self.sql_on(pending, db, text, record),
+            Action::Migrate(order) => self.migrate_on(pending, db, order, record),
+            other => {
+                let text = format!("`{other}` does not run on another instance");
+                let canonical = On::mark(&other.to_string(), &on.instance, &other);
+                self.complete(pending, Done::refuse(canonical, text));
+            }
+        }
     }
 
     /// `wait`: recorded at once; answered when the tick finds it due.
@@ -261,11 +340,18 @@ impl Drill {
         match done.effect {
             Effect::None => {}
             Effect::Applied(applied) => self.applied = applied,
+            Effect::AppliedOn(db, applied) if db == self.serving => self.applied = applied,
+            Effect::AppliedOn(db, applied) => {
+                if let Some(d) = self.dbs.get_mut(db) {
+                    d.applied = applied;
+                }
+            }
             Effect::Snapshot(s) => self.snapshots.push(s),
             Effect::Restored(restored) => {
                 let (db, instance) = *restored;
                 self.dbs.push(db);
                 self.owned.push((self.dbs.len() - 1, instance));
+                self.expose_newest();
             }
         }
         self.record_move(
@@ -290,7 +376,7 @@ impl Drill {
     }
 
     /// Appends a move at its time, keeping the transcript in time order.
-    fn record_move(&mut self, t_ms: u64, mv: Move) {
+    pub(super) fn record_move(&mut self, t_ms: u64, mv: Move) {
         let event = Event {
             hash: None,
             t_ms,

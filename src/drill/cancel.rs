@@ -53,17 +53,18 @@ impl Drill {
         });
     }
 
-    /// Runs a move's work on a connection of its own (as `url`'s role) as a
-    /// task; a cancel terminates that connection's backend, then lets the
-    /// work report how far it got.
+    /// Runs a move's work on a connection of its own to database `db` (as
+    /// the app's role) as a task; a cancel terminates that connection's
+    /// backend, then lets the work report how far it got.
     pub(super) fn spawn_move_on(
         &mut self,
         pending: Pending,
         canonical: String,
-        url: String,
+        db: usize,
         work: OnConnection,
     ) {
-        let superuser = self.db().superuser_url.clone();
+        let target = &self.dbs[db].target;
+        let (url, superuser) = (target.app_url.clone(), target.superuser_url.clone());
         let mut cancel = self.cancel_handle();
         self.work.moves.spawn(async move {
             let mut conn = match crate::instance::connect_as(&url, MOVES, None).await {

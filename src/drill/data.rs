@@ -120,7 +120,7 @@ impl Drill {
     }
 
     pub(super) fn instances(&self) -> Done {
-        let table = self
+        let table: Vec<Vec<String>> = self
             .dbs
             .iter()
             .enumerate()
@@ -134,10 +134,27 @@ impl Drill {
                         ""
                     }
                     .to_string(),
-                    d.target.app_url.clone(),
+                    self.psql_url(i),
                 ]
             })
             .collect();
+        // The service address first: the one to use. URLs are shown, never
+        // recorded (they carry the password).
+        let service = self.service_url().map(|url| {
+            vec![
+                "service".to_string(),
+                url.split('@')
+                    .nth(1)
+                    .unwrap_or_default()
+                    .split('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                format!("follows the cutover (now {})", self.db().name),
+                url,
+            ]
+        });
+        let table = service.into_iter().chain(table).collect();
         Done::ok(
             Look::Instances.to_string(),
             format!("{} instance(s)", self.dbs.len()),
@@ -198,6 +215,7 @@ impl Drill {
                 self.dbs[self.serving].applied = std::mem::replace(&mut self.applied, applied);
                 self.serving = db;
                 self.pitr.served.push((self.clock.now_ms(), db));
+                self.route_service();
                 Done::ok(
                     canonical,
                     format!(

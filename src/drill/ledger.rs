@@ -136,11 +136,21 @@ impl Ledger {
 }
 
 impl Drill {
-    /// Takes in a finished request: its metrics, and a write's ack.
-    pub(super) fn record(&mut self, sample: Sample) {
+    /// Takes in finished requests, all received at scenario time `now_ms`:
+    /// their metrics, and writes' acks.
+    pub(super) fn record(&mut self, samples: impl IntoIterator<Item = Sample>) {
+        // Read once: the clock takes a lock, and a batch arrived at once.
+        let now_ms = self.clock.now_ms();
+        let measured = !self.clock.is_paused();
+        for sample in samples {
+            self.record_one(sample, now_ms, measured);
+        }
+    }
+
+    fn record_one(&mut self, sample: Sample, now_ms: u64, measured: bool) {
         // A paused drill is not measured; its writes still count.
-        if !self.clock.is_paused() {
-            self.health.builder.record(&sample, self.clock.now_ms());
+        if measured {
+            self.health.builder.record(&sample, now_ms);
         }
         if let Outcome::Ok {
             write: true,
@@ -148,7 +158,7 @@ impl Drill {
         } = sample.outcome
             && let Some(table) = self.ledger_targets.get(&(sample.version, sample.endpoint))
         {
-            self.ledger.push(self.clock.now_ms(), sample.db, table, key);
+            self.ledger.push(now_ms, sample.db, table, key);
         }
     }
 }

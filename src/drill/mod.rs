@@ -35,6 +35,7 @@ mod testing;
 #[cfg(test)]
 mod tests;
 mod timeline;
+mod typed;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -85,6 +86,8 @@ const SETTLE_AT_END: Duration = Duration::from_secs(8);
 
 /// How often the loop looks at the clock.
 const TICK: Duration = Duration::from_millis(100);
+/// Most samples the loop takes in one go.
+const SAMPLE_BATCH: usize = 256;
 
 /// Why a drill could not run.
 #[derive(Debug, thiserror::Error)]
@@ -264,6 +267,8 @@ pub struct Drill {
     ended: Option<EndReason>,
     /// What the app's HTTP face answers from, kept current.
     face: Option<tokio::sync::watch::Sender<crate::workload::http::Face>>,
+    /// The addresses people's psql sessions use, and what they run.
+    endpoints: typed::Endpoints,
 }
 
 impl Drill {
@@ -347,6 +352,7 @@ impl Drill {
             end_at_ms,
             ended: None,
             face: None,
+            endpoints: typed::Endpoints::default(),
         }
     }
 
@@ -422,10 +428,16 @@ impl Drill {
 
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut batch = Vec::with_capacity(SAMPLE_BATCH);
+        let mut seen = self.take_seen();
         while self.ended.is_none() {
             tokio::select! {
-                Some(sample) = samples.recv() => self.record(sample),
+                // Whatever has queued up is taken at once: at thousands of
+                // requests a second the loop then wakes once a batch, not
+                // once a request.
+                1.. = samples.recv_many(&mut batch, SAMPLE_BATCH) => self.record(batch.drain(..)),
                 _ = tick.tick() => self.on_tick(),
+                Some(s) = seen.recv() => self.seen(s),
                 Some(done) = self.work.tasks.join_next(), if !self.work.tasks.is_empty() => {
                     if let Ok(done) = done {
                         self.on_finished(done);
@@ -484,8 +496,9 @@ impl Drill {
             fleet.shutdown().await;
         }
         while let Ok(sample) = samples.try_recv() {
-            self.record(sample);
+            batch.push(sample);
         }
+        self.record(batch.drain(..));
         if !matches!(
             self.ended,
             Some(EndReason::Interrupted | EndReason::ServerDied)

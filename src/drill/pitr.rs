@@ -165,6 +165,7 @@ impl Drill {
                 app_url: instance.url(),
                 superuser_url: instance.superuser_url(),
             };
+            let target = target.with_password_of(&live).await;
             let _ = physical::start_archiving(&target.info);
             let moved = match advance_sequences(&live.superuser_url, &target.superuser_url).await {
                 Ok(n) => n,

@@ -385,7 +385,8 @@ CREATE TABLE IF NOT EXISTS pgdrill_audit.ddl (
     usr   text DEFAULT session_user,
     own   boolean DEFAULT coalesce(current_setting('pgdrill.own', true), '') = 'on',
     tag   text,
-    query text
+    query text,
+    pid   integer DEFAULT pg_backend_pid()
 );
 CREATE OR REPLACE FUNCTION pgdrill_audit.record() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$

@@ -23,6 +23,8 @@ const PROBE: &str = "pgdrill-probe";
 #[derive(Debug, Clone)]
 pub(super) struct Audited {
     pub id: i64,
+    /// The server process that ran it.
+    pub pid: Option<i32>,
     pub app: String,
     pub tag: String,
     pub query: String,
@@ -61,7 +63,7 @@ pub(super) async fn probe(scenario: Arc<Scenario>, target: Target, cursor: Optio
     }
     if let Some(cursor) = cursor {
         let rows = sqlx::query(
-            "SELECT id, app, tag, query FROM pgdrill_audit.ddl WHERE id > $1 AND NOT own ORDER BY id",
+            "SELECT id, app, tag, query, pid FROM pgdrill_audit.ddl WHERE id > $1 AND NOT own ORDER BY id",
         )
         .bind(cursor)
         .fetch_all(&mut conn)
@@ -74,6 +76,7 @@ pub(super) async fn probe(scenario: Arc<Scenario>, target: Target, cursor: Optio
                 app: r.get::<Option<String>, _>(1).unwrap_or_default(),
                 tag: r.get::<Option<String>, _>(2).unwrap_or_default(),
                 query: r.get::<Option<String>, _>(3).unwrap_or_default(),
+                pid: r.get::<Option<i32>, _>(4),
             })
             .collect();
     }
@@ -216,8 +219,9 @@ impl Drill {
         let mut last_query = String::new();
         for row in probed.audit {
             self.dbs[db].audit_cursor = self.dbs[db].audit_cursor.max(row.id);
-            // One statement with several commands is one move.
-            if row.query == last_query {
+            // One statement with several commands is one move; one typed
+            // through pgdrill's endpoints is recorded from there.
+            if row.query == last_query || self.proxied(db, row.pid) {
                 continue;
             }
             last_query = row.query.clone();

@@ -171,6 +171,7 @@ impl Drill {
                 app_url: instance.url(),
                 superuser_url: instance.superuser_url(),
             };
+            let target = target.with_password_of(&live).await;
             let result = async {
                 if !physical {
                     pg_restore(&target, &file, false).await?;

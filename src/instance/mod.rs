@@ -118,7 +118,8 @@ pub struct InstanceInfo {
 }
 
 impl InstanceInfo {
-    fn url_for(&self, role: &Role) -> String {
+    /// The psql-compatible URL for `role`.
+    pub fn url_for(&self, role: &Role) -> String {
         format!(
             "postgres://{}:{}@{}:{}/{}",
             role.user, role.password, self.host, self.port, self.database

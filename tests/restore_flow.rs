@@ -1,0 +1,243 @@
+//! Runbook 003's restore flow as moves, on real PostgreSQL: work on a named
+//! instance before the cutover.
+
+mod common;
+
+use common::{TestEnv, moves, read_json};
+use serde_json::Value;
+
+const TIME_SCALE: &str = "10";
+
+/// Plays `script` on `scenario` (local backend) and returns its transcript.
+fn play(env: &TestEnv, scenario: &str, script: &str) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, transcript) = (dir.path().join("s.txt"), dir.path().join("t.json"));
+    std::fs::write(&path, script).unwrap();
+    let out = env
+        .run([
+            "run",
+            scenario,
+            "--time-scale",
+            TIME_SCALE,
+            "--json",
+            "--script",
+        ])
+        .arg(&path)
+        .arg("--transcript")
+        .arg(&transcript)
+        .args(["--backend", "local"])
+        .go();
+    assert!(
+        transcript.exists(),
+        "no transcript\nstdout:\n{}\nstderr:\n{}",
+        out.stdout,
+        out.stderr
+    );
+    read_json(&transcript)
+}
+
+/// The move whose input starts with `input`.
+fn find<'a>(moves: &'a [Value], input: &str) -> &'a Value {
+    moves
+        .iter()
+        .find(|m| m["input"].as_str().unwrap().starts_with(input))
+        .unwrap_or_else(|| panic!("no move `{input}` in {moves:#?}"))
+}
+
+#[test]
+fn moves_on_a_named_instance_run_there_and_are_recorded_so() {
+    let env = TestEnv::new();
+    let saved = play(
+        &env,
+        "contract-too-early",
+        "wait until incident --max 1m\n\
+         flag set sms_login off\n\
+         restore pre-release-3 --to new\n\
+         migrate status --on restored-1\n\
+         sql --on restored-1 SELECT count(*) FROM users WHERE phone IS NOT NULL\n\
+         migrate down --on restored-1\n\
+         sql --on restored-1 SELECT phone_e164 FROM users LIMIT 1\n\
+         sql SELECT phone_e164 FROM users LIMIT 1\n\
+         sql --on nowhere SELECT 1\n\
+         status\n\
+         resolve\n",
+    );
+    let moves = moves(&saved);
+    let status = find(&moves, "migrate status --on");
+    assert_eq!(status["canonical"], "migrate status --on restored-1");
+    assert_eq!(status["outcome"], "done", "{status:#}");
+    // The restored copy still has the column the incident dropped.
+    let read = find(&moves, "sql --on restored-1 SELECT count");
+    assert_eq!(read["outcome"], "done", "{read:#}");
+    assert!(
+        read["canonical"]
+            .as_str()
+            .unwrap()
+            .starts_with("sql --on restored-1 SELECT count(*)"),
+        "{read:#}"
+    );
+    // The down ran on the copy: its newest migration, with no tag a rule
+    // about the service reads.
+    let down = find(&moves, "migrate down --on");
+    assert_eq!(down["outcome"], "done", "{down:#}");
+    assert_eq!(
+        down["canonical"],
+        "migrate down --on restored-1 002_add_phone_e164"
+    );
+    assert!(
+        down["tags"].as_array().is_none_or(|t| t.is_empty()),
+        "{down:#}"
+    );
+    let gone = find(&moves, "sql --on restored-1 SELECT phone_e164");
+    assert_eq!(gone["outcome"], "failed", "{gone:#}");
+    assert!(
+        gone["result"].as_str().unwrap().contains("phone_e164"),
+        "{gone:#}"
+    );
+    // ... and not on the primary, which the app still uses.
+    let kept = find(&moves, "sql SELECT phone_e164");
+    assert_eq!(kept["outcome"], "done", "{kept:#}");
+    let last = find(&moves, "status");
+    let applied = last["state"]["applied"].as_array().unwrap();
+    assert!(
+        applied.iter().any(|a| a == "002_add_phone_e164"),
+        "{last:#}"
+    );
+    let nowhere = find(&moves, "sql --on nowhere");
+    assert_eq!(nowhere["outcome"], "refused", "{nowhere:#}");
+    let said = nowhere["result"].as_str().unwrap();
+    assert!(
+        said.contains("no instance `nowhere`") && said.contains("primary, restored-1"),
+        "{said}"
+    );
+}
+
+/// psql, run as a learner would, through `url`: its output, or why not.
+fn psql(url: &str, sql: &str) -> String {
+    let bins = pgdrill::instance::PgBinaries::locate(None).unwrap();
+    let out = std::process::Command::new(bins.bin("psql"))
+        .args(["-X", "-A", "-t", "-c", sql, url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The psql URL in a line of pgdrill's output, if it holds one.
+fn url_in(line: &str) -> Option<String> {
+    let start = line.find("postgres://")?;
+    let url: String = line[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '\'' && *c != '│')
+        .collect();
+    Some(url)
+}
+
+#[test]
+fn reads_typed_in_psql_are_moves_and_the_service_address_follows_the_cutover() {
+    use std::io::BufRead;
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (script, transcript) = (dir.path().join("s.txt"), dir.path().join("t.json"));
+    // Each `wait 30s` is 3 s here: the test types in psql meanwhile.
+    std::fs::write(
+        &script,
+        "wait until incident --max 1m\n\
+         restore pre-release-3 --to new\n\
+         instances\n\
+         wait 30s\n\
+         cutover restored-1\n\
+         wait 30s\n\
+         resolve\n",
+    )
+    .unwrap();
+    let mut child = env
+        .pgdrill()
+        .args(["run", "contract-too-early", "--time-scale", TIME_SCALE])
+        .args(["--backend", "local", "--script"])
+        .arg(&script)
+        .arg("--transcript")
+        .arg(&transcript)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut service, mut restored, mut ports) = (None, None, Vec::new());
+    for line in lines {
+        let line = line.unwrap();
+        if line.starts_with("Your database") {
+            service = url_in(&line);
+        } else if line.contains("restored-1 ") && line.contains("postgres://") {
+            // Its own address, before the cutover: the runbook's smoke test.
+            restored = url_in(&line);
+            let phones = psql(
+                restored.as_deref().unwrap(),
+                "SELECT count(*) FROM users WHERE phone IS NOT NULL",
+            );
+            assert_eq!(phones, "2000");
+            ports.push(psql(
+                service.as_deref().unwrap(),
+                "SELECT inet_server_port()",
+            ));
+        } else if line.contains("now point at restored-1") {
+            let url = service.as_deref().unwrap();
+            ports.push(psql(url, "SELECT inet_server_port() AS after_cutover"));
+            psql(url, "CREATE INDEX users_email_seen ON users (email)");
+        }
+    }
+    assert!(child.wait().unwrap().success() || transcript.exists());
+    assert!(
+        restored.is_some(),
+        "`instances` showed no address for restored-1"
+    );
+    // The same address reached the primary, then the restored copy.
+    assert_eq!(ports.len(), 2, "{ports:?}");
+    assert_ne!(
+        ports[0], ports[1],
+        "the service address did not follow the cutover"
+    );
+
+    let saved = read_json(&transcript);
+    let moves = moves(&saved);
+    let smoke = find(&moves, "(psql on restored-1) SELECT count(*)");
+    assert_eq!(
+        smoke["canonical"],
+        "sql --on restored-1 SELECT count(*) FROM users WHERE phone IS NOT NULL"
+    );
+    let cutover = find(&moves, "cutover restored-1");
+    assert!(smoke["t_ms"].as_u64() < cutover["t_ms"].as_u64());
+    let before = find(&moves, "(psql on primary) SELECT inet_server_port()");
+    assert_eq!(before["canonical"], "sql SELECT inet_server_port()");
+    let after = find(
+        &moves,
+        "(psql on restored-1) SELECT inet_server_port() AS after_cutover",
+    );
+    assert_eq!(
+        after["canonical"],
+        "sql SELECT inet_server_port() AS after_cutover"
+    );
+    // DDL typed through pgdrill is one move, not a second one from the
+    // DDL audit; it is tagged as typed in another client.
+    let ddl: Vec<&Value> = moves
+        .iter()
+        .filter(|m| m["input"].as_str().unwrap().contains("users_email_seen"))
+        .collect();
+    assert_eq!(ddl.len(), 1, "{ddl:#?}");
+    assert!(
+        ddl[0]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "direct"),
+        "{:#}",
+        ddl[0]
+    );
+    // Passwords are shown, never kept.
+    let text = std::fs::read_to_string(&transcript).unwrap();
+    assert!(!text.contains("postgres://"), "a URL in the transcript");
+}
