@@ -557,10 +557,28 @@ fn ddl_from_another_client_is_recorded_as_a_move() {
             .any(|t| t == "direct"),
         "{direct:#}"
     );
+    // Through the address the drill printed, which records it (and the
+    // DDL audit, which sees it too, leaves it there: one move).
     assert!(
-        direct["input"].as_str().unwrap().starts_with("(psql)"),
+        direct["input"]
+            .as_str()
+            .unwrap()
+            .starts_with("(psql on primary)"),
         "{direct:#}"
     );
+    let same = saved["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["type"] == "move"
+                && e["input"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("DROP INDEX users_created_idx")
+        })
+        .count();
+    assert_eq!(same, 1, "{saved:#}");
 }
 
 #[test]

@@ -20,6 +20,9 @@ pub enum Change {
         what: String,
         /// Who approves.
         by: String,
+        /// In what capacity (`sre`, `migration-owner`): runbook 003 wants
+        /// approvals from an SRE and the migration's owner.
+        role: Option<String>,
     },
     /// A go/no-go decision on a migration (a contract step).
     Decide {
@@ -57,13 +60,19 @@ impl Change {
             "plan" if w.len() == 1 => Ok(Change::Plan(None)),
             "plan" => parse_plan(w).map(|p| Change::Plan(Some(p))),
             "approve" => {
-                w.at_most(4)?;
+                w.at_most(6)?;
+                let role = match (w.get(4), w.get(5)) {
+                    (None, _) => None,
+                    (Some("--as"), Some(role)) => Some(role.to_string()),
+                    _ => return Err(w.err("write `approve WHAT --by NAME [--as ROLE]`")),
+                };
                 match (w.operand(1), w.get(2), w.get(3)) {
                     (Some(what), Some("--by"), Some(by)) => Ok(Change::Approve {
                         what,
                         by: by.to_string(),
+                        role,
                     }),
-                    _ => Err(w.err("write `approve WHAT --by NAME`")),
+                    _ => Err(w.err("write `approve WHAT --by NAME [--as ROLE]`")),
                 }
             }
             _ => parse_decide(w),
@@ -141,8 +150,12 @@ impl fmt::Display for Change {
         match self {
             Change::Plan(None) => f.write_str("plan"),
             Change::Plan(Some(plan)) => plan.fmt(f),
-            Change::Approve { what, by } => {
-                write!(f, "approve {} --by {}", quoted(what), quoted(by))
+            Change::Approve { what, by, role } => {
+                write!(f, "approve {} --by {}", quoted(what), quoted(by))?;
+                match role {
+                    Some(role) => write!(f, " --as {}", quoted(role)),
+                    None => Ok(()),
+                }
             }
             Change::Decide { go, what, reason } => {
                 write!(f, "decide {} {} {reason}", Change::word(*go), quoted(what))
@@ -171,9 +184,9 @@ impl fmt::Display for Plan {
 /// Help for `approve`.
 pub(super) const APPROVE: Help = Help {
     name: "approve",
-    usage: "approve WHAT --by NAME",
+    usage: "approve WHAT --by NAME [--as ROLE]",
     summary: "record an approval (a destructive step, a restore, a contract migration)",
-    detail: "Break-glass actions are allowed only with incident owner approval (runbook 000).",
+    detail: "Break-glass actions are allowed only with incident owner approval (runbook 000). `--as ROLE` says in what capacity (`approve restore --by dana --as sre`): runbook 003 wants approvals from an SRE and the migration's owner, two different people.",
 };
 
 /// Help for `plan`.

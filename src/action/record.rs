@@ -17,9 +17,10 @@ impl Action {
                 owner: p.owner.clone(),
                 purpose: p.purpose.clone(),
             },
-            Action::Change(Change::Approve { what, by }) => Parsed::Approval {
+            Action::Change(Change::Approve { what, by, role }) => Parsed::Approval {
                 what: what.clone(),
                 by: by.clone(),
+                role: role.clone(),
             },
             Action::Change(Change::Decide { go, what, reason }) => Parsed::Decision {
                 go: *go,
@@ -96,7 +97,8 @@ mod tests {
                 Some(Parsed::Look),
                 Some(Parsed::Approval {
                     what: "plan".into(),
-                    by: "dana".into()
+                    by: "dana".into(),
+                    role: None
                 }),
                 Some(Parsed::Act),
                 Some(Parsed::Note {

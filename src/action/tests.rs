@@ -367,9 +367,18 @@ fn recovery_moves_parse() {
         parse("approve 003 --by alice").unwrap(),
         Action::Change(Change::Approve {
             what: "003".into(),
-            by: "alice".into()
+            by: "alice".into(),
+            role: None
         })
     );
+    assert_eq!(
+        parse("approve restore --by dana --as sre")
+            .unwrap()
+            .to_string(),
+        "approve restore --by dana --as sre"
+    );
+    assert!(parse("approve restore --by dana --as").is_err());
+    assert!(parse("approve restore --by dana sre").is_err());
     assert_eq!(
         parse("comms \"RTO 2m, RPO 0\"").unwrap(),
         Action::Incident(Incident::Comms("RTO 2m, RPO 0".into()))
@@ -608,7 +617,8 @@ mod round_trip {
         prop_oneof![
             Just(Change::Plan(None)),
             plan.prop_map(|p| Change::Plan(Some(p))),
-            (word(), spaced()).prop_map(|(what, by)| Change::Approve { what, by }),
+            (word(), spaced(), proptest::option::of(spaced()))
+                .prop_map(|(what, by, role)| Change::Approve { what, by, role }),
             (any::<bool>(), word(), text()).prop_map(|(go, what, reason)| Change::Decide {
                 go,
                 what,

@@ -43,8 +43,12 @@ impl Drill {
                     format!("decision recorded: {word} for {what} ({reason})"),
                 )
             }
-            Change::Approve { what, by } => {
-                Done::ok(canonical, format!("approval for {what} recorded from {by}"))
+            Change::Approve { what, by, role } => {
+                let capacity = role.map(|r| format!(" as {r}")).unwrap_or_default();
+                Done::ok(
+                    canonical,
+                    format!("approval for {what} recorded from {by}{capacity}"),
+                )
             }
         }
     }

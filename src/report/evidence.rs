@@ -463,9 +463,11 @@ impl Gathered {
                 owner,
                 purpose,
             }),
-            Parsed::Approval { what, by } => self
-                .approvals
-                .push(entry(format!("{what}, approved by {by}"))),
+            Parsed::Approval { what, by, role } => {
+                let capacity = role.map(|r| format!(" as {r}")).unwrap_or_default();
+                self.approvals
+                    .push(entry(format!("{what}, approved by {by}{capacity}")))
+            }
             Parsed::Decision {
                 go,
                 migration,

@@ -77,7 +77,7 @@ pub(super) fn postmortem(
         .filter(|i| {
             matches!(
                 i.kind,
-                ItemKind::MissedStep | ItemKind::Forbidden | ItemKind::Guardrail
+                ItemKind::MissedStep | ItemKind::Forbidden | ItemKind::Guardrail | ItemKind::Comms
             )
         })
         .map(|i| format!("{}: {}", i.label, i.lesson.as_deref().unwrap_or(&i.detail)))

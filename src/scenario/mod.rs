@@ -477,6 +477,24 @@ pub struct Rubric {
     /// timeline event plus twice the RTO plus the stability window.
     #[serde(default)]
     pub time_limit: Option<Dur>,
+    /// How often stakeholders hear while the incident is open.
+    #[serde(default)]
+    pub comms: Option<Cadence>,
+}
+
+/// Status updates at most `every` apart while the incident is open
+/// (runbook 003: "every 15–30 minutes with progress"): from the incident's
+/// start to `resolve` (or the drill's end), every stretch longer than
+/// `every` without a `comms` costs `penalty`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cadence {
+    /// The longest stretch allowed between updates (scenario time).
+    pub every: Dur,
+    /// Points each stretch without an update costs.
+    pub penalty: u32,
+    /// Why, citing the runbook.
+    pub why: String,
 }
 
 fn default_hint_cost() -> u32 {
@@ -521,6 +539,11 @@ pub struct Step {
     /// that states the RTO and RPO.
     #[serde(default)]
     pub mentions: Vec<String>,
+    /// For `approve` steps: the roles whose approvals it takes, each from a
+    /// different person (`["sre", "migration-owner"]`, runbook 003). The
+    /// step is done when the last of them is given.
+    #[serde(default)]
+    pub approvers: Vec<String>,
     /// What the learner is told when it is missing or out of order: the
     /// runbook rule it serves.
     pub why: String,

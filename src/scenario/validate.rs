@@ -507,6 +507,27 @@ fn check_rubric(s: &Scenario, p: &mut Vec<Problem>) {
     let ids: BTreeSet<&str> = r.steps.iter().map(|s| s.id.as_str()).collect();
     check_steps(r, &ids, p);
     check_forbid(s, &ids, p);
+    if let Some(c) = &r.comms {
+        if c.every.0.is_zero() {
+            p.push(
+                Problem::at("rubric.comms.every", "must be above zero").hint(
+                    "runbook 003 asks for status updates every 15-30 minutes: `every = \"15m\"`",
+                ),
+            );
+        }
+        if c.penalty == 0 || c.penalty > MAX_POINTS {
+            p.push(Problem::at(
+                "rubric.comms.penalty",
+                format!("a penalty is from 1 to {MAX_POINTS} points"),
+            ));
+        }
+        if c.why.trim().is_empty() {
+            p.push(Problem::at(
+                "rubric.comms.why",
+                "say why, citing the runbook",
+            ));
+        }
+    }
     for (i, id) in r.guardrails_off.iter().enumerate() {
         if super::guardrail::guardrail(id).is_none() {
             p.push(
@@ -577,9 +598,45 @@ fn check_patterns(at: String, patterns: &super::Patterns, p: &mut Vec<Problem>) 
     }
 }
 
+/// `approvers` counts approvals: every pattern of its step is an
+/// `approve`, and each role is named once.
+fn check_approvers(i: usize, step: &super::Step, p: &mut Vec<Problem>) {
+    if step.approvers.is_empty() {
+        return;
+    }
+    let at = format!("rubric.steps.{i}.approvers");
+    let approves = |pattern: &String| {
+        pattern
+            .split_whitespace()
+            .next()
+            .is_some_and(|v| v.eq_ignore_ascii_case("approve"))
+    };
+    if !step.moves.0.iter().all(approves) {
+        p.push(
+            Problem::at(&at, "only an `approve` step can require approvers")
+                .hint("write the step's move as `approve WHAT`"),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for role in &step.approvers {
+        if role.trim().is_empty() || role.contains(char::is_whitespace) {
+            p.push(Problem::at(
+                &at,
+                format!("`{role}` is not a role: one word, as in `--as sre`"),
+            ));
+        } else if !seen.insert(role.to_lowercase()) {
+            p.push(
+                Problem::at(&at, format!("`{role}` is named twice"))
+                    .hint("each role needs its own approver: name a role once"),
+            );
+        }
+    }
+}
+
 fn check_steps(r: &super::Rubric, ids: &BTreeSet<&str>, p: &mut Vec<Problem>) {
     for (i, step) in r.steps.iter().enumerate() {
         check_patterns(format!("rubric.steps.{i}.move"), &step.moves, p);
+        check_approvers(i, step, p);
         if step.points == 0 {
             p.push(Problem::at(
                 &format!("rubric.steps.{i}.points"),
@@ -644,6 +701,45 @@ fn check_forbid(s: &Scenario, ids: &BTreeSet<&str>, p: &mut Vec<Problem>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scenario() -> Scenario {
+        crate::scenario::parse(
+            std::path::Path::new("contract-too-early.toml"),
+            include_str!("../../scenarios/contract-too-early.toml"),
+        )
+        .unwrap()
+    }
+
+    fn said(s: &Scenario) -> String {
+        validate(s)
+            .iter()
+            .map(|p| format!("{p:?}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn approvers_and_a_comms_cadence_are_checked() {
+        let mut s = scenario();
+        assert_eq!(said(&s), "");
+        s.rubric.steps[0].approvers = vec!["sre".into(), "SRE".into(), "two words".into()];
+        s.rubric.comms = Some(super::super::Cadence {
+            every: super::super::Dur::from_secs(0),
+            penalty: 0,
+            why: " ".into(),
+        });
+        let said = said(&s);
+        for expected in [
+            "only an `approve` step can require approvers",
+            "`SRE` is named twice",
+            "`two words` is not a role",
+            "Key(\"comms\"), Key(\"every\")",
+            "a penalty is from 1 to",
+            "say why, citing the runbook",
+        ] {
+            assert!(said.contains(expected), "{expected}: {said}");
+        }
+    }
 
     #[test]
     fn counts_placeholders() {

@@ -7,6 +7,7 @@
 //! runbook rule the scenario gives. No database: an instructor can re-score
 //! any saved transcript.
 
+mod cadence;
 mod forbidden;
 pub mod guardrails;
 mod integrity;
@@ -105,6 +106,8 @@ pub enum ItemKind {
     Rpo,
     /// A hint taken.
     Hint,
+    /// Stakeholders went too long without a status update.
+    Comms,
 }
 
 impl Item {
@@ -129,6 +132,7 @@ impl ItemKind {
             ItemKind::Check => "check",
             ItemKind::Rpo => "rpo",
             ItemKind::Hint => "hint",
+            ItemKind::Comms => "comms",
         }
     }
 }
@@ -180,6 +184,7 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
             lesson: Some(b.rule.why.to_string()),
         });
     }
+    items.extend(cadence::items(rubric, &played, transcript, &timing));
     items.extend(hints(transcript, rubric.hint_cost));
     let mut reasons = Vec::new();
     items.extend(integrity::checks(scenario, &timing, &mut reasons));
@@ -242,14 +247,59 @@ impl<'a> Played<'a> {
                 .all(|w| m.canonical.to_lowercase().contains(&w.to_lowercase()))
     }
 
-    /// The earliest successful move doing the step `id`, in any order.
+    /// The earliest time the step `id` stood done, in any order.
     fn first(&self, id: &str) -> Option<u64> {
         let step = self.rubric.steps.iter().find(|s| s.id == id)?;
-        self.done
-            .iter()
-            .find(|(_, m)| Played::does(step, m))
-            .map(|(t, _)| *t)
+        self.times(step).first().copied()
     }
+
+    /// The times a step stands done: each successful move doing it, or,
+    /// for a step with `approvers`, each approval from the one that first
+    /// covers every role with different people.
+    fn times(&self, step: &Step) -> Vec<u64> {
+        let doing = self.done.iter().filter(|(_, m)| Played::does(step, m));
+        if step.approvers.is_empty() {
+            return doing.map(|(t, _)| *t).collect();
+        }
+        let mut given: Vec<(&str, &str)> = Vec::new();
+        let mut out = Vec::new();
+        for (t, m) in doing {
+            if let Some(crate::transcript::Parsed::Approval {
+                by,
+                role: Some(role),
+                ..
+            }) = m.parsed.as_deref()
+            {
+                given.push((by.as_str(), role.as_str()));
+            }
+            if !out.is_empty() || approvers_covered(&step.approvers, &given) {
+                out.push(*t);
+            }
+        }
+        out
+    }
+}
+
+/// Whether `given` approvals (person, role) cover every role in `roles`
+/// with a different person for each (roles and names ignore case).
+fn approvers_covered(roles: &[String], given: &[(&str, &str)]) -> bool {
+    fn assign(roles: &[String], given: &[(&str, &str)], used: &mut Vec<String>) -> bool {
+        let Some((role, rest)) = roles.split_first() else {
+            return true;
+        };
+        for (by, r) in given {
+            let by = by.to_lowercase();
+            if r.eq_ignore_ascii_case(role) && !used.contains(&by) {
+                used.push(by);
+                if assign(rest, given, used) {
+                    return true;
+                }
+                used.pop();
+            }
+        }
+        false
+    }
+    assign(roles, given, &mut Vec::new())
 }
 
 /// A line per hint taken.

@@ -11,12 +11,7 @@ pub(super) fn items(played: &Played) -> Vec<Item> {
         .steps
         .iter()
         .map(|step| {
-            let matches: Vec<u64> = played
-                .done
-                .iter()
-                .filter(|(_, m)| Played::does(step, m))
-                .map(|(t, _)| *t)
-                .collect();
+            let matches = played.times(step);
             let in_order = |t: u64| {
                 step.after
                     .iter()
@@ -57,7 +52,24 @@ fn never_done(played: &Played, step: &crate::scenario::Step) -> Item {
             .done
             .iter()
             .any(|(_, m)| step.moves.matches(&m.canonical));
-    let what = if near_miss {
+    let approvals = !step.approvers.is_empty()
+        && played
+            .done
+            .iter()
+            .any(|(_, m)| step.moves.matches(&m.canonical));
+    let what = if approvals {
+        format!(
+            "approvals as {} from different people never all given (`{} --by NAME --as ROLE`)",
+            step.approvers.join(" and "),
+            step.moves
+        )
+    } else if !step.approvers.is_empty() {
+        format!(
+            "never done (`{} --by NAME --as ROLE`, as {} from different people)",
+            step.moves,
+            step.approvers.join(" and ")
+        )
+    } else if near_miss {
         format!(
             "done without mentioning {} (`{}`)",
             step.mentions.join(" and "),

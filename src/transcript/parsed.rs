@@ -33,6 +33,9 @@ pub enum Parsed {
         what: String,
         /// Who approved it.
         by: String,
+        /// In what capacity, when given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<String>,
     },
     /// It recorded a go/no-go decision.
     Decision {

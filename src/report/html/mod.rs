@@ -187,6 +187,7 @@ fn kind(i: &Item) -> &'static str {
         ItemKind::Check => "integrity check",
         ItemKind::Rpo => "RPO",
         ItemKind::Hint => "hint",
+        ItemKind::Comms => "comms cadence",
     }
 }
 
