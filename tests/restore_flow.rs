@@ -241,3 +241,65 @@ fn reads_typed_in_psql_are_moves_and_the_service_address_follows_the_cutover() {
     let text = std::fs::read_to_string(&transcript).unwrap();
     assert!(!text.contains("postgres://"), "a URL in the transcript");
 }
+
+#[test]
+fn a_gradual_cutover_moves_part_of_the_fleet_then_the_rest() {
+    let env = TestEnv::new();
+    let saved = play(
+        &env,
+        "contract-too-early",
+        "wait until incident --max 1m\n\
+         flag set sms_login off\n\
+         restore pre-release-3 --to new\n\
+         cutover restored-1 --pods 1\n\
+         wait 10s\n\
+         cutover restored-1 --percent 50\n\
+         wait 10s\n\
+         cutover restored-1\n\
+         wait 5s\n\
+         cutover restored-1 --pods 1\n\
+         resolve\n",
+    );
+    let moves = moves(&saved);
+    let one = find(&moves, "cutover restored-1 --pods 1");
+    assert_eq!(one["canonical"], "cutover --pods 1 restored-1");
+    assert_eq!(one["outcome"], "done", "{one:#}");
+    assert!(
+        one["result"].as_str().unwrap().contains("(1 of 4 pods)"),
+        "{one:#}"
+    );
+    // Half of four is two more.
+    let half = find(&moves, "cutover restored-1 --percent 50");
+    assert!(
+        half["result"].as_str().unwrap().contains("(3 of 4 pods)"),
+        "{half:#}"
+    );
+    // Until the last pod moves, the app uses the primary.
+    assert_eq!(half["state"]["instance"], "primary", "{half:#}");
+    let full = moves
+        .iter()
+        .find(|m| m["canonical"] == "cutover restored-1")
+        .unwrap_or_else(|| panic!("no full cutover in {moves:#?}"));
+    assert_eq!(full["outcome"], "done", "{full:#}");
+    let after = moves
+        .iter()
+        .filter(|m| m["input"] == "cutover restored-1 --pods 1")
+        .nth(1)
+        .unwrap();
+    assert_eq!(after["outcome"], "refused", "{after:#}");
+    // While the fleet was split, windows counted each instance's requests.
+    let split = saved["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "window")
+        .filter_map(|e| e["instances"].as_array())
+        .find(|i| i.len() == 2)
+        .unwrap_or_else(|| panic!("no window split between instances"));
+    let names: Vec<&str> = split
+        .iter()
+        .map(|l| l["instance"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["primary", "restored-1"]);
+    assert!(split.iter().all(|l| l["requests"].as_u64().unwrap() > 0));
+}

@@ -42,7 +42,7 @@ pub use look::Look;
 pub use migrate::{Apply, Down, Migrate, Record as MigrateRecord, Up, Verb as MigrateVerb};
 pub use on::On;
 pub use record::upgrade;
-pub use recover::{Point, Recover};
+pub use recover::{Part, Point, Recover};
 pub use script::{ScriptLine, parse_script};
 pub use snapshot::Snapshot;
 pub use wait::{Until, Wait};

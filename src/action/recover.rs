@@ -25,10 +25,15 @@ pub enum Recover {
         /// Name of the new instance.
         name: Option<String>,
     },
-    /// Point the app's pools at another instance.
+    /// Point the app's pools at another instance: every pod, or a part of
+    /// the fleet first (runbook 003, restore flow step 4: "start a small
+    /// set of app instances pointed to restored DB, validate, then shift
+    /// more traffic").
     Cutover {
         /// The instance.
         instance: String,
+        /// Only this part of the fleet; `None` moves every pod.
+        part: Option<Part>,
     },
     /// Copy the writes acknowledged since a snapshot from the instance it
     /// was taken of into the one the app uses.
@@ -45,6 +50,35 @@ pub enum Recover {
         /// Instance to copy from.
         from: String,
     },
+}
+
+/// A part of the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// This many pods (`--pods 1`).
+    Pods(u32),
+    /// This share of the pods, rounded up (`--percent 25`).
+    Percent(u8),
+}
+
+impl Part {
+    /// How many of `pods` pods it is: at least one, at most all.
+    pub fn of(self, pods: usize) -> usize {
+        let n = match self {
+            Part::Pods(n) => n as usize,
+            Part::Percent(p) => (pods * usize::from(p)).div_ceil(100),
+        };
+        n.clamp(1, pods.max(1))
+    }
+}
+
+impl fmt::Display for Part {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Part::Pods(n) => write!(f, "--pods {n}"),
+            Part::Percent(p) => write!(f, "--percent {p}"),
+        }
+    }
 }
 
 /// The point a point-in-time restore recovers to.
@@ -72,15 +106,7 @@ impl Recover {
     pub(super) fn parse(verb: &str, w: &Words) -> Result<Recover, ParseError> {
         match verb {
             "restore" => parse_restore(w),
-            "cutover" => {
-                w.at_most(2)?;
-                let instance = w
-                    .get(1)
-                    .ok_or_else(|| w.err("say which instance (see `instances`)"))?;
-                Ok(Recover::Cutover {
-                    instance: instance.to_string(),
-                })
-            }
+            "cutover" => parse_cutover(w),
             "replay" => {
                 w.at_most(3)?;
                 match (w.get(1), w.get(2)) {
@@ -93,6 +119,47 @@ impl Recover {
             _ => parse_repair(w),
         }
     }
+}
+
+fn parse_cutover(w: &Words) -> Result<Recover, ParseError> {
+    let (mut instance, mut part) = (None, None);
+    let mut i = 1;
+    while let Some(word) = w.get(i) {
+        match (word, w.get(i + 1)) {
+            ("--pods", Some(n)) if part.is_none() => {
+                let n = n
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| w.err("--pods takes a number of pods above 0"))?;
+                part = Some(Part::Pods(n));
+                i += 2;
+            }
+            ("--percent", Some(p)) if part.is_none() => {
+                let p = p
+                    .trim_end_matches('%')
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|p| (1..=100).contains(p))
+                    .ok_or_else(|| w.err("--percent takes a share from 1 to 100"))?;
+                part = Some(Part::Percent(p));
+                i += 2;
+            }
+            ("--pods" | "--percent", None) => {
+                return Err(w.err(format!("{word} takes a value")));
+            }
+            ("--pods" | "--percent", _) => {
+                return Err(w.err("give one part: `--pods N` or `--percent P`"));
+            }
+            (name, _) if !name.starts_with('-') && instance.is_none() => {
+                instance = Some(name.to_string());
+                i += 1;
+            }
+            (other, _) => return Err(w.err(format!("unexpected `{other}`"))),
+        }
+    }
+    let instance = instance.ok_or_else(|| w.err("say which instance (see `instances`)"))?;
+    Ok(Recover::Cutover { instance, part })
 }
 
 fn parse_restore(w: &Words) -> Result<Recover, ParseError> {
@@ -181,7 +248,16 @@ impl fmt::Display for Recover {
                     None => Ok(()),
                 }
             }
-            Recover::Cutover { instance } => write!(f, "cutover {}", quoted(instance)),
+            // The part first, so that a pattern `cutover restored-1`
+            // matches only the cutover that moves every pod.
+            Recover::Cutover {
+                instance,
+                part: Some(part),
+            } => write!(f, "cutover {part} {}", quoted(instance)),
+            Recover::Cutover {
+                instance,
+                part: None,
+            } => write!(f, "cutover {}", quoted(instance)),
             Recover::Replay { since } => write!(f, "replay --since {}", quoted(since)),
             Recover::Repair {
                 table,
@@ -208,9 +284,9 @@ pub(super) const RESTORE: Help = Help {
 /// Help for `cutover`.
 pub(super) const CUTOVER: Help = Help {
     name: "cutover",
-    usage: "cutover INSTANCE",
+    usage: "cutover INSTANCE [--pods N | --percent P]",
     summary: "point the app's connection pools at another instance",
-    detail: "In-flight requests finish on the old instance; new ones go to INSTANCE. See `instances` for names. Writes made on the old instance since the snapshot are not on the new one: `replay --since SNAPSHOT`.",
+    detail: "In-flight requests finish on the old instance; new ones go to INSTANCE. See `instances` for names. Writes made on the old instance since the snapshot are not on the new one: `replay --since SNAPSHOT`. `--pods N` or `--percent P` moves only part of the fleet (runbook 003: start a small set of app instances on the restored DB, validate, then shift more traffic); `status` shows which pods use which instance and each instance's error rate. `cutover INSTANCE` alone moves the rest, and from then on the app uses INSTANCE (the service address too).",
 };
 
 /// Help for `replay`.

@@ -113,6 +113,30 @@ fn parses_every_command() {
         Action::Incident(_)
     ));
     assert_eq!(
+        parse("cutover restored-1 --pods 1").unwrap().to_string(),
+        "cutover --pods 1 restored-1"
+    );
+    assert_eq!(
+        parse("cutover --percent 25% restored-1").unwrap(),
+        Action::Recover(Recover::Cutover {
+            instance: "restored-1".into(),
+            part: Some(Part::Percent(25))
+        })
+    );
+    for bad in [
+        "cutover",
+        "cutover --pods 1",
+        "cutover r --pods 0",
+        "cutover r --percent 101",
+        "cutover r --pods 1 --percent 5",
+        "cutover r s",
+    ] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+    assert_eq!(Part::Percent(25).of(4), 1);
+    assert_eq!(Part::Percent(30).of(4), 2);
+    assert_eq!(Part::Pods(9).of(4), 4);
+    assert_eq!(
         parse("note 'v1 fails with 42703'").unwrap(),
         Action::Incident(Incident::Note("v1 fails with 42703".into()))
     );
@@ -587,7 +611,14 @@ mod round_trip {
                     point: Some(point),
                     name
                 }),
-            spaced().prop_map(|instance| Recover::Cutover { instance }),
+            (
+                spaced(),
+                proptest::option::of(prop_oneof![
+                    (1u32..500).prop_map(Part::Pods),
+                    (1u8..=100).prop_map(Part::Percent)
+                ])
+            )
+                .prop_map(|(instance, part)| Recover::Cutover { instance, part }),
             spaced().prop_map(|since| Recover::Replay { since }),
             (ident(), proptest::collection::vec(ident(), 1..4), spaced()).prop_map(
                 |(table, columns, from)| Recover::Repair {

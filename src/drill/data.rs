@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::apply::{Done, Effect, rows};
 use super::{Drill, MOVES, Pending, Snap};
-use crate::action::{Look, Recover, Snapshot};
+use crate::action::{Look, Part, Recover, Snapshot};
 use crate::instance::snapshot;
 use crate::migrate::quote_ident;
 use crate::score::clock;
@@ -183,8 +183,8 @@ impl Drill {
                     self.complete(pending, done)
                 }
             },
-            Recover::Cutover { instance } => {
-                let done = self.cutover(canonical, &instance);
+            Recover::Cutover { instance, part } => {
+                let done = self.cutover(canonical, &instance, part);
                 self.complete(pending, done);
             }
             Recover::Replay { since } => self.replay(pending, canonical, since),
@@ -196,7 +196,7 @@ impl Drill {
         }
     }
 
-    fn cutover(&mut self, canonical: String, instance: &str) -> Done {
+    fn cutover(&mut self, canonical: String, instance: &str, part: Option<Part>) -> Done {
         let Some(db) = self.db_named(instance) else {
             let known: Vec<&str> = self.dbs.iter().map(|d| d.target.name.as_str()).collect();
             return Done::refuse(
@@ -208,7 +208,42 @@ impl Drill {
             return Done::refuse(canonical, format!("the app already uses {instance}"));
         }
         let url = self.dbs[db].target.app_url.clone();
-        match self.fleet.as_ref().map(|f| f.repoint(&url, db)) {
+        if let (Some(part), Some(fleet)) = (part, &self.fleet) {
+            let on = fleet.pod_dbs();
+            let staying: Vec<usize> = (0..on.len()).filter(|p| on[*p] != db).collect();
+            let moving: Vec<usize> = staying.iter().copied().take(part.of(on.len())).collect();
+            // A part that leaves no pod behind is the whole cutover.
+            if moving.len() < staying.len() {
+                return match fleet.repoint_pods(&url, db, &moving) {
+                    Ok(()) => {
+                        let now = on.iter().filter(|d| **d == db).count() + moving.len();
+                        let names: Vec<String> =
+                            moving.iter().map(|p| format!("pod-{}", p + 1)).collect();
+                        Done::ok(
+                            canonical,
+                            format!(
+                                "{} now use{} {instance} ({now} of {} pods); the app still uses {} for the rest: watch `status`, then `cutover {instance}` moves them",
+                                names.join(", "),
+                                if moving.len() == 1 { "s" } else { "" },
+                                on.len(),
+                                self.db().name
+                            ),
+                        )
+                    }
+                    Err(e) => Done::fail(canonical, e.to_string()),
+                };
+            }
+        }
+        // Pods a gradual cutover moved already stay where they are.
+        let rest = |f: &crate::workload::Fleet| -> Vec<usize> {
+            let on = f.pod_dbs();
+            (0..on.len()).filter(|p| on[*p] != db).collect()
+        };
+        match self
+            .fleet
+            .as_ref()
+            .map(|f| f.repoint_pods(&url, db, &rest(f)))
+        {
             Some(Ok(())) | None => {
                 let from = self.db().name.clone();
                 let applied = std::mem::take(&mut self.dbs[db].applied);

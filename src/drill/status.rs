@@ -80,18 +80,44 @@ impl Drill {
                 slo.p99,
                 slo.stable_for
             ),
-            instances: self
-                .dbs
-                .iter()
-                .enumerate()
-                .map(|(i, d)| {
-                    if i == self.serving {
-                        format!("{} (serving)", d.target.name)
-                    } else {
-                        d.target.name.clone()
-                    }
-                })
-                .collect(),
+            instances: self.instance_lines(),
         }
+    }
+
+    /// Each instance, the one the app uses marked `(serving)`; while a
+    /// gradual cutover has the fleet split, with its pods and the error
+    /// rate of its requests in the last window.
+    fn instance_lines(&self) -> Vec<String> {
+        let on = self.fleet.as_ref().map(|f| f.pod_dbs()).unwrap_or_default();
+        let split = on.iter().any(|d| *d != on[0]);
+        let window = self.transcript.windows().last();
+        self.dbs
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let mut notes = Vec::new();
+                if i == self.serving {
+                    notes.push("serving".to_string());
+                }
+                let pods = on.iter().filter(|db| **db == i).count();
+                if split && pods > 0 {
+                    notes.push(format!("{pods} pod{}", if pods == 1 { "" } else { "s" }));
+                    if let Some(load) = window
+                        .and_then(|w| w.instances.iter().find(|l| l.instance == d.target.name))
+                    {
+                        notes.push(format!(
+                            "{:.1}% errors of {} requests",
+                            load.error_rate() * 100.0,
+                            load.requests
+                        ));
+                    }
+                }
+                if notes.is_empty() {
+                    d.target.name.clone()
+                } else {
+                    format!("{} ({})", d.target.name, notes.join(", "))
+                }
+            })
+            .collect()
     }
 }

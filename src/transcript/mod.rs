@@ -398,6 +398,32 @@ pub struct Window {
     pub writes: u64,
     /// Per version and endpoint.
     pub series: Vec<Series>,
+    /// Per instance, when the fleet's requests went to more than one (a
+    /// gradual cutover).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<Load>,
+}
+
+/// One instance's share of a window's requests.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Load {
+    /// The instance's name.
+    pub instance: String,
+    /// Requests that went there.
+    pub requests: u64,
+    /// Of which failed.
+    pub errors: u64,
+}
+
+impl Load {
+    /// Errors per request, 0 when there were none.
+    pub fn error_rate(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.requests as f64
+        }
+    }
 }
 
 impl Window {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use crate::transcript::{Series, Window};
+use crate::transcript::{Load, Series, Window};
 
 /// One finished request.
 #[derive(Debug, Clone)]
@@ -78,6 +78,8 @@ pub struct WindowBuilder {
     series: BTreeMap<(Arc<str>, Arc<str>), Acc>,
     writes: u64,
     first_bad_ms: Option<u64>,
+    /// Requests and errors per database.
+    by_db: BTreeMap<usize, (u64, u64)>,
 }
 
 impl WindowBuilder {
@@ -103,6 +105,9 @@ impl WindowBuilder {
             }
         };
         self.total.record(s.latency, error);
+        let db = self.by_db.entry(s.db).or_default();
+        db.0 += 1;
+        db.1 += u64::from(error.is_some());
         self.series
             .entry((s.version.clone(), s.endpoint.clone()))
             .or_default()
@@ -111,8 +116,33 @@ impl WindowBuilder {
 
     /// Closes the window over `start_ms..end_ms` and starts a new one.
     pub fn finish(&mut self, start_ms: u64, end_ms: u64) -> Window {
+        self.finish_named(start_ms, end_ms, |db| db.to_string())
+    }
+
+    /// The same, naming databases (by their index) with `name` for the
+    /// window's per-instance lines, which it has only when requests went
+    /// to more than one.
+    pub fn finish_named(
+        &mut self,
+        start_ms: u64,
+        end_ms: u64,
+        name: impl Fn(usize) -> String,
+    ) -> Window {
         let done = std::mem::replace(self, WindowBuilder::new(self.slow));
+        let instances = if done.by_db.len() > 1 {
+            done.by_db
+                .iter()
+                .map(|(db, (requests, errors))| Load {
+                    instance: name(*db),
+                    requests: *requests,
+                    errors: *errors,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Window {
+            instances,
             start_ms,
             end_ms,
             first_bad_ms: done.first_bad_ms.map(|t| t.clamp(start_ms, end_ms)),

@@ -182,21 +182,32 @@ impl Fleet {
         }
     }
 
-    /// Points every pod at another database (a cutover): requests in
-    /// flight finish where they are; new ones go to `url`. `db` tags the
-    /// samples of requests sent there.
-    pub fn repoint(&self, url: &str, db: usize) -> Result<(), Error> {
-        let fresh: Vec<Conns> = (0..self.pools.len())
-            .map(|pod| self.options.pool(url, pod))
-            .collect::<Result<_, _>>()?;
-        for (slot, pool) in self.pools.iter().zip(fresh) {
+    /// Points these pods (0-based) at another database: a cutover, or
+    /// part of a gradual one. Their requests in flight finish where they
+    /// are; new ones go to `url`. `db` tags the samples of requests sent
+    /// there. Pods out of range are ignored.
+    pub fn repoint_pods(&self, url: &str, db: usize, pods: &[usize]) -> Result<(), Error> {
+        let fresh: Vec<(usize, Conns)> = pods
+            .iter()
+            .filter(|p| **p < self.pools.len())
+            .map(|&pod| Ok((pod, self.options.pool(url, pod)?)))
+            .collect::<Result<_, Error>>()?;
+        for (pod, pool) in fresh {
             let old = std::mem::replace(
-                &mut *slot.write().unwrap_or_else(|e| e.into_inner()),
+                &mut *self.pools[pod].write().unwrap_or_else(|e| e.into_inner()),
                 (db, pool),
             );
             tokio::spawn(async move { old.1.close().await });
         }
         Ok(())
+    }
+
+    /// The database each pod's requests go to (by its index in the drill).
+    pub fn pod_dbs(&self) -> Vec<usize> {
+        self.pools
+            .iter()
+            .map(|p| p.read().unwrap_or_else(|e| e.into_inner()).0)
+            .collect()
     }
 
     /// Requests in flight on database `db`.
