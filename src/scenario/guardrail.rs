@@ -82,6 +82,28 @@ pub const GUARDRAILS: &[Guardrail] = &[
     },
 ];
 
+impl Guardrail {
+    /// Its penalty in `scenario` (reworded or not).
+    pub fn penalty_in(&self, scenario: &super::Scenario) -> u32 {
+        scenario
+            .rubric
+            .guardrails
+            .get(self.id)
+            .and_then(|f| f.penalty)
+            .unwrap_or(self.penalty)
+    }
+
+    /// Its lesson in `scenario`'s words, or the built-in one.
+    pub fn why_in<'a>(&'a self, scenario: &'a super::Scenario) -> &'a str {
+        scenario
+            .rubric
+            .guardrails
+            .get(self.id)
+            .and_then(|f| f.why.as_deref())
+            .unwrap_or(self.why)
+    }
+}
+
 /// The guardrail with this id.
 pub fn guardrail(id: &str) -> Option<&'static Guardrail> {
     GUARDRAILS.iter().find(|g| g.id == id)

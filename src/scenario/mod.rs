@@ -473,6 +473,10 @@ pub struct Rubric {
     /// `scenarios/README.md`).
     #[serde(default)]
     pub guardrails_off: Vec<String>,
+    /// Built-in guardrails as this scenario words or limits them, by id
+    /// (`[rubric.guardrails.rollback-before-flag]`).
+    #[serde(default)]
+    pub guardrails: BTreeMap<String, GuardrailFit>,
     /// How long the drill may run (scenario time). Default: the last
     /// timeline event plus twice the RTO plus the stability window.
     #[serde(default)]
@@ -516,6 +520,25 @@ impl Rubric {
         self.pass_mark
             .unwrap_or_else(|| (u64::from(self.max_points()) * 7).div_ceil(10) as u32)
     }
+}
+
+/// A built-in guardrail fitted to a scenario: its sentence in the
+/// scenario's words, its penalty, and for `rollback-before-flag` the flags
+/// it is about (those that gate a new code path); what is not given stays
+/// as built in.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailFit {
+    /// The lesson, citing the scenario's runbook.
+    #[serde(default)]
+    pub why: Option<String>,
+    /// Points taken off.
+    #[serde(default)]
+    pub penalty: Option<u32>,
+    /// `rollback-before-flag` only: the flags to turn off before an app
+    /// rollback (others may stay on).
+    #[serde(default)]
+    pub flags: Option<Vec<String>>,
 }
 
 /// A required step.

@@ -539,6 +539,7 @@ fn check_rubric(s: &Scenario, p: &mut Vec<Problem>) {
             );
         }
     }
+    check_fits(s, p);
     if r.hint_cost > MAX_POINTS {
         p.push(Problem::at(
             "rubric.hint_cost",
@@ -595,6 +596,54 @@ fn check_patterns(at: String, patterns: &super::Patterns, p: &mut Vec<Problem>) 
                 MOVE_VERBS.join(", ")
             )),
         );
+    }
+}
+
+/// `[rubric.guardrails.ID]`: a built-in guardrail that is on, a sentence
+/// and a penalty a person can read, and flags the scenario declares.
+fn check_fits(s: &Scenario, p: &mut Vec<Problem>) {
+    for (id, fit) in &s.rubric.guardrails {
+        let at = format!("rubric.guardrails.{id}");
+        if super::guardrail::guardrail(id).is_none() {
+            p.push(
+                Problem::at(&at, format!("unknown guardrail `{id}`"))
+                    .hint(listing(super::GUARDRAILS.iter().map(|g| g.id))),
+            );
+            continue;
+        }
+        if s.rubric.guardrails_off.iter().any(|o| o == id) {
+            p.push(
+                Problem::at(&at, format!("`{id}` is also turned off"))
+                    .hint("reword or limit a guardrail, or turn it off: not both"),
+            );
+        }
+        if fit.why.as_deref().is_some_and(|w| w.trim().is_empty()) {
+            p.push(Problem::at(
+                &format!("{at}.why"),
+                "say why, citing the runbook",
+            ));
+        }
+        if fit.penalty.is_some_and(|n| n == 0 || n > MAX_POINTS) {
+            p.push(Problem::at(
+                &format!("{at}.penalty"),
+                format!("a penalty is from 1 to {MAX_POINTS} points"),
+            ));
+        }
+        let Some(flags) = &fit.flags else { continue };
+        if id != "rollback-before-flag" {
+            p.push(Problem::at(
+                &format!("{at}.flags"),
+                "only `rollback-before-flag` is limited to flags",
+            ));
+        }
+        for (k, flag) in flags.iter().enumerate() {
+            if !s.flags.iter().any(|f| &f.name == flag) {
+                p.push(Problem::at(
+                    &format!("{at}.flags.{k}"),
+                    format!("no flag `{flag}` is declared"),
+                ));
+            }
+        }
     }
 }
 
@@ -739,6 +788,36 @@ mod tests {
         ] {
             assert!(said.contains(expected), "{expected}: {said}");
         }
+    }
+
+    #[test]
+    fn a_fitted_guardrail_must_exist_be_on_and_name_declared_flags() {
+        let mut s = scenario();
+        let fit = |why: &str, flags: &[&str]| super::super::GuardrailFit {
+            why: Some(why.into()),
+            penalty: Some(0),
+            flags: Some(flags.iter().map(|f| f.to_string()).collect()),
+        };
+        s.rubric.guardrails.insert("no-such".into(), fit("x", &[]));
+        s.rubric.guardrails.insert(
+            "rollback-before-flag".into(),
+            fit(" ", &["sms_login", "nope"]),
+        );
+        s.rubric
+            .guardrails
+            .insert("restore-in-place".into(), fit("x", &["sms_login"]));
+        s.rubric.guardrails_off.push("restore-in-place".into());
+        let said = said(&s);
+        for expected in [
+            "unknown guardrail `no-such`",
+            "no flag `nope` is declared",
+            "only `rollback-before-flag` is limited to flags",
+            "`restore-in-place` is also turned off",
+            "a penalty is from 1 to",
+        ] {
+            assert!(said.contains(expected), "{expected}: {said}");
+        }
+        assert!(!said.contains("no flag `sms_login`"), "{said}");
     }
 
     #[test]

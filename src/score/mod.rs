@@ -165,12 +165,12 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
         healthy_at: &healthy_at,
     };
     for b in guardrails::broken(scenario, &facts) {
+        let why = b.rule.why_in(scenario);
         let detail = format!(
-            "`{}` at {} {}: {}",
+            "`{}` at {} {}: {why}",
             b.mv.canonical,
             clock(b.t_ms),
             b.context,
-            b.rule.why
         );
         if b.rule.fatal {
             fatal.push(detail.clone());
@@ -178,10 +178,10 @@ pub fn score(scenario: &Scenario, transcript: &Transcript) -> Score {
         items.push(Item {
             kind: ItemKind::Guardrail,
             label: b.rule.id.to_string(),
-            points: -i64::from(b.rule.penalty),
+            points: -i64::from(b.rule.penalty_in(scenario)),
             t_ms: Some(b.t_ms),
             detail,
-            lesson: Some(b.rule.why.to_string()),
+            lesson: Some(why.to_string()),
         });
     }
     items.extend(cadence::items(rubric, &played, transcript, &timing));

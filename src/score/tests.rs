@@ -830,3 +830,34 @@ fn each_stretch_without_a_status_update_while_the_incident_is_open_costs_the_pen
         lines[0].detail
     );
 }
+
+#[test]
+fn a_scenario_rewords_a_guardrail_and_sets_its_penalty() {
+    let t = Drill::new((20, 40), 100)
+        .play(&[(40, "restore pre-release-3 --to in-place", V2)])
+        .end(95, EndReason::Resolved);
+    let mut s = contract_scenario();
+    let built_in = item(&score(&s, &t), "restore-in-place").clone();
+    assert_eq!(built_in.points, -40);
+    s.rubric.guardrails.insert(
+        "restore-in-place".into(),
+        crate::scenario::GuardrailFit {
+            why: Some(
+                "Restore to a new instance and validate it first (our runbook 003, step 1).".into(),
+            ),
+            penalty: Some(25),
+            flags: None,
+        },
+    );
+    let fitted = item(&score(&s, &t), "restore-in-place").clone();
+    assert_eq!(fitted.points, -25);
+    assert!(
+        fitted.detail.ends_with("(our runbook 003, step 1)."),
+        "{}",
+        fitted.detail
+    );
+    assert_eq!(
+        fitted.lesson.as_deref(),
+        Some("Restore to a new instance and validate it first (our runbook 003, step 1).")
+    );
+}

@@ -3,25 +3,32 @@
 
 use super::{Facts, Offence};
 use crate::scenario::{Scenario, pattern_matches};
+use crate::transcript::Move;
 
 pub(super) fn check<'a>(scenario: &Scenario, facts: &Facts<'a>) -> Offence<'a> {
     if scenario.flags.is_empty() {
         return None;
     }
+    // A scenario may limit it to the flags that gate a new code path.
+    let limited = scenario
+        .rubric
+        .guardrails
+        .get("rollback-before-flag")
+        .and_then(|f| f.flags.as_ref());
+    let counts = |name: &str| limited.is_none_or(|l| l.iter().any(|f| f == name));
+    let on = |m: &Move| -> Vec<String> {
+        m.state
+            .flags
+            .iter()
+            .filter(|(k, v)| *v != "off" && counts(k))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    };
     facts
         .attempts()
-        .find(|(_, m)| {
-            pattern_matches("app rollback", &m.canonical)
-                && m.state.flags.values().any(|v| v != "off")
-        })
+        .find(|(_, m)| pattern_matches("app rollback", &m.canonical) && !on(m).is_empty())
         .map(|(t, m)| {
-            let on: Vec<String> = m
-                .state
-                .flags
-                .iter()
-                .filter(|(_, v)| *v != "off")
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
+            let on = on(m);
             (
                 t,
                 m,
@@ -49,5 +56,23 @@ mod tests {
         let mut flagless = lab();
         flagless.flags.clear();
         assert!(check(&flagless, &facts(&on)).is_none());
+        // Limited to another flag (one that gates a new code path), a
+        // rollback with login_v2 on is fine; limited to login_v2, it is not.
+        let mut limited = lab();
+        limited.rubric.guardrails.insert(
+            "rollback-before-flag".into(),
+            crate::scenario::GuardrailFit {
+                flags: Some(vec!["new_checkout".into()]),
+                ..Default::default()
+            },
+        );
+        assert!(check(&limited, &facts(&on)).is_none());
+        limited
+            .rubric
+            .guardrails
+            .get_mut("rollback-before-flag")
+            .unwrap()
+            .flags = Some(vec!["login_v2".into()]);
+        assert!(check(&limited, &facts(&on)).is_some());
     }
 }
