@@ -7,7 +7,7 @@ use std::time::Duration;
 use common::{TestEnv, runtime};
 use pgdrill::instance::{Backend, Instance, no_progress};
 use pgdrill::migrate::{Direction, Error, RunOptions, Runner};
-use pgdrill::scenario::{Migration, MigrationKind, Tracking};
+use pgdrill::scenario::{Migration, MigrationKind, Tracking, TrackingColumn};
 use pgdrill::sqlstate;
 use sqlx::{Executor, PgConnection};
 
@@ -19,6 +19,7 @@ fn migration(id: &str, kind: MigrationKind, up: &str, down: Option<&str>) -> Mig
         down: down.map(Into::into),
         transactional: true,
         applied_at_start: false,
+        installed_ago: None,
     }
 }
 
@@ -28,6 +29,32 @@ fn node_pg_migrate() -> Tracking {
         table: "node_pgmigrations_schema_version".into(),
         id_column: "version".into(),
         applied_column: "installed_on".into(),
+        columns: Vec::new(),
+    }
+}
+
+/// Flyway's `flyway_schema_history`, as a scenario would declare it.
+fn flyway() -> Tracking {
+    let column = |name: &str, sql_type: &str, value: Option<&str>| TrackingColumn {
+        name: name.into(),
+        sql_type: sql_type.into(),
+        value: value.map(Into::into),
+    };
+    Tracking {
+        table: "flyway_schema_history".into(),
+        id_column: "version".into(),
+        applied_column: "installed_on".into(),
+        columns: vec![
+            column(
+                "installed_rank",
+                "integer PRIMARY KEY",
+                Some("(SELECT coalesce(max(installed_rank), 0) + 1 FROM flyway_schema_history)"),
+            ),
+            column("script", "text NOT NULL", Some("'V' || $1 || '.sql'")),
+            column("installed_by", "text NOT NULL", Some("current_user")),
+            column("success", "boolean NOT NULL", Some("true")),
+            column("checksum", "integer", None),
+        ],
     }
 }
 
@@ -47,6 +74,59 @@ async fn code_of(conn: &mut PgConnection, sql: &'static str) -> Option<String> {
         Err(sqlx::Error::Database(db)) => db.code().map(|c| c.into_owned()),
         Err(e) => panic!("{e}"),
     }
+}
+
+#[test]
+fn a_tracking_table_with_a_real_tools_columns_records_runs_as_it_would() {
+    with_instance(async |instance| {
+        let tracking = flyway();
+        let migrations = vec![
+            migration(
+                "1",
+                MigrationKind::Expand,
+                "CREATE TABLE a (id int);",
+                Some("DROP TABLE a;"),
+            ),
+            migration(
+                "2",
+                MigrationKind::Expand,
+                "CREATE TABLE b (id int);",
+                Some("DROP TABLE b;"),
+            ),
+        ];
+        let runner = Runner::new(&tracking, &migrations);
+        let mut conn = instance.connect_app().await.unwrap();
+        let applied = runner
+            .up(&mut conn, None, RunOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(applied, ["1", "2"]);
+        let rows: Vec<(i32, String, String, bool, Option<i32>)> = sqlx::query_as(
+            "SELECT installed_rank, version, script, success, checksum FROM flyway_schema_history ORDER BY installed_rank",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (1, "1".into(), "V1.sql".into(), true, None),
+                (2, "2".into(), "V2.sql".into(), true, None)
+            ]
+        );
+        // The id stays unique although another column is the key: a second
+        // run of the same migration is one row.
+        let dupe = sqlx::query("INSERT INTO flyway_schema_history (installed_rank, version, script, installed_by, success) VALUES (9, '1', 'x', 'y', true)")
+            .execute(&mut conn)
+            .await;
+        assert!(dupe.is_err(), "a second row for version 1 was accepted");
+        let reverted = runner
+            .down(&mut conn, 1, RunOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(reverted, ["2"]);
+        assert_eq!(runner.applied(&mut conn).await.unwrap(), ["1"]);
+    });
 }
 
 #[test]

@@ -303,3 +303,76 @@ fn a_gradual_cutover_moves_part_of_the_fleet_then_the_rest() {
     assert_eq!(names, ["primary", "restored-1"]);
     assert!(split.iter().all(|l| l["requests"].as_u64().unwrap() > 0));
 }
+
+#[test]
+fn the_tracking_table_has_the_tools_shape_and_a_history_before_the_drill() {
+    // contract-too-early, with node-pg-migrate's real table: a serial key
+    // besides the name, and migrations installed days before the drill.
+    let dir = tempfile::tempdir().unwrap();
+    let root = common::root();
+    let text = std::fs::read_to_string(root.join("scenarios/contract-too-early.toml"))
+        .unwrap()
+        .replace(
+            "[migrations]\ntable = \"schema_migrations\"",
+            "[migrations]\ntable = \"pgmigrations\"\nid_column = \"name\"\napplied_column = \"run_on\"\ncolumns = [{ name = \"id\", type = \"serial PRIMARY KEY\" }]",
+        )
+        .replace(
+            "id = \"001_add_login_columns\"\nkind = \"expand\"\napplied_at_start = true",
+            "id = \"001_add_login_columns\"\nkind = \"expand\"\napplied_at_start = true\ninstalled_ago = \"14d\"",
+        )
+        .replace(
+            "id = \"002_add_phone_e164\"\nkind = \"expand\"\napplied_at_start = true",
+            "id = \"002_add_phone_e164\"\nkind = \"expand\"\napplied_at_start = true\ninstalled_ago = \"2d\"",
+        );
+    assert!(text.contains("installed_ago = \"2d\"") && text.contains("pgmigrations"));
+    std::fs::create_dir(dir.path().join("fixtures")).unwrap();
+    std::fs::copy(
+        root.join("fixtures/users.sql"),
+        dir.path().join("fixtures/users.sql"),
+    )
+    .unwrap();
+    let scenario = dir.path().join("contract-too-early.toml");
+    std::fs::write(&scenario, text).unwrap();
+    let env = TestEnv::new();
+    // A check that fails (division by zero) unless the rows say what the
+    // scenario says, read as the runbook reads them.
+    let saved = play(
+        &env,
+        scenario.to_str().unwrap(),
+        "sql SELECT 1 / (SELECT count(*) FROM pgmigrations WHERE name = '001_add_login_columns' AND run_on BETWEEN now() - interval '14 days 1 hour' AND now() - interval '13 days 23 hours')::int AS fourteen_days\n\
+         sql SELECT 1 / (SELECT count(*) FROM pgmigrations WHERE name = '002_add_phone_e164' AND run_on < now() - interval '47 hours')::int AS two_days\n\
+         sql SELECT 1 / (SELECT count(*) FROM (SELECT name FROM pgmigrations ORDER BY run_on DESC LIMIT 1) newest WHERE name = '003_drop_legacy_phone')::int AS newest_is_003\n\
+         wait until incident --max 1m\n\
+         sql SELECT 1 / (SELECT count(*) FROM (SELECT name FROM pgmigrations ORDER BY run_on DESC LIMIT 1) newest WHERE name = '003_drop_legacy_phone')::int AS newest_is_003\n\
+         sql SELECT 1 / (SELECT count(*) FROM pgmigrations WHERE id IS NOT NULL)::int AS serial_ids\n\
+         resolve\n",
+    );
+    let moves = moves(&saved);
+    let outcome = |text: &str| -> Vec<String> {
+        moves
+            .iter()
+            .filter(|m| m["input"].as_str().unwrap().contains(text))
+            .map(|m| format!("{}: {}", m["outcome"], m["result"]))
+            .collect()
+    };
+    assert!(
+        outcome("fourteen_days")[0].starts_with("\"done\""),
+        "{:?}",
+        outcome("fourteen_days")
+    );
+    assert!(
+        outcome("two_days")[0].starts_with("\"done\""),
+        "{:?}",
+        outcome("two_days")
+    );
+    // Before the timeline's migration job, 003 is not there; after, it is
+    // the newest row, installed at the drill's time.
+    let newest = outcome("newest_is_003");
+    assert!(newest[0].contains("division by zero"), "{newest:?}");
+    assert!(newest[1].starts_with("\"done\""), "{newest:?}");
+    assert!(
+        outcome("serial_ids")[0].starts_with("\"done\""),
+        "{:?}",
+        outcome("serial_ids")
+    );
+}

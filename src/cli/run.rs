@@ -254,7 +254,22 @@ async fn start(
         _ => fresh(backend, &spinner, &prepare, interrupt).await,
     };
     spinner.clear();
-    result
+    // Install times count back from this drill's start, also on a copy of
+    // a database prepared earlier.
+    let (instance, audited) = result?;
+    let backdated = async {
+        let mut conn = instance.connect_app().await?;
+        drill::backdate(scenario, &mut conn)
+            .await
+            .map_err(Error::from)
+    };
+    match backdated.await {
+        Ok(()) => Ok((instance, audited)),
+        Err(e) => {
+            instance.shutdown().await;
+            Err(e)
+        }
+    }
 }
 
 /// A new instance prepared in place.

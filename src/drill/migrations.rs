@@ -305,6 +305,7 @@ async fn forward_fix(conn: &mut sqlx::PgConnection, runner: &Runner<'_>, apply: 
         up: up.clone(),
         down: None,
         applied_at_start: false,
+        installed_ago: None,
     };
     let mut tags = sql_tags(&up);
     if !tags.contains(&Tag::Corrective) {

@@ -61,7 +61,7 @@ use decide::Pace;
 pub use ledger::{Ack, Ledger, LedgerTarget};
 pub use messages::{Command, Reply, View};
 pub use prepare::{
-    SEED_CACHE_MIN_ROWS, generate_rows, generated_rows, install_audit, prepare, seed_key,
+    SEED_CACHE_MIN_ROWS, backdate, generate_rows, generated_rows, install_audit, prepare, seed_key,
 };
 use schedule::Schedule;
 pub use status::StatusView;

@@ -71,6 +71,32 @@ pub fn seed_key(scenario: &Scenario) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Dates the tracking rows of the migrations applied at the start as the
+/// scenario says they were installed (`installed_ago` before now, the
+/// drill's start), so the runbook's `ORDER BY installed_on` reads a
+/// history. Run on each drill's database: a prepared one may be a copy.
+pub async fn backdate(scenario: &Scenario, conn: &mut PgConnection) -> Result<(), Error> {
+    let tracking = scenario.migrations.tracking();
+    let sql = format!(
+        "UPDATE {} SET {} = now() - make_interval(secs => $2) WHERE {}::text = $1",
+        crate::migrate::quote_ident(&tracking.table),
+        crate::migrate::quote_ident(&tracking.applied_column),
+        crate::migrate::quote_ident(&tracking.id_column),
+    );
+    for m in &scenario.migrations.list {
+        let Some(ago) = m.installed_ago.filter(|_| m.applied_at_start) else {
+            continue;
+        };
+        sqlx::query(AssertSqlSafe(sql.clone()))
+            .bind(&m.id)
+            .bind(ago.0.as_secs_f64())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| Error::Setup(format!("dating migration {}: {e}", m.id)))?;
+    }
+    Ok(())
+}
+
 /// The rows `prepare` generates in all.
 pub fn generated_rows(scenario: &Scenario) -> u64 {
     scenario

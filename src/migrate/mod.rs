@@ -199,10 +199,28 @@ impl<'a> Runner<'a> {
         quote_ident(&self.tracking.table)
     }
 
-    /// Creates the tracking table if missing.
+    /// Creates the tracking table if missing, with the real tool's other
+    /// columns. The id column is unique whatever the shape (the runner
+    /// upserts on it): the primary key, unless another column is.
     pub async fn ensure_table(&self, conn: &mut PgConnection) -> Result<(), Error> {
+        let other_key = self
+            .tracking
+            .columns
+            .iter()
+            .any(|c| c.sql_type.to_ascii_lowercase().contains("primary key"));
+        let id_type = if other_key {
+            "text NOT NULL UNIQUE"
+        } else {
+            "text PRIMARY KEY"
+        };
+        let extra: String = self
+            .tracking
+            .columns
+            .iter()
+            .map(|c| format!(", {} {}", quote_ident(&c.name), c.sql_type))
+            .collect();
         let sql = format!(
-            "CREATE TABLE IF NOT EXISTS {} ({} text PRIMARY KEY, {} timestamptz NOT NULL DEFAULT now())",
+            "CREATE TABLE IF NOT EXISTS {} ({} {id_type}, {} timestamptz NOT NULL DEFAULT now(){extra})",
             self.table(),
             quote_ident(&self.tracking.id_column),
             quote_ident(&self.tracking.applied_column),
@@ -322,12 +340,28 @@ impl<'a> Runner<'a> {
                 .ok_or_else(|| Error::NoDown { id: m.id.clone() })?,
         };
         let record = match direction {
-            Direction::Up => format!(
-                "INSERT INTO {t} ({id}) VALUES ($1) ON CONFLICT ({id}) DO UPDATE SET {at} = now()",
-                t = self.table(),
-                id = quote_ident(&self.tracking.id_column),
-                at = quote_ident(&self.tracking.applied_column),
-            ),
+            Direction::Up => {
+                let valued: Vec<_> = self
+                    .tracking
+                    .columns
+                    .iter()
+                    .filter_map(|c| Some((quote_ident(&c.name), c.value.as_deref()?)))
+                    .collect();
+                format!(
+                    "INSERT INTO {t} ({id}{names}) VALUES ($1::text{values}) ON CONFLICT ({id}) DO UPDATE SET {at} = now()",
+                    t = self.table(),
+                    id = quote_ident(&self.tracking.id_column),
+                    at = quote_ident(&self.tracking.applied_column),
+                    names = valued
+                        .iter()
+                        .map(|(n, _)| format!(", {n}"))
+                        .collect::<String>(),
+                    values = valued
+                        .iter()
+                        .map(|(_, v)| format!(", {v}"))
+                        .collect::<String>(),
+                )
+            }
             Direction::Down => format!(
                 "DELETE FROM {} WHERE {} = $1",
                 self.table(),

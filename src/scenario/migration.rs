@@ -42,6 +42,11 @@ pub struct Migration {
     /// Already applied when the drill starts (part of the fixture's history).
     #[serde(default)]
     pub applied_at_start: bool,
+    /// For a migration applied at the start: how long before the drill's
+    /// start its tracking row says it was installed (`"14d"`), as a real
+    /// history would; unset, the drill's start.
+    #[serde(default, skip_serializing)]
+    pub installed_ago: Option<super::Dur>,
 }
 
 fn yes() -> bool {
@@ -60,6 +65,26 @@ pub struct Tracking {
     pub id_column: String,
     /// Column holding when it was applied.
     pub applied_column: String,
+    /// The real tool's other columns (Flyway's `installed_rank`,
+    /// `description`, `success`; node-pg-migrate's `id serial`).
+    pub columns: Vec<TrackingColumn>,
+}
+
+/// A column of the tracking table besides the id and the applied time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackingColumn {
+    /// Its name.
+    pub name: String,
+    /// Its SQL type, with constraints (`integer`, `serial PRIMARY KEY`,
+    /// `boolean NOT NULL`).
+    #[serde(rename = "type")]
+    pub sql_type: String,
+    /// The SQL expression a new row gets, where `$1` is the migration's id
+    /// (`'V' || $1 || '__fix.sql'`, `true`, `current_user`); unset, the
+    /// column's default.
+    #[serde(default)]
+    pub value: Option<String>,
 }
 
 impl Default for Tracking {
@@ -68,6 +93,7 @@ impl Default for Tracking {
             table: "schema_migrations".into(),
             id_column: "version".into(),
             applied_column: "applied_at".into(),
+            columns: Vec::new(),
         }
     }
 }

@@ -29,7 +29,7 @@ pub use guardrail::{GUARDRAILS, Guardrail, Rule};
 pub use load::{
     LoadError, discover, find, load, parse, parse_checked, render, resolve, toml_diagnostic,
 };
-pub use migration::{Migration, MigrationKind, Tracking};
+pub use migration::{Migration, MigrationKind, Tracking, TrackingColumn};
 pub use tag::Tag;
 pub use validate::validate;
 pub use values::{Dur, FlagValue, ParamGen, Patterns, pattern_matches};
@@ -172,6 +172,9 @@ pub struct Migrations {
     /// Column holding when it was applied.
     #[serde(default = "default_applied_column")]
     pub applied_column: String,
+    /// The tracking table's other columns, as the real tool has them.
+    #[serde(default)]
+    pub columns: Vec<TrackingColumn>,
     /// The migrations, in order.
     #[serde(default)]
     pub list: Vec<Migration>,
@@ -194,6 +197,7 @@ impl Migrations {
             table: self.table.clone(),
             id_column: self.id_column.clone(),
             applied_column: self.applied_column.clone(),
+            columns: self.columns.clone(),
         }
     }
 

@@ -177,6 +177,68 @@ fn check_migrations(s: &Scenario, p: &mut Vec<Problem>) {
         }
         seen_pending |= !mig.applied_at_start;
     }
+    check_history(s, p);
+}
+
+/// The tracking table's other columns, and the install times of the
+/// migrations applied at the start: older first, as they ran.
+fn check_history(s: &Scenario, p: &mut Vec<Problem>) {
+    let m = &s.migrations;
+    let mut names = BTreeSet::from([m.id_column.as_str(), m.applied_column.as_str()]);
+    for (i, c) in m.columns.iter().enumerate() {
+        let at = format!("migrations.columns.{i}");
+        if c.name.trim().is_empty() || !names.insert(c.name.as_str()) {
+            p.push(
+                Problem::at(
+                    &format!("{at}.name"),
+                    format!("`{}` is not a new column name", c.name),
+                )
+                .hint("each column once, besides the id and applied columns"),
+            );
+        }
+        let bad = |text: &str| text.trim().is_empty() || text.contains(';');
+        if bad(&c.sql_type) {
+            p.push(Problem::at(
+                &format!("{at}.type"),
+                "give the column's SQL type (`integer`, `text NOT NULL`), one clause, no `;`",
+            ));
+        }
+        if c.value.as_deref().is_some_and(bad) {
+            p.push(Problem::at(
+                &format!("{at}.value"),
+                "give one SQL expression (`$1` is the migration's id), no `;`",
+            ));
+        }
+    }
+    let mut newest: Option<u64> = None;
+    for (i, mig) in m.list.iter().enumerate() {
+        let Some(ago) = mig.installed_ago else {
+            // Without one, it was installed at the drill's start.
+            if mig.applied_at_start {
+                newest = Some(0);
+            }
+            continue;
+        };
+        let at = format!("migrations.list.{i}.installed_ago");
+        if !mig.applied_at_start {
+            p.push(
+                Problem::at(
+                    &at,
+                    "only a migration applied at the start has an install time",
+                )
+                .hint("a migration applied during the drill is installed when it runs"),
+            );
+        } else if newest.is_some_and(|n| ago.as_millis() > n) {
+            p.push(
+                Problem::at(
+                    &at,
+                    format!("installed {ago} ago, before the migration listed above it"),
+                )
+                .hint("list the migrations in the order they ran, with older ones further back"),
+            );
+        }
+        newest = Some(ago.as_millis());
+    }
 }
 
 /// The highest `$N` placeholder in a statement.
@@ -785,6 +847,35 @@ mod tests {
             "Key(\"comms\"), Key(\"every\")",
             "a penalty is from 1 to",
             "say why, citing the runbook",
+        ] {
+            assert!(said.contains(expected), "{expected}: {said}");
+        }
+    }
+
+    #[test]
+    fn tracking_columns_and_install_times_are_checked() {
+        let mut s = scenario();
+        let column =
+            |name: &str, sql_type: &str, value: Option<&str>| super::super::TrackingColumn {
+                name: name.into(),
+                sql_type: sql_type.into(),
+                value: value.map(Into::into),
+            };
+        s.migrations.columns = vec![
+            column("version", "text", None),
+            column("success", "boolean; DROP TABLE users", Some("true")),
+            column("script", "text", Some("")),
+        ];
+        s.migrations.list[0].installed_ago = Some(super::super::Dur::from_secs(3600));
+        s.migrations.list[1].installed_ago = Some(super::super::Dur::from_secs(7200));
+        s.migrations.list[2].installed_ago = Some(super::super::Dur::from_secs(60));
+        let said = said(&s);
+        for expected in [
+            "`version` is not a new column name",
+            "give the column's SQL type",
+            "give one SQL expression",
+            "installed 2h ago, before the migration listed above it",
+            "only a migration applied at the start has an install time",
         ] {
             assert!(said.contains(expected), "{expected}: {said}");
         }

@@ -28,7 +28,8 @@ impl Dur {
     /// never overflow.
     pub const MAX: Dur = Dur::from_secs(30 * 24 * 3600);
 
-    /// Parses `250ms`, `15s`, `5m`, `1h`, `1m30s` (at most [`Dur::MAX`]).
+    /// Parses `250ms`, `15s`, `5m`, `1h`, `1m30s`, `14d` (at most
+    /// [`Dur::MAX`]).
     pub fn parse(text: &str) -> Result<Dur, String> {
         let bad = || {
             format!("`{text}` is not a duration; write e.g. `250ms`, `15s`, `5m`, `1h` or `1m30s`")
@@ -58,6 +59,7 @@ impl Dur {
                 "s" => 1_000,
                 "m" | "min" => 60_000,
                 "h" => 3_600_000,
+                "d" => 86_400_000,
                 _ => return Err(bad()),
             };
             let part = n.checked_mul(millis_per).ok_or_else(too_long)?;
@@ -341,7 +343,10 @@ mod tests {
             assert!(err.contains("too long"), "{text}: {err}");
         }
         assert_eq!(Dur::parse("720h").unwrap(), Dur::MAX);
-        assert!(Dur::parse("30d").unwrap_err().contains("not a duration"));
+        // Days, for install times in a migration history.
+        assert_eq!(Dur::parse("30d").unwrap(), Dur::MAX);
+        assert!(Dur::parse("31d").unwrap_err().contains("too long"));
+        assert!(Dur::parse("3w").unwrap_err().contains("not a duration"));
     }
 
     #[test]
