@@ -376,3 +376,84 @@ fn the_tracking_table_has_the_tools_shape_and_a_history_before_the_drill() {
         outcome("serial_ids")
     );
 }
+
+/// contract-too-early whose app also renames users, in a folder of its own
+/// (with the fixture beside it).
+fn with_updates(dir: &std::path::Path) -> std::path::PathBuf {
+    let root = common::root();
+    let text = std::fs::read_to_string(root.join("scenarios/contract-too-early.toml"))
+        .unwrap()
+        .replace(
+            "    { name = \"POST /signup\"",
+            "    { name = \"POST /profile/name\", weight = 3, sql = \"UPDATE users SET name = $2 WHERE id = $1 RETURNING id, name\", params = [\"existing_user_id\", \"new_name\"], write = true },\n    { name = \"POST /signup\"",
+        );
+    assert!(text.contains("POST /profile/name"));
+    std::fs::create_dir_all(dir.join("fixtures")).unwrap();
+    std::fs::copy(
+        root.join("fixtures/users.sql"),
+        dir.join("fixtures/users.sql"),
+    )
+    .unwrap();
+    let path = dir.join("contract-too-early.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The RPO the drill measured at its end.
+fn rpo(saved: &Value) -> Value {
+    saved["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "rpo")
+        .cloned()
+        .unwrap_or_else(|| panic!("no RPO in {saved:#}"))
+}
+
+#[test]
+fn acknowledged_updates_count_for_the_rpo_and_replay_or_backfill_brings_them_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = with_updates(dir.path());
+    let scenario = scenario.to_str().unwrap();
+    let env = TestEnv::new();
+    let head = "wait until incident --max 1m\n\
+                flag set sms_login off\n\
+                restore pre-release-3 --to new\n\
+                cutover restored-1\n";
+    // Cut over and nothing else: the names acknowledged on the primary
+    // since the snapshot are not on restored-1.
+    let lost = rpo(&play(&env, scenario, &format!("{head}wait 5s\nresolve\n")));
+    assert!(lost["values_lost"].as_u64().unwrap() > 0, "{lost:#}");
+
+    // A replay copies the signups and the updated names.
+    let saved = play(
+        &env,
+        scenario,
+        &format!("{head}replay --since pre-release-3\nwait 5s\nresolve\n"),
+    );
+    let played = moves(&saved);
+    let replay = find(&played, "replay");
+    assert_eq!(replay["outcome"], "done", "{replay:#}");
+    assert!(
+        replay["result"]
+            .as_str()
+            .unwrap()
+            .contains("acknowledged update(s)"),
+        "{replay:#}"
+    );
+    let kept = rpo(&saved);
+    assert_eq!(kept["missing"], 0, "{kept:#}");
+
+    // A backfill writes the acknowledged names back from the ledger; the
+    // signups, inserts, are replay's.
+    let saved = play(
+        &env,
+        scenario,
+        &format!("{head}backfill --since pre-release-3\nwait 5s\nresolve\n"),
+    );
+    let played = moves(&saved);
+    let backfill = find(&played, "backfill");
+    assert_eq!(backfill["outcome"], "done", "{backfill:#}");
+    let after = rpo(&saved);
+    assert!(after["values_lost"].is_null(), "{after:#}");
+}

@@ -28,6 +28,7 @@ pub const HELP: &[Help] = &[
     recover::RESTORE,
     recover::CUTOVER,
     recover::REPLAY,
+    recover::BACKFILL,
     recover::REPAIR,
     look::INSTANCES,
     look::LOCKS,

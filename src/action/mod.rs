@@ -210,3 +210,5 @@ impl fmt::Display for Action {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_flow;

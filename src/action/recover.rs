@@ -41,6 +41,13 @@ pub enum Recover {
         /// The snapshot.
         since: String,
     },
+    /// Write the values the app acknowledged for its updates since a
+    /// snapshot or a time into the instance it uses, from its own record
+    /// of them.
+    Backfill {
+        /// The snapshot, or a scenario time.
+        since: String,
+    },
     /// Copy column values from another instance, row by row by primary key.
     Repair {
         /// Table.
@@ -101,12 +108,23 @@ impl fmt::Display for Point {
 
 impl Recover {
     /// The verbs, as typed.
-    pub(super) const VERBS: &[&str] = &["restore", "cutover", "replay", "repair"];
+    pub(super) const VERBS: &[&str] = &["restore", "cutover", "replay", "backfill", "repair"];
 
     pub(super) fn parse(verb: &str, w: &Words) -> Result<Recover, ParseError> {
         match verb {
             "restore" => parse_restore(w),
             "cutover" => parse_cutover(w),
+            "backfill" => {
+                w.at_most(3)?;
+                match (w.get(1), w.get(2)) {
+                    (Some("--since"), Some(since)) => Ok(Recover::Backfill {
+                        since: since.to_string(),
+                    }),
+                    _ => {
+                        Err(w.err("say since when: `backfill --since SNAPSHOT` or `--since 1m20s`"))
+                    }
+                }
+            }
             "replay" => {
                 w.at_most(3)?;
                 match (w.get(1), w.get(2)) {
@@ -259,6 +277,7 @@ impl fmt::Display for Recover {
                 part: None,
             } => write!(f, "cutover {}", quoted(instance)),
             Recover::Replay { since } => write!(f, "replay --since {}", quoted(since)),
+            Recover::Backfill { since } => write!(f, "backfill --since {}", quoted(since)),
             Recover::Repair {
                 table,
                 columns,
@@ -295,6 +314,14 @@ pub(super) const REPLAY: Help = Help {
     usage: "replay --since SNAPSHOT|TIME",
     summary: "copy writes acknowledged since SNAPSHOT (or scenario time TIME) into the instance the app uses",
     detail: "The workload keeps a ledger of every write the app acknowledged. `replay` copies those rows, made on the snapshot's instance after it was taken, into the instance the app uses now (rows already there are kept). After a point-in-time restore, give the point instead: `replay --since 20s` copies the writes acknowledged from 20s on, on the instance the app used then. Lost writes count against the RPO.",
+};
+
+/// Help for `backfill`.
+pub(super) const BACKFILL: Help = Help {
+    name: "backfill",
+    usage: "backfill --since SNAPSHOT|TIME",
+    summary: "write back the values the app acknowledged for its updates since SNAPSHOT (or TIME)",
+    detail: "Runbook 003, restore flow step 5: writes after the backup are lost unless replayed or backfilled. For an app whose writes are updates (`UPDATE ... RETURNING key, column`), the ledger keeps the last value the app acknowledged for each key, as an app's logs or queue would; `backfill` writes those values into the instance the app uses, so it needs no other instance (after an in-place restore too). `replay` copies inserted rows and updated values from the old instance instead.",
 };
 
 /// Help for `repair`.

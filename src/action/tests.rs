@@ -73,70 +73,6 @@ fn parses_every_command() {
         Action::Sql("SELECT count(*) FROM users".into())
     );
     assert_eq!(
-        parse("sql --on restored-1 SELECT count(*) FROM users").unwrap(),
-        Action::On(On {
-            instance: "restored-1".into(),
-            action: Box::new(Action::Sql("SELECT count(*) FROM users".into()))
-        })
-    );
-    assert_eq!(
-        parse("migrate down --on restored-1 --count 2")
-            .unwrap()
-            .to_string(),
-        "migrate down --on restored-1 --count 2"
-    );
-    assert_eq!(
-        parse("MIGRATE status --on restored-1").unwrap(),
-        Action::On(On {
-            instance: "restored-1".into(),
-            action: Box::new(Action::Migrate(Migrate::Status))
-        })
-    );
-    assert!(
-        parse("migrate status --on restored-1")
-            .unwrap()
-            .changes_nothing()
-    );
-    for bad in [
-        "sql --on",
-        "sql --on restored-1",
-        "sql --on 'a b' SELECT 1",
-        "sql --on a --on b SELECT 1",
-        "migrate down --on",
-        "migrate up --on x --on y",
-    ] {
-        assert!(parse(bad).is_err(), "{bad}");
-    }
-    // Only a move's own `--on` is one: a note may say anything.
-    assert!(matches!(
-        parse("note failover --on call").unwrap(),
-        Action::Incident(_)
-    ));
-    assert_eq!(
-        parse("cutover restored-1 --pods 1").unwrap().to_string(),
-        "cutover --pods 1 restored-1"
-    );
-    assert_eq!(
-        parse("cutover --percent 25% restored-1").unwrap(),
-        Action::Recover(Recover::Cutover {
-            instance: "restored-1".into(),
-            part: Some(Part::Percent(25))
-        })
-    );
-    for bad in [
-        "cutover",
-        "cutover --pods 1",
-        "cutover r --pods 0",
-        "cutover r --percent 101",
-        "cutover r --pods 1 --percent 5",
-        "cutover r s",
-    ] {
-        assert!(parse(bad).is_err(), "{bad}");
-    }
-    assert_eq!(Part::Percent(25).of(4), 1);
-    assert_eq!(Part::Percent(30).of(4), 2);
-    assert_eq!(Part::Pods(9).of(4), 4);
-    assert_eq!(
         parse("note 'v1 fails with 42703'").unwrap(),
         Action::Incident(Incident::Note("v1 fails with 42703".into()))
     );
@@ -396,14 +332,6 @@ fn recovery_moves_parse() {
         })
     );
     assert_eq!(
-        parse("approve restore --by dana --as sre")
-            .unwrap()
-            .to_string(),
-        "approve restore --by dana --as sre"
-    );
-    assert!(parse("approve restore --by dana --as").is_err());
-    assert!(parse("approve restore --by dana sre").is_err());
-    assert_eq!(
         parse("comms \"RTO 2m, RPO 0\"").unwrap(),
         Action::Incident(Incident::Comms("RTO 2m, RPO 0".into()))
     );
@@ -620,6 +548,7 @@ mod round_trip {
             )
                 .prop_map(|(instance, part)| Recover::Cutover { instance, part }),
             spaced().prop_map(|since| Recover::Replay { since }),
+            spaced().prop_map(|since| Recover::Backfill { since }),
             (ident(), proptest::collection::vec(ident(), 1..4), spaced()).prop_map(
                 |(table, columns, from)| Recover::Repair {
                     table,

@@ -188,6 +188,7 @@ impl Drill {
                 self.complete(pending, done);
             }
             Recover::Replay { since } => self.replay(pending, canonical, since),
+            Recover::Backfill { since } => self.backfill(pending, canonical, since),
             Recover::Repair {
                 table,
                 columns,
@@ -333,22 +334,86 @@ impl Drill {
         for w in self.ledger.acks().filter(|w| w.db == db && w.t_ms >= t_ms) {
             keys.entry((**w.table).clone()).or_default().push(w.key);
         }
+        let updated = self.updates.since(Some(db), t_ms);
+        let acks = self.updates.shared();
         let source = self.dbs[db].target.clone();
         let target = self.db().clone();
         let taken = clock(t_ms);
         self.spawn_move(pending, Done::fail(canonical.clone(), ""), async move {
             let result = copy_rows(&source.superuser_url, &target.superuser_url, &keys).await;
             let total: usize = keys.values().map(Vec::len).sum();
+            // Acknowledged updates: the values their rows hold on the old
+            // instance, written over the new one's.
+            let updates = async {
+                if updated.is_empty() {
+                    return Ok(String::new());
+                }
+                let from = super::updates::Source::Instance {
+                    url: source.superuser_url.clone(),
+                    db,
+                };
+                let n = super::updates::write_back(&target.app_url, &updated, from, acks).await?;
+                let acked: usize = updated.values().map(Vec::len).sum();
+                Ok::<_, String>(format!("; {acked} acknowledged update(s): {n} row(s) brought up to date"))
+            };
             match result {
-                Ok(inserted) => Done {
+                Ok(inserted) => match updates.await {
+                    Ok(updated) => Done {
+                        tags: vec![Tag::Corrective],
+                        ..Done::ok(
+                            canonical,
+                            format!(
+                                "{total} write(s) acknowledged on {} since {since} ({taken}): {inserted} copied into {}, {} already there{updated}",
+                                source.name,
+                                target.name,
+                                total as u64 - inserted
+                            ),
+                        )
+                    },
+                    Err(e) => Done::fail(canonical, format!("inserts copied ({inserted}); {e}")),
+                },
+                Err(e) => Done::fail(canonical, e),
+            }
+        });
+    }
+
+    /// `backfill --since SNAPSHOT|TIME`: writes the values the app
+    /// acknowledged for its updates since then into the instance it uses,
+    /// from the app's own record of them (the ledger), as a backfill from
+    /// logs or a queue would: no other instance is needed.
+    pub(super) fn backfill(&mut self, pending: Pending, canonical: String, since: String) {
+        let from = match self.snapshots.iter().find(|s| s.snapshot.name == since) {
+            Some(snap) => Some(snap.t_ms),
+            None => crate::scenario::Dur::parse(&since)
+                .ok()
+                .map(|d| d.as_millis()),
+        };
+        let Some(t_ms) = from else {
+            let text = format!(
+                "no snapshot `{since}` (see `snapshot list`), nor a scenario time such as `1m20s`"
+            );
+            return self.complete(pending, Done::refuse(canonical, text));
+        };
+        if !self.updates.tracked() {
+            let text =
+                "this app acknowledges no updates to backfill (its writes are inserts: `replay`)";
+            return self.complete(pending, Done::refuse(canonical, text));
+        }
+        let keys = self.updates.since(None, t_ms);
+        let acks = self.updates.shared();
+        let target = self.db().clone();
+        let taken = clock(t_ms);
+        self.spawn_move(pending, Done::fail(canonical.clone(), ""), async move {
+            let acked: usize = keys.values().map(Vec::len).sum();
+            let from = super::updates::Source::Ledger;
+            match super::updates::write_back(&target.app_url, &keys, from, acks).await {
+                Ok(n) => Done {
                     tags: vec![Tag::Corrective],
                     ..Done::ok(
                         canonical,
                         format!(
-                            "{total} write(s) acknowledged on {} since {since} ({taken}): {inserted} copied into {}, {} already there",
-                            source.name,
-                            target.name,
-                            total as u64 - inserted
+                            "{acked} value(s) acknowledged since {since} ({taken}) written back: {n} row(s) of {} changed",
+                            target.name
                         ),
                     )
                 },
@@ -435,6 +500,11 @@ async fn copy_rows(
     let mut from = connect(source).await?;
     let mut to = connect(target).await?;
     let mut inserted = 0;
+    // Parents before the tables whose foreign keys reference them, or
+    // a child's rows would be refused for want of their parent's.
+    let order = parents_first(&mut to, keys.keys().map(|(t, _)| t.as_str())).await;
+    let mut keys: Vec<_> = keys.iter().collect();
+    keys.sort_by_key(|((table, _), _)| order.iter().position(|t| t == table));
     for ((table, key), ids) in keys {
         let (t, k) = (quote_ident(table), quote_ident(key));
         let read =
@@ -472,6 +542,42 @@ async fn copy_rows(
         }
     }
     Ok(inserted)
+}
+
+/// `tables` ordered parents first, by the foreign keys between them on the
+/// database `conn` reaches (as declared there; in name order otherwise).
+async fn parents_first<'a>(
+    conn: &mut PgConnection,
+    tables: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
+    let edges: Vec<(String, String)> = sqlx::query_as(
+        "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint \
+         WHERE contype = 'f' AND conrelid <> confrelid",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap_or_default();
+    order_parents_first(tables.map(str::to_string).collect(), &edges)
+}
+
+/// `tables` with each after its parents among them (`edges` are (child,
+/// parent)); a cycle is broken in name order.
+fn order_parents_first(mut left: Vec<String>, edges: &[(String, String)]) -> Vec<String> {
+    left.sort();
+    left.dedup();
+    let mut order = Vec::new();
+    while !left.is_empty() {
+        let ready = left
+            .iter()
+            .position(|t| {
+                !edges
+                    .iter()
+                    .any(|(child, parent)| child == t && left.contains(parent))
+            })
+            .unwrap_or(0);
+        order.push(left.remove(ready));
+    }
+    order
 }
 
 /// Copies `columns` of `table` from `source` by primary key; returns the
@@ -551,4 +657,36 @@ async fn repair_columns(
         .await
         .map_err(|e| format!("repairing {table}: {}", message(&e)))?;
     Ok(result.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::order_parents_first;
+
+    #[test]
+    fn parents_come_before_the_tables_that_reference_them() {
+        let edge = |c: &str, p: &str| (c.to_string(), p.to_string());
+        let tables = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        // Regression: alphabetical order put hero_snapshots before users.
+        assert_eq!(
+            order_parents_first(
+                tables(&["users", "hero_snapshots"]),
+                &[edge("hero_snapshots", "users")]
+            ),
+            ["users", "hero_snapshots"]
+        );
+        // A chain, with an unrelated table and an edge to a table not copied.
+        assert_eq!(
+            order_parents_first(
+                tables(&["c", "a", "b", "z"]),
+                &[edge("a", "b"), edge("b", "c"), edge("z", "elsewhere")]
+            ),
+            ["c", "b", "a", "z"]
+        );
+        // A cycle does not hang.
+        assert_eq!(
+            order_parents_first(tables(&["x", "y"]), &[edge("x", "y"), edge("y", "x")]),
+            ["x", "y"]
+        );
+    }
 }

@@ -18,6 +18,23 @@ use crate::workload::{Outcome, Sample};
 /// The table and key column a write is checked in.
 pub type LedgerTarget = Arc<(String, String)>;
 
+/// Where each (version, endpoint)'s inserts are checked.
+pub(super) fn targets(
+    scenario: &crate::scenario::Scenario,
+) -> std::collections::BTreeMap<(Arc<str>, Arc<str>), LedgerTarget> {
+    scenario
+        .app
+        .versions
+        .iter()
+        .flat_map(|v| {
+            v.endpoints.iter().filter(|e| e.write).filter_map(|e| {
+                let key = (Arc::from(v.name.as_str()), Arc::from(e.name.as_str()));
+                Some((key, Arc::new(e.ledger_target()?)))
+            })
+        })
+        .collect()
+}
+
 /// How long a stretch of writes is collected before it is compressed.
 const STRETCH_MS: u64 = 100;
 
@@ -152,13 +169,19 @@ impl Drill {
         if measured {
             self.health.builder.record(&sample, now_ms);
         }
-        if let Outcome::Ok {
+        let Outcome::Ok {
             write: true,
             written: Some(key),
+            value,
         } = sample.outcome
-            && let Some(table) = self.ledger_targets.get(&(sample.version, sample.endpoint))
-        {
+        else {
+            return;
+        };
+        let at = (sample.version, sample.endpoint);
+        if let Some(table) = self.ledger_targets.get(&at) {
             self.ledger.push(now_ms, sample.db, table, key);
+        } else if let Some(value) = value {
+            self.updates.push(now_ms, sample.db, &at, key, &value);
         }
     }
 }

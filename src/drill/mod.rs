@@ -36,6 +36,7 @@ mod testing;
 mod tests;
 mod timeline;
 mod typed;
+mod updates;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -263,6 +264,8 @@ pub struct Drill {
     /// What runs beside the loop.
     work: Work,
     ledger: Ledger,
+    /// Acknowledged UPDATEs: each key's last value.
+    updates: updates::Updates,
     end_at_ms: u64,
     ended: Option<EndReason>,
     /// What the app's HTTP face answers from, kept current.
@@ -289,17 +292,8 @@ impl Drill {
             .filter(|m| m.applied_at_start)
             .map(|m| m.id.clone())
             .collect();
-        let ledger_targets = scenario
-            .app
-            .versions
-            .iter()
-            .flat_map(|v| {
-                v.endpoints.iter().filter(|e| e.write).filter_map(|e| {
-                    let key = (Arc::from(v.name.as_str()), Arc::from(e.name.as_str()));
-                    Some((key, Arc::new(e.ledger_target()?)))
-                })
-            })
-            .collect();
+        let ledger_targets = ledger::targets(&scenario);
+        let updates = updates::Updates::of(&scenario);
         let builder = WindowBuilder::new(scenario.slo.p99.0);
         Drill {
             transcript: Transcript {
@@ -339,6 +333,7 @@ impl Drill {
             plans: Vec::new(),
             starting: Vec::new(),
             ledger_targets,
+            updates,
             schedule,
             waits: Vec::new(),
             work: Work {
@@ -567,8 +562,9 @@ impl Drill {
             let probed = probe::probe(self.scenario.clone(), target.clone(), None).await;
             self.on_probe(self.serving, probed);
         }
-        if !self.ledger.is_empty() || !self.ledger_targets.is_empty() {
-            let rpo = probe::rpo(&target.superuser_url, &self.ledger).await;
+        if !self.ledger.is_empty() || !self.ledger_targets.is_empty() || self.updates.tracked() {
+            let mut rpo = probe::rpo(&target.superuser_url, &self.ledger).await;
+            self.updates.check(&target.superuser_url, &mut rpo).await;
             self.push(EventKind::Rpo(rpo));
         }
     }

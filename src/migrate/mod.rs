@@ -195,6 +195,40 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// The statement that records a run in the tracking table: an upsert
+    /// of the id with the tool's other columns, or the row's removal.
+    fn record_sql(&self, direction: Direction) -> String {
+        match direction {
+            Direction::Up => {
+                let valued: Vec<_> = self
+                    .tracking
+                    .columns
+                    .iter()
+                    .filter_map(|c| Some((quote_ident(&c.name), c.value.as_deref()?)))
+                    .collect();
+                format!(
+                    "INSERT INTO {t} ({id}{names}) VALUES ($1::text{values}) ON CONFLICT ({id}) DO UPDATE SET {at} = now()",
+                    t = self.table(),
+                    id = quote_ident(&self.tracking.id_column),
+                    at = quote_ident(&self.tracking.applied_column),
+                    names = valued
+                        .iter()
+                        .map(|(n, _)| format!(", {n}"))
+                        .collect::<String>(),
+                    values = valued
+                        .iter()
+                        .map(|(_, v)| format!(", {v}"))
+                        .collect::<String>(),
+                )
+            }
+            Direction::Down => format!(
+                "DELETE FROM {} WHERE {} = $1",
+                self.table(),
+                quote_ident(&self.tracking.id_column)
+            ),
+        }
+    }
+
     fn table(&self) -> String {
         quote_ident(&self.tracking.table)
     }
@@ -339,35 +373,7 @@ impl<'a> Runner<'a> {
                 .as_deref()
                 .ok_or_else(|| Error::NoDown { id: m.id.clone() })?,
         };
-        let record = match direction {
-            Direction::Up => {
-                let valued: Vec<_> = self
-                    .tracking
-                    .columns
-                    .iter()
-                    .filter_map(|c| Some((quote_ident(&c.name), c.value.as_deref()?)))
-                    .collect();
-                format!(
-                    "INSERT INTO {t} ({id}{names}) VALUES ($1::text{values}) ON CONFLICT ({id}) DO UPDATE SET {at} = now()",
-                    t = self.table(),
-                    id = quote_ident(&self.tracking.id_column),
-                    at = quote_ident(&self.tracking.applied_column),
-                    names = valued
-                        .iter()
-                        .map(|(n, _)| format!(", {n}"))
-                        .collect::<String>(),
-                    values = valued
-                        .iter()
-                        .map(|(_, v)| format!(", {v}"))
-                        .collect::<String>(),
-                )
-            }
-            Direction::Down => format!(
-                "DELETE FROM {} WHERE {} = $1",
-                self.table(),
-                quote_ident(&self.tracking.id_column)
-            ),
-        };
+        let record = self.record_sql(direction);
         let refused = |statement: &str, e: sqlx::Error| match e {
             sqlx::Error::Database(db) => Error::Statement {
                 id: m.id.clone(),

@@ -290,6 +290,28 @@ impl Endpoint {
         };
         Some((word_after("insert into ")?, word_after("returning ")?))
     }
+
+    /// For a write that is an UPDATE returning its key and the value it
+    /// wrote, the table, key column and value column (RPO: a missing or
+    /// different value is a lost write): `UPDATE hero_snapshots SET status
+    /// = $2 WHERE id = $1 RETURNING id, status` gives `("hero_snapshots",
+    /// "id", "status")`.
+    pub fn update_target(&self) -> Option<(String, String, String)> {
+        let lower = self.sql.to_ascii_lowercase();
+        let rest = lower.trim_start().strip_prefix("update ")?.trim_start();
+        let ident = |s: &str| -> Option<String> {
+            let end = s
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                .unwrap_or(s.len());
+            (end > 0).then(|| s[..end].to_string())
+        };
+        let table = ident(rest)?;
+        let returning = &lower[lower.rfind("returning ")? + "returning ".len()..];
+        let mut columns = returning.split(',').map(str::trim);
+        let key = ident(columns.next()?)?;
+        let value = ident(columns.next()?)?;
+        Some((table, key, value))
+    }
 }
 
 /// The pods that run the app.

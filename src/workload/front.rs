@@ -230,10 +230,14 @@ impl Front {
         let started = Instant::now();
         let result = fetch(&pool, &spec, &values).await;
         let outcome = match &result {
-            Ok(rows) => Outcome::Ok {
-                write: spec.write,
-                written: spec.write.then(|| rows.first().and_then(key)).flatten(),
-            },
+            Ok(rows) => {
+                let row = rows.first().filter(|_| spec.write);
+                Outcome::Ok {
+                    write: spec.write,
+                    written: row.and_then(super::returned_key),
+                    value: row.and_then(super::returned_value),
+                }
+            }
             Err(e) => Outcome::Failed(error_code(e)),
         };
         let _ = f.samples.send(Sample {
@@ -336,12 +340,6 @@ async fn fetch(
 }
 
 /// A write's key: the first column of its first row.
-fn key(row: &PgRow) -> Option<i64> {
-    row.try_get::<i64, _>(0)
-        .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
-        .ok()
-}
-
 /// A row as JSON: numbers, text, booleans and times as they are; a type
 /// this reader does not decode is named instead of guessed at.
 fn to_json(row: &PgRow) -> serde_json::Map<String, serde_json::Value> {

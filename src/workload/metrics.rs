@@ -34,6 +34,8 @@ pub enum Outcome {
     Ok {
         /// A write's returned key.
         written: Option<i64>,
+        /// For an UPDATE returning its key and a value, the value, as text.
+        value: Option<String>,
         /// Whether the endpoint writes.
         write: bool,
     },
@@ -189,6 +191,7 @@ mod tests {
                     } else {
                         Outcome::Ok {
                             written: None,
+                            value: None,
                             write: false,
                         }
                     },

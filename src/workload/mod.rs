@@ -509,20 +509,36 @@ async fn send(pool: &Conns, r: &Request) -> Outcome {
         query
     };
     match pool.fetch_optional(statement).await {
-        Ok(row) => Outcome::Ok {
-            written: if r.spec.write {
-                row.and_then(|row| {
-                    row.try_get::<i64, _>(0)
-                        .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
-                        .ok()
-                })
-            } else {
-                None
-            },
-            write: r.spec.write,
-        },
+        Ok(row) => {
+            let row = row.filter(|_| r.spec.write);
+            Outcome::Ok {
+                written: row.as_ref().and_then(returned_key),
+                value: row.as_ref().and_then(returned_value),
+                write: r.spec.write,
+            }
+        }
         Err(e) => Outcome::Failed(error_code(&e)),
     }
+}
+
+/// A write's returned key: its first column, a bigint or an integer.
+pub(crate) fn returned_key(row: &sqlx::postgres::PgRow) -> Option<i64> {
+    row.try_get::<i64, _>(0)
+        .or_else(|_| row.try_get::<i32, _>(0).map(i64::from))
+        .ok()
+}
+
+/// An UPDATE's returned value, its second column, as PostgreSQL prints
+/// it (`::text`), when it is text, a number or a boolean and not NULL.
+pub(crate) fn returned_value(row: &sqlx::postgres::PgRow) -> Option<String> {
+    if row.len() < 2 {
+        return None;
+    }
+    row.try_get::<String, _>(1)
+        .ok()
+        .or_else(|| row.try_get::<i64, _>(1).ok().map(|v| v.to_string()))
+        .or_else(|| row.try_get::<i32, _>(1).ok().map(|v| v.to_string()))
+        .or_else(|| row.try_get::<bool, _>(1).ok().map(|v| v.to_string()))
 }
 
 /// A failed request's code: its SQLSTATE, or what went wrong before the
