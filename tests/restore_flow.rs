@@ -296,10 +296,7 @@ fn a_gradual_cutover_moves_part_of_the_fleet_then_the_rest() {
         .filter_map(|e| e["instances"].as_array())
         .find(|i| i.len() == 2)
         .unwrap_or_else(|| panic!("no window split between instances"));
-    let names: Vec<&str> = split
-        .iter()
-        .map(|l| l["instance"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = split.iter().map(|l| l["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["primary", "restored-1"]);
     assert!(split.iter().all(|l| l["requests"].as_u64().unwrap() > 0));
 }
@@ -456,4 +453,111 @@ fn acknowledged_updates_count_for_the_rpo_and_replay_or_backfill_brings_them_bac
     assert_eq!(backfill["outcome"], "done", "{backfill:#}");
     let after = rpo(&saved);
     assert!(after["values_lost"].is_null(), "{after:#}");
+}
+
+#[test]
+fn workers_beside_the_pods_have_their_own_failure_rate_and_obey_their_moves() {
+    // contract-too-early with an ETL that reads the column 003 drops.
+    let dir = tempfile::tempdir().unwrap();
+    let root = common::root();
+    let text = std::fs::read_to_string(root.join("scenarios/contract-too-early.toml")).unwrap()
+        + r#"
+[[workers]]
+name = "etl"
+version = "etl-1.4"
+concurrency = 2
+max_concurrency = 4
+jobs_per_second = 20
+jobs = [
+    { name = "export phone", weight = 1, sql = "SELECT phone FROM users WHERE id = $1", params = ["existing_user_id"] },
+]
+"#;
+    std::fs::create_dir(dir.path().join("fixtures")).unwrap();
+    std::fs::copy(
+        root.join("fixtures/users.sql"),
+        dir.path().join("fixtures/users.sql"),
+    )
+    .unwrap();
+    let scenario = dir.path().join("contract-too-early.toml");
+    std::fs::write(&scenario, text).unwrap();
+    let env = TestEnv::new();
+    let saved = play(
+        &env,
+        scenario.to_str().unwrap(),
+        "wait until incident --max 1m\n\
+         wait 20s\n\
+         workers pause etl\n\
+         wait 20s\n\
+         workers scale etl 1\n\
+         workers resume etl\n\
+         wait 20s\n\
+         workers scale etl 9\n\
+         workers pause nope\n\
+         workers\n\
+         resolve\n",
+    );
+    let moves = moves(&saved);
+    let pause = find(&moves, "workers pause etl");
+    assert_eq!(pause["outcome"], "done", "{pause:#}");
+    let too_many = find(&moves, "workers scale etl 9");
+    assert_eq!(too_many["outcome"], "refused", "{too_many:#}");
+    assert!(
+        too_many["result"].as_str().unwrap().contains("at most 4"),
+        "{too_many:#}"
+    );
+    let nope = find(&moves, "workers pause nope");
+    assert!(
+        nope["result"].as_str().unwrap().contains("workers: etl"),
+        "{nope:#}"
+    );
+    let list = moves.iter().find(|m| m["input"] == "workers").unwrap();
+    assert!(
+        list["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("etl etl-1.4: 1 of 4 running"),
+        "{list:#}"
+    );
+    // The pool's own numbers, apart from the API's: failing after the
+    // drop, silent while paused, working again after the resume.
+    let t = |m: &Value| m["t_ms"].as_u64().unwrap();
+    let etl = |from: u64, to: u64| -> (u64, u64) {
+        saved["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| {
+                e["type"] == "window"
+                    && e["start_ms"].as_u64().unwrap() >= from
+                    && e["end_ms"].as_u64().unwrap() <= to
+            })
+            .filter_map(|e| e["workers"].as_array()?.first().cloned())
+            .fold((0, 0), |(r, f), l| {
+                (
+                    r + l["requests"].as_u64().unwrap(),
+                    f + l["errors"].as_u64().unwrap(),
+                )
+            })
+    };
+    let resume = find(&moves, "workers resume etl");
+    // 003 drops the column at 20s.
+    let (jobs, failed) = etl(21_000, t(pause));
+    assert!(
+        jobs > 0 && failed == jobs,
+        "before the pause: {jobs} jobs, {failed} failed"
+    );
+    let (paused, _) = etl(t(pause) + 1_000, t(resume));
+    assert_eq!(paused, 0, "jobs while paused");
+    let (after, _) = etl(t(resume) + 1_000, u64::MAX);
+    assert!(after > 0, "no jobs after the resume");
+    // The API's windows do not count the pool's jobs.
+    let api: u64 = saved["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "window")
+        .flat_map(|e| e["series"].as_array().unwrap().clone())
+        .filter(|s| s["version"] == "etl")
+        .count() as u64;
+    assert_eq!(api, 0);
 }

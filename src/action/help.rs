@@ -33,6 +33,7 @@ pub const HELP: &[Help] = &[
     look::INSTANCES,
     look::LOCKS,
     kill::HELP,
+    super::workers::HELP,
     incident::INCIDENT,
     incident::COMMS,
     change::APPROVE,
@@ -103,6 +104,7 @@ pub(super) const SUBCOMMANDS: &[(&str, &[&str])] = &[
     ("flag", Flag::SUBCOMMANDS),
     ("snapshot", Snapshot::SUBCOMMANDS),
     ("incident", Incident::SUBCOMMANDS),
+    ("workers", super::Workers::SUBCOMMANDS),
 ];
 
 /// Commands of the prompt itself, not moves: never sent to the engine.

@@ -27,6 +27,7 @@ mod script;
 mod snapshot;
 mod wait;
 mod words;
+mod workers;
 
 use std::fmt;
 
@@ -47,6 +48,7 @@ pub use script::{ScriptLine, parse_script};
 pub use snapshot::Snapshot;
 pub use wait::{Until, Wait};
 use words::Words;
+pub use workers::Workers;
 
 /// One move.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +73,8 @@ pub enum Action {
     Incident(Incident),
     /// Change management: plan, approve, decide.
     Change(Change),
+    /// The background workers.
+    Workers(Workers),
     /// Run SQL as the app's role.
     Sql(String),
     /// A move on another instance than the one the app uses.
@@ -126,6 +130,7 @@ pub fn parse(line: &str) -> Result<Action, ParseError> {
         _ if Incident::VERBS.contains(&v) => Action::Incident(Incident::parse(v, &w)?),
         _ if Change::VERBS.contains(&v) => Action::Change(Change::parse(v, &w)?),
         "sql" => Action::Sql(w.rest("give the SQL to run")?),
+        "workers" => Action::Workers(Workers::parse(&w)?),
         "wait" => Action::Wait(Wait::parse(&w)?),
         "hint" => Action::Hint,
         "resolve" => {
@@ -177,6 +182,7 @@ impl Action {
                 | Action::Flag(Flag::List)
                 | Action::App(App::Status)
                 | Action::Migrate(Migrate::Status)
+                | Action::Workers(Workers::List)
                 | Action::Snapshot(Snapshot::List)
                 | Action::Change(Change::Plan(None))
                 | Action::Wait(_)
@@ -200,6 +206,7 @@ impl fmt::Display for Action {
             Action::Incident(a) => a.fmt(f),
             Action::Change(a) => a.fmt(f),
             Action::Sql(sql) => write!(f, "sql {sql}"),
+            Action::Workers(a) => a.fmt(f),
             Action::On(on) => on.fmt(f),
             Action::Wait(a) => a.fmt(f),
             Action::Hint => f.write_str("hint"),

@@ -632,6 +632,13 @@ mod round_trip {
             .prop_map(Action::Incident),
             change().prop_map(Action::Change),
             text().prop_map(Action::Sql),
+            prop_oneof![
+                Just(Workers::List),
+                spaced().prop_map(Workers::Pause),
+                spaced().prop_map(Workers::Resume),
+                (spaced(), 0u32..50).prop_map(|(n, k)| Workers::Scale(n, k)),
+            ]
+            .prop_map(Action::Workers),
             (
                 word_name(),
                 prop_oneof![

@@ -78,3 +78,27 @@ fn parses_the_restore_flows_moves() {
     assert!(parse("approve restore --by dana --as").is_err());
     assert!(parse("approve restore --by dana sre").is_err());
 }
+
+#[test]
+fn parses_the_workers_moves() {
+    assert_eq!(parse("workers").unwrap(), Action::Workers(Workers::List));
+    assert_eq!(
+        parse("workers scale etl 1").unwrap(),
+        Action::Workers(Workers::Scale("etl".into(), 1))
+    );
+    assert_eq!(
+        parse("WORKERS pause etl").unwrap().to_string(),
+        "workers pause etl"
+    );
+    assert!(!parse("workers pause etl").unwrap().changes_nothing());
+    assert!(parse("workers").unwrap().changes_nothing());
+    for bad in [
+        "workers pause",
+        "workers scale etl",
+        "workers scale etl -1",
+        "workers stop etl",
+        "workers resume a b",
+    ] {
+        assert!(parse(bad).is_err(), "{bad}");
+    }
+}

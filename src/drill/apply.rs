@@ -160,6 +160,7 @@ impl Drill {
             Action::Incident(incident) => self.incident(incident),
             Action::Change(change) => self.change(change),
             Action::Sql(text) => return self.sql(pending, self.serving, text),
+            Action::Workers(order) => self.workers_move(order),
             Action::On(on) => return self.on(pending, on),
             Action::Wait(wait) => return self.wait(pending, wait),
             Action::Hint => return self.hint(pending),

@@ -143,3 +143,35 @@ async fn terminate(superuser_url: &str, pid: i32) {
             .await;
     }
 }
+
+impl Drill {
+    /// Stops what runs beside the loop at the end: moves (recorded as
+    /// interrupted), jobs, background sessions, the app's HTTP face and the
+    /// fleet.
+    pub(super) async fn stop_work(&mut self) {
+        // Moves still running are stopped, and recorded as interrupted:
+        // every move the learner started is in the transcript.
+        self.cancel_moves(super::MoveOutcome::Interrupted);
+        let deadline = tokio::time::Instant::now() + super::SETTLE_AT_END;
+        while let Ok(Some(finished)) =
+            tokio::time::timeout_at(deadline, self.work.moves.join_next()).await
+        {
+            if let Ok((pending, done)) = finished {
+                self.complete(pending, done);
+            }
+        }
+        self.work.moves.abort_all();
+        self.work.tasks.abort_all();
+        self.work.background.abort_all();
+        let (urls, jobs) = self.jobs();
+        for url in urls {
+            super::locks::end_jobs(&url, &jobs).await;
+        }
+        if let Some(face) = &self.face {
+            face.send_modify(|f| f.front = None);
+        }
+        if let Some(fleet) = self.fleet.take() {
+            fleet.shutdown().await;
+        }
+    }
+}

@@ -235,6 +235,9 @@ impl Drill {
                 };
             }
         }
+        if let Err(e) = self.repoint_workers(&url, db) {
+            return Done::fail(canonical, e);
+        }
         // Pods a gradual cutover moved already stay where they are.
         let rest = |f: &crate::workload::Fleet| -> Vec<usize> {
             let on = f.pod_dbs();

@@ -34,10 +34,11 @@ impl Drill {
     pub(super) fn close_window(&mut self, now: u64) {
         let started = self.pace.next_window(now);
         let dbs = &self.dbs;
-        let window: Window = self.health.builder.finish_named(started, now, |db| {
+        let mut window: Window = self.health.builder.finish_named(started, now, |db| {
             dbs.get(db)
                 .map_or_else(|| db.to_string(), |d| d.target.name.clone())
         });
+        window.workers = self.close_worker_windows();
         let healthy = score::recovery::healthy(&self.scenario.slo, &window);
         let summary = describe(&window);
         if let Some(face) = &self.face {

@@ -26,9 +26,11 @@ pub(super) fn targets(
         .app
         .versions
         .iter()
-        .flat_map(|v| {
-            v.endpoints.iter().filter(|e| e.write).filter_map(|e| {
-                let key = (Arc::from(v.name.as_str()), Arc::from(e.name.as_str()));
+        .map(|v| (&v.name, &v.endpoints))
+        .chain(scenario.workers.iter().map(|w| (&w.name, &w.jobs)))
+        .flat_map(|(name, endpoints)| {
+            endpoints.iter().filter(|e| e.write).filter_map(move |e| {
+                let key = (Arc::from(name.as_str()), Arc::from(e.name.as_str()));
                 Some((key, Arc::new(e.ledger_target()?)))
             })
         })
@@ -169,6 +171,11 @@ impl Drill {
         if measured {
             self.health.builder.record(&sample, now_ms);
         }
+        self.acknowledge(sample, now_ms);
+    }
+
+    /// A write's acknowledgment, into the ledger or the updates.
+    pub(super) fn acknowledge(&mut self, sample: Sample, now_ms: u64) {
         let Outcome::Ok {
             write: true,
             written: Some(key),

@@ -37,6 +37,7 @@ mod tests;
 mod timeline;
 mod typed;
 mod updates;
+mod workers;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -266,6 +267,8 @@ pub struct Drill {
     ledger: Ledger,
     /// Acknowledged UPDATEs: each key's last value.
     updates: updates::Updates,
+    /// The workers beside the pods.
+    workers: workers::Pools,
     end_at_ms: u64,
     ended: Option<EndReason>,
     /// What the app's HTTP face answers from, kept current.
@@ -334,6 +337,7 @@ impl Drill {
             starting: Vec::new(),
             ledger_targets,
             updates,
+            workers: workers::Pools::default(),
             schedule,
             waits: Vec::new(),
             work: Work {
@@ -412,6 +416,8 @@ impl Drill {
             let front = fleet.front(self.scenario.fixture.rows.clone(), self.options.seed);
             face.send_modify(|f| f.front = Some(front));
         }
+        let mut job_samples = self.start_workers().await;
+        let mut job_batch = Vec::with_capacity(SAMPLE_BATCH);
         self.start_archiving();
         self.pace = Pace::starting(self.clock.now_ms());
         let f = &self.scenario.fleet;
@@ -431,6 +437,7 @@ impl Drill {
                 // requests a second the loop then wakes once a batch, not
                 // once a request.
                 1.. = samples.recv_many(&mut batch, SAMPLE_BATCH) => self.record(batch.drain(..)),
+                1.. = job_samples.recv_many(&mut job_batch, SAMPLE_BATCH) => self.record_jobs(job_batch.drain(..)),
                 _ = tick.tick() => self.on_tick(),
                 Some(s) = seen.recv() => self.seen(s),
                 Some(done) = self.work.tasks.join_next(), if !self.work.tasks.is_empty() => {
@@ -466,30 +473,12 @@ impl Drill {
         if self.pace.last_window_counts() {
             self.close_window(self.clock.now_ms());
         }
-        // Moves still running are stopped, and recorded as interrupted:
-        // every move the learner started is in the transcript.
-        self.cancel_moves(MoveOutcome::Interrupted);
-        let deadline = tokio::time::Instant::now() + SETTLE_AT_END;
-        while let Ok(Some(finished)) =
-            tokio::time::timeout_at(deadline, self.work.moves.join_next()).await
-        {
-            if let Ok((pending, done)) = finished {
-                self.complete(pending, done);
-            }
+        self.stop_work().await;
+        self.shutdown_workers().await;
+        while let Ok(job) = job_samples.try_recv() {
+            job_batch.push(job);
         }
-        self.work.moves.abort_all();
-        self.work.tasks.abort_all();
-        self.work.background.abort_all();
-        let (urls, jobs) = self.jobs();
-        for url in urls {
-            locks::end_jobs(&url, &jobs).await;
-        }
-        if let Some(face) = &self.face {
-            face.send_modify(|f| f.front = None);
-        }
-        if let Some(fleet) = self.fleet.take() {
-            fleet.shutdown().await;
-        }
+        self.record_jobs(job_batch.drain(..));
         while let Ok(sample) = samples.try_recv() {
             batch.push(sample);
         }

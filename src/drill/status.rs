@@ -35,6 +35,8 @@ pub struct StatusView {
     pub slo: String,
     /// The drill's instances, the one the app uses marked `(serving)`.
     pub instances: Vec<String>,
+    /// Each worker pool: running or paused, its failure rate.
+    pub workers: Vec<String>,
 }
 
 impl Drill {
@@ -81,6 +83,7 @@ impl Drill {
                 slo.stable_for
             ),
             instances: self.instance_lines(),
+            workers: self.worker_lines(),
         }
     }
 
@@ -102,8 +105,8 @@ impl Drill {
                 let pods = on.iter().filter(|db| **db == i).count();
                 if split && pods > 0 {
                     notes.push(format!("{pods} pod{}", if pods == 1 { "" } else { "s" }));
-                    if let Some(load) = window
-                        .and_then(|w| w.instances.iter().find(|l| l.instance == d.target.name))
+                    if let Some(load) =
+                        window.and_then(|w| w.instances.iter().find(|l| l.name == d.target.name))
                     {
                         notes.push(format!(
                             "{:.1}% errors of {} requests",

@@ -117,6 +117,7 @@ async fn waiting_until_an_incident_returns_once_the_slo_breaks() {
         writes: 0,
         series: Vec::new(),
         instances: Vec::new(),
+        workers: Vec::new(),
     }));
     tick_after(&mut d, 100).await;
     let text = reply.try_recv().expect("answered on the next tick").text;

@@ -76,9 +76,11 @@ impl Updates {
             .app
             .versions
             .iter()
-            .flat_map(|v| {
-                v.endpoints.iter().filter(|e| e.write).filter_map(|e| {
-                    let key = (Arc::from(v.name.as_str()), Arc::from(e.name.as_str()));
+            .map(|v| (&v.name, &v.endpoints))
+            .chain(scenario.workers.iter().map(|w| (&w.name, &w.jobs)))
+            .flat_map(|(name, endpoints)| {
+                endpoints.iter().filter(|e| e.write).filter_map(move |e| {
+                    let key = (Arc::from(name.as_str()), Arc::from(e.name.as_str()));
                     Some((key, Arc::new(e.update_target()?)))
                 })
             })

@@ -172,6 +172,9 @@ pub fn status(s: &StatusView) -> String {
             s.pending.join(", ")
         }
     ));
+    for line in &s.workers {
+        out.push_str(&format!("\nworkers {line}"));
+    }
     if s.instances.len() > 1 {
         out.push_str(&format!("\ninstances: {}", s.instances.join(", ")));
     }

@@ -61,6 +61,9 @@ pub struct Scenario {
     pub app: App,
     /// The pods that run the app.
     pub fleet: Fleet,
+    /// Workers beside the pods (an ETL reading a queue table).
+    #[serde(default)]
+    pub workers: Vec<Worker>,
     /// Feature flags.
     #[serde(default)]
     pub flags: Vec<Flag>,
@@ -332,6 +335,43 @@ pub struct Fleet {
     /// Time between two pods in a rolling deploy the learner starts.
     #[serde(default = "default_step")]
     pub rollout_step: Dur,
+}
+
+/// A pool of background workers beside the app's pods (runbook 003's ETL
+/// that processes `hero_snapshots`): its jobs are statements like an
+/// endpoint's, run `jobs_per_second` times a second by each of its
+/// `concurrency` workers. Its metrics are its own (not the API's SLO);
+/// `workers pause|resume|scale` are moves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Worker {
+    /// Its name (`etl`): status lines, moves, sessions `pgdrill-worker-N`.
+    pub name: String,
+    /// The version of its code, as status shows it.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Workers running at the start.
+    pub concurrency: u32,
+    /// The most a `workers scale` may run (default: `concurrency`).
+    #[serde(default)]
+    pub max_concurrency: Option<u32>,
+    /// Jobs each worker runs a second.
+    pub jobs_per_second: u32,
+    /// Its statement timeout (default: the fleet's).
+    #[serde(default)]
+    pub statement_timeout: Option<Dur>,
+    /// What a job runs: weighted statements, as an endpoint's (a write's
+    /// acknowledged rows or values count for the RPO too).
+    pub jobs: Vec<Endpoint>,
+}
+
+impl Worker {
+    /// The most workers it can run.
+    pub fn max_concurrency(&self) -> u32 {
+        self.max_concurrency
+            .unwrap_or(self.concurrency)
+            .max(self.concurrency)
+    }
 }
 
 /// The most requests per second a pod may be asked for: far past what one

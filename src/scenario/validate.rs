@@ -21,6 +21,7 @@ pub const MOVE_VERBS: &[&str] = &[
     "snapshot",
     "restore",
     "cutover",
+    "workers",
     "backfill",
     "replay",
     "repair",
@@ -53,6 +54,7 @@ pub fn validate(s: &Scenario) -> Vec<Problem> {
     check_migrations(s, &mut p);
     check_app(s, &mut p);
     check_fleet(s, &mut p);
+    check_workers(s, &mut p);
     check_timeline(s, &mut p);
     check_injects(s, &mut p);
     check_slo(s, &mut p);
@@ -290,7 +292,6 @@ fn check_app(s: &Scenario, p: &mut Vec<Problem>) {
             format!("flag `{name}` is declared twice"),
         ));
     }
-    let flags = || listing(s.flags.iter().map(|f| f.name.as_str()));
     for (vi, version) in s.app.versions.iter().enumerate() {
         for (k, id) in version.migrate_on_start.iter().enumerate() {
             check_migration_ref(s, &format!("app.versions.{vi}.migrate_on_start.{k}"), id, p);
@@ -302,59 +303,118 @@ fn check_app(s: &Scenario, p: &mut Vec<Problem>) {
             ));
         }
         for (ei, e) in version.endpoints.iter().enumerate() {
-            let at = |key: &str| format!("app.versions.{vi}.endpoints.{ei}.{key}");
-            if e.weight == 0 {
-                p.push(
-                    Problem::at(&at("weight"), "weight must be at least 1")
-                        .hint("remove the endpoint instead"),
-                );
-            }
-            let wanted = placeholders(&e.sql);
-            if wanted != e.params.len() {
-                p.push(
-                    Problem::at(
-                        &at("params"),
-                        format!(
-                            "`{}` uses {wanted} parameter(s) but {} generator(s) are given",
-                            e.name,
-                            e.params.len()
-                        ),
-                    )
-                    .hint(format!(
-                        "give one generator per $N placeholder; known: {}",
-                        ParamGen::KNOWN
-                    )),
-                );
-            }
-            if e.write && e.ledger_target().is_none() && e.update_target().is_none() {
-                p.push(
-                    Problem::at(
-                        &at("sql"),
-                        format!("`{}` is a write, but its table and key cannot be read from the SQL", e.name),
-                    )
-                    .hint("a write is `INSERT INTO table ... RETURNING key`, or `UPDATE table SET column = ... RETURNING key, column`, so what it acknowledged can be checked (RPO)"),
-                );
-            }
-            for (pi, param) in e.params.iter().enumerate() {
-                if let ParamGen::ExistingId { table } = param
-                    && !s.fixture.rows.contains_key(table)
-                {
-                    p.push(
-                        Problem::at(
-                            &format!("app.versions.{vi}.endpoints.{ei}.params.{pi}"),
-                            format!("`{table}` has no generated rows to pick ids from"),
-                        )
-                        .hint(format!("add `{table} = N` to [fixture] rows")),
-                    );
-                }
-            }
-            for (key, flag) in [("flag", &e.flag), ("unless_flag", &e.unless_flag)] {
-                if let Some(flag) = flag
-                    && !s.flags.iter().any(|f| &f.name == flag)
-                {
-                    p.push(Problem::at(&at(key), format!("unknown flag `{flag}`")).hint(flags()));
-                }
-            }
+            check_endpoint(
+                s,
+                e,
+                &|key| format!("app.versions.{vi}.endpoints.{ei}.{key}"),
+                p,
+            );
+        }
+    }
+}
+
+/// One endpoint, or one worker's job: weight, parameters, what a write
+/// returns, the flags it names. `at` gives a key's path.
+fn check_endpoint(
+    s: &Scenario,
+    e: &super::Endpoint,
+    at: &dyn Fn(&str) -> String,
+    p: &mut Vec<Problem>,
+) {
+    if e.weight == 0 {
+        p.push(
+            Problem::at(&at("weight"), "weight must be at least 1")
+                .hint("remove the endpoint instead"),
+        );
+    }
+    let wanted = placeholders(&e.sql);
+    if wanted != e.params.len() {
+        p.push(
+            Problem::at(
+                &at("params"),
+                format!(
+                    "`{}` uses {wanted} parameter(s) but {} generator(s) are given",
+                    e.name,
+                    e.params.len()
+                ),
+            )
+            .hint(format!(
+                "give one generator per $N placeholder; known: {}",
+                ParamGen::KNOWN
+            )),
+        );
+    }
+    if e.write && e.ledger_target().is_none() && e.update_target().is_none() {
+        p.push(
+            Problem::at(
+                &at("sql"),
+                format!("`{}` is a write, but its table and key cannot be read from the SQL", e.name),
+            )
+            .hint("a write is `INSERT INTO table ... RETURNING key`, or `UPDATE table SET column = ... RETURNING key, column`, so what it acknowledged can be checked (RPO)"),
+        );
+    }
+    for (pi, param) in e.params.iter().enumerate() {
+        if let ParamGen::ExistingId { table } = param
+            && !s.fixture.rows.contains_key(table)
+        {
+            p.push(
+                Problem::at(
+                    &at(&format!("params.{pi}")),
+                    format!("`{table}` has no generated rows to pick ids from"),
+                )
+                .hint(format!("add `{table} = N` to [fixture] rows")),
+            );
+        }
+    }
+    for (key, flag) in [("flag", &e.flag), ("unless_flag", &e.unless_flag)] {
+        if let Some(flag) = flag
+            && !s.flags.iter().any(|f| &f.name == flag)
+        {
+            p.push(
+                Problem::at(&at(key), format!("unknown flag `{flag}`"))
+                    .hint(listing(s.flags.iter().map(|f| f.name.as_str()))),
+            );
+        }
+    }
+}
+
+/// `[[workers]]`: plain unique names, sizes the engine can run, jobs as
+/// endpoints are.
+fn check_workers(s: &Scenario, p: &mut Vec<Problem>) {
+    for (i, name) in duplicates(s.workers.iter().map(|w| w.name.as_str())) {
+        p.push(Problem::at(
+            &format!("workers.{i}.name"),
+            format!("workers `{name}` are declared twice"),
+        ));
+    }
+    for (i, w) in s.workers.iter().enumerate() {
+        let at = |key: &str| format!("workers.{i}.{key}");
+        if !crate::is_plain_name(&w.name) {
+            p.push(
+                Problem::at(&at("name"), format!("`{}` is not a plain name", w.name))
+                    .hint("letters, digits, `-` and `_`: it is typed in `workers pause NAME`"),
+            );
+        }
+        if w.max_concurrency() == 0 || w.max_concurrency() > 64 {
+            p.push(Problem::at(
+                &at("concurrency"),
+                "between 1 and 64 workers (max_concurrency, or concurrency)",
+            ));
+        }
+        if !(1..=super::MAX_RPS_PER_POD).contains(&w.jobs_per_second) {
+            p.push(Problem::at(
+                &at("jobs_per_second"),
+                format!("between 1 and {} jobs a second", super::MAX_RPS_PER_POD),
+            ));
+        }
+        if w.statement_timeout.is_some_and(|t| t.0.is_zero()) {
+            p.push(Problem::at(&at("statement_timeout"), "must be above zero"));
+        }
+        if w.jobs.is_empty() {
+            p.push(Problem::at(&at("jobs"), "workers need at least one job"));
+        }
+        for (j, job) in w.jobs.iter().enumerate() {
+            check_endpoint(s, job, &|key| format!("workers.{i}.jobs.{j}.{key}"), p);
         }
     }
 }

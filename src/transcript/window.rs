@@ -33,13 +33,18 @@ pub struct Window {
     /// gradual cutover).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub instances: Vec<Load>,
+    /// Per worker pool (`[[workers]]`): its jobs and failures, apart from
+    /// the API's requests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<Load>,
 }
 
-/// One instance's share of a window's requests.
+/// One part's share of a window's work: an instance's requests, or a
+/// worker pool's jobs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Load {
-    /// The instance's name.
-    pub instance: String,
+    /// The instance's or the pool's name.
+    pub name: String,
     /// Requests that went there.
     pub requests: u64,
     /// Of which failed.

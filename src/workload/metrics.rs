@@ -135,7 +135,7 @@ impl WindowBuilder {
             done.by_db
                 .iter()
                 .map(|(db, (requests, errors))| Load {
-                    instance: name(*db),
+                    name: name(*db),
                     requests: *requests,
                     errors: *errors,
                 })
@@ -145,6 +145,7 @@ impl WindowBuilder {
         };
         Window {
             instances,
+            workers: Vec::new(),
             start_ms,
             end_ms,
             first_bad_ms: done.first_bad_ms.map(|t| t.clamp(start_ms, end_ms)),

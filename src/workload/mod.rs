@@ -19,6 +19,7 @@ pub mod http;
 pub mod metrics;
 pub mod params;
 pub mod rollout;
+mod runtime;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -41,6 +42,7 @@ pub use flags::Flags;
 pub use front::{Answer, Front};
 pub use metrics::{Outcome, Sample, WindowBuilder};
 pub use rollout::{Phase, Rollout};
+use runtime::pods_runtime;
 
 /// Requests a pod lets wait at once before it sheds load (HTTP 503).
 const MAX_IN_FLIGHT: usize = 64;
@@ -66,9 +68,41 @@ struct Version {
     endpoints: Vec<(Arc<str>, Arc<Endpoint>)>,
 }
 
+/// What a fleet runs: its versions, how many pods, at what rate.
+struct Shape {
+    versions: Vec<Version>,
+    start: usize,
+    pods: usize,
+    active: usize,
+    rps: u32,
+    options: FleetOptions,
+}
+
+/// Which pods send: none of a paused fleet's, and only the first `active`
+/// (a worker pool scaled down leaves the rest idle).
+#[derive(Debug)]
+struct Gate {
+    paused: std::sync::atomic::AtomicBool,
+    active: AtomicUsize,
+}
+
+impl Gate {
+    fn new(active: usize) -> Gate {
+        Gate {
+            paused: false.into(),
+            active: active.into(),
+        }
+    }
+
+    fn open(&self, pod: usize) -> bool {
+        !self.paused.load(Ordering::Relaxed) && pod < self.active.load(Ordering::Relaxed)
+    }
+}
+
 /// The running pods.
 pub struct Fleet {
     versions: Arc<Vec<Version>>,
+    gate: Arc<Gate>,
     pods: Vec<Arc<AtomicUsize>>,
     pools: Vec<Arc<RwLock<(usize, Conns)>>>,
     /// Requests in flight, per database: a replay waits until the old
@@ -93,20 +127,85 @@ impl Fleet {
         flags: Flags,
         samples: mpsc::UnboundedSender<Sample>,
     ) -> Result<Fleet, Error> {
-        let versions: Arc<Vec<Version>> =
-            Arc::new(scenario.app.versions.iter().map(version).collect());
+        let versions: Vec<Version> = scenario.app.versions.iter().map(version).collect();
         let start = versions
             .iter()
             .position(|v| *v.name == scenario.fleet.version)
             .unwrap_or(0);
         let fleet = &scenario.fleet;
-        let options = FleetOptions {
-            pool_size: fleet.pool_size,
-            timeout: fleet.statement_timeout.0,
+        let shape = Shape {
+            versions,
+            start,
+            pods: fleet.pods as usize,
+            active: fleet.pods as usize,
+            rps: fleet.rps_per_pod,
+            options: FleetOptions {
+                pool_size: fleet.pool_size,
+                timeout: fleet.statement_timeout.0,
+                label: "pod",
+            },
         };
+        Fleet::launch(shape, scenario, url, seed, flags, samples).await
+    }
+
+    /// Starts a scenario's workers (`[[workers]]`) as a fleet of their
+    /// own: `max_concurrency` of them, `concurrency` running, each with
+    /// one session (`application_name` `pgdrill-worker-N`). Their samples
+    /// carry the worker's name as their version.
+    pub async fn start_workers(
+        worker: &crate::scenario::Worker,
+        scenario: &Scenario,
+        url: &str,
+        seed: u64,
+        flags: Flags,
+        samples: mpsc::UnboundedSender<Sample>,
+    ) -> Result<Fleet, Error> {
+        let shape = Shape {
+            versions: vec![Version {
+                name: worker.name.as_str().into(),
+                endpoints: worker
+                    .jobs
+                    .iter()
+                    .map(|e| (e.name.as_str().into(), Arc::new(e.clone())))
+                    .collect(),
+            }],
+            start: 0,
+            pods: worker.max_concurrency() as usize,
+            active: worker.concurrency as usize,
+            rps: worker.jobs_per_second,
+            options: FleetOptions {
+                pool_size: 1,
+                timeout: worker
+                    .statement_timeout
+                    .map_or(scenario.fleet.statement_timeout.0, |t| t.0),
+                label: "worker",
+            },
+        };
+        Fleet::launch(shape, scenario, url, seed, flags, samples).await
+    }
+
+    async fn launch(
+        shape: Shape,
+        scenario: &Scenario,
+        url: &str,
+        seed: u64,
+        flags: Flags,
+        samples: mpsc::UnboundedSender<Sample>,
+    ) -> Result<Fleet, Error> {
+        let Shape {
+            versions,
+            start,
+            pods,
+            active,
+            rps,
+            options,
+        } = shape;
+        let versions = Arc::new(versions);
+        let gate = Arc::new(Gate::new(active));
         let (stop, _) = watch::channel(false);
         let mut me = Fleet {
             versions,
+            gate: gate.clone(),
             pods: Vec::new(),
             pools: Vec::new(),
             in_flight: InFlight::default(),
@@ -116,11 +215,13 @@ impl Fleet {
             stop,
             tasks: JoinSet::new(),
         };
-        let pools: Vec<Conns> = (0..fleet.pods as usize)
+        let pools: Vec<Conns> = (0..pods)
             .map(|pod| options.pool(url, pod))
             .collect::<Result<_, _>>()?;
         let runtime = pods_runtime();
-        let warming = pools.clone();
+        // Pods not running yet (a worker pool's spare capacity) connect
+        // when they start.
+        let warming: Vec<Conns> = pools.iter().take(active).cloned().collect();
         let _ = runtime.spawn(async move { warm(&warming).await }).await;
         for (pod, pool) in pools.into_iter().enumerate() {
             let pool = Arc::new(RwLock::new((0, pool)));
@@ -138,7 +239,8 @@ impl Fleet {
                 ),
                 params: params::Generator::new(pod, scenario.fixture.rows.clone()),
                 samples: samples.clone(),
-                interval: Duration::from_secs_f64(1.0 / f64::from(fleet.rps_per_pod)),
+                interval: Duration::from_secs_f64(1.0 / f64::from(rps.max(1))),
+                gate: gate.clone(),
             };
             me.tasks.spawn_on(worker.run(me.stop.subscribe()), &runtime);
             me.pods.push(current);
@@ -225,6 +327,34 @@ impl Fleet {
         &self.flags
     }
 
+    /// Stops (`true`) or restarts sending; requests in flight finish.
+    /// Whether it changed anything.
+    pub fn set_paused(&self, paused: bool) -> bool {
+        self.gate.paused.swap(paused, Ordering::Relaxed) != paused
+    }
+
+    /// Whether sending is stopped.
+    pub fn paused(&self) -> bool {
+        self.gate.paused.load(Ordering::Relaxed)
+    }
+
+    /// Lets the first `n` pods send (at most every pod).
+    pub fn scale(&self, n: usize) -> usize {
+        let n = n.min(self.pods.len());
+        self.gate.active.store(n, Ordering::Relaxed);
+        n
+    }
+
+    /// How many pods may send.
+    pub fn active(&self) -> usize {
+        self.gate.active.load(Ordering::Relaxed)
+    }
+
+    /// How many pods there are.
+    pub fn size(&self) -> usize {
+        self.pods.len()
+    }
+
     /// Stops every pod, waits for their requests, and closes the pools.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
@@ -234,43 +364,6 @@ impl Fleet {
             pool.close().await;
         }
     }
-}
-
-/// The runtime the pods run on: one thread of its own, shared by every
-/// fleet of the process. On the process's multi-threaded runtime each
-/// request's wakeups crossed between its worker threads: `pgdrill bench
-/// fleet` measured the pods at 0.053 cores per 1,000 requests/s there, and
-/// 0.025 on one thread, where the sessions' sockets are driven by the
-/// thread their requests run on. The engine, the HTTP face and everything
-/// else stay on the process's runtime. Should the thread not start, the
-/// pods run on the caller's runtime, as before.
-fn pods_runtime() -> tokio::runtime::Handle {
-    static PODS: std::sync::OnceLock<Option<tokio::runtime::Handle>> = std::sync::OnceLock::new();
-    PODS.get_or_init(|| {
-        // Built on its thread, so nothing here ever drops a runtime inside
-        // the caller's.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("pgdrill-pods".into())
-            .spawn(move || {
-                let built = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build();
-                match built {
-                    Ok(runtime) => {
-                        let _ = tx.send(Some(runtime.handle().clone()));
-                        runtime.block_on(std::future::pending::<()>());
-                    }
-                    Err(_) => {
-                        let _ = tx.send(None);
-                    }
-                }
-            })
-            .ok()?;
-        rx.recv().ok().flatten()
-    })
-    .clone()
-    .unwrap_or_else(tokio::runtime::Handle::current)
 }
 
 /// Opens one session per pod before traffic starts, as a pod's readiness
@@ -291,6 +384,8 @@ async fn warm(pools: &[Conns]) {
 struct FleetOptions {
     pool_size: u32,
     timeout: Duration,
+    /// What its sessions are called: `pgdrill-pod-3`, `pgdrill-worker-1`.
+    label: &'static str,
 }
 
 impl FleetOptions {
@@ -299,7 +394,7 @@ impl FleetOptions {
     fn pool(&self, url: &str, pod: usize) -> Result<Conns, Error> {
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| Error::Url(e.to_string()))?
-            .application_name(&format!("pgdrill-pod-{}", pod + 1))
+            .application_name(&format!("pgdrill-{}-{}", self.label, pod + 1))
             .options([(
                 "statement_timeout",
                 format!("{}ms", self.timeout.as_millis()),
@@ -334,6 +429,7 @@ struct Pod {
     params: params::Generator,
     samples: mpsc::UnboundedSender<Sample>,
     interval: Duration,
+    gate: Arc<Gate>,
 }
 
 /// A request ready to send.
@@ -371,6 +467,10 @@ impl Pod {
             // clients do.
             let burst = due.saturating_sub(sent).min(per_tick(self.interval));
             sent = due.max(sent);
+            // A paused or idle pod lets its requests pass unsent.
+            if !self.gate.open(self.index) {
+                continue;
+            }
             for _ in 0..burst {
                 self.send_one(&in_flight, &mut requests);
             }
