@@ -375,6 +375,7 @@ scenario_tests! {
     drill_startup_migration_no_down => "startup-migration-no-down",
     drill_failed_cic => "failed-cic",
     drill_rollout_lab => "rollout-lab",
+    drill_etl_restore_flow => "etl-restore-flow",
 }
 
 #[test]

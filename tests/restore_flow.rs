@@ -515,7 +515,7 @@ jobs = [
         list["result"]
             .as_str()
             .unwrap()
-            .starts_with("etl etl-1.4: 1 of 4 running"),
+            .starts_with("etl (etl-1.4): 1 of 4 running"),
         "{list:#}"
     );
     // The pool's own numbers, apart from the API's: failing after the

@@ -129,7 +129,7 @@ impl Drill {
                 let version = p
                     .version
                     .as_ref()
-                    .map(|v| format!(" {v}"))
+                    .map(|v| format!(" ({v})"))
                     .unwrap_or_default();
                 let rate = match p.last {
                     Some((jobs, failed)) if jobs > 0 => format!(

@@ -173,7 +173,7 @@ pub fn status(s: &StatusView) -> String {
         }
     ));
     for line in &s.workers {
-        out.push_str(&format!("\nworkers {line}"));
+        out.push_str(&format!("\nworkers: {line}"));
     }
     if s.instances.len() > 1 {
         out.push_str(&format!("\ninstances: {}", s.instances.join(", ")));
