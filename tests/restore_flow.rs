@@ -10,6 +10,11 @@ const TIME_SCALE: &str = "10";
 
 /// Plays `script` on `scenario` (local backend) and returns its transcript.
 fn play(env: &TestEnv, scenario: &str, script: &str) -> Value {
+    play_scored(env, scenario, script).0
+}
+
+/// The same, with the score the run printed.
+fn play_scored(env: &TestEnv, scenario: &str, script: &str) -> (Value, Value) {
     let dir = tempfile::tempdir().unwrap();
     let (path, transcript) = (dir.path().join("s.txt"), dir.path().join("t.json"));
     std::fs::write(&path, script).unwrap();
@@ -33,7 +38,8 @@ fn play(env: &TestEnv, scenario: &str, script: &str) -> Value {
         out.stdout,
         out.stderr
     );
-    read_json(&transcript)
+    let score = serde_json::from_str(&out.stdout).unwrap_or(Value::Null);
+    (read_json(&transcript), score)
 }
 
 /// The move whose input starts with `input`.
@@ -560,4 +566,67 @@ jobs = [
         .filter(|s| s["version"] == "etl")
         .count() as u64;
     assert_eq!(api, 0);
+}
+
+#[test]
+fn a_scenario_fits_a_built_in_guardrail_to_its_flags_and_words() {
+    // mixed-version-rename with two flags, new_profile on and dark_mode
+    // off: the rule about rolling the app back with a flag on, limited to
+    // one of them and reworded.
+    let root = common::root();
+    let base = std::fs::read_to_string(root.join("scenarios/mixed-version-rename.toml")).unwrap();
+    let fitted = |flags: &str| {
+        base.replace(
+            "[fleet]",
+            "[[flags]]\nname = \"new_profile\"\ndefault = \"on\"\n\n[[flags]]\nname = \"dark_mode\"\ndefault = \"off\"\n\n[fleet]",
+        )
+        .replace(
+            "[rubric]",
+            &format!("[rubric.guardrails.rollback-before-flag]\nflags = [{flags}]\npenalty = 7\nwhy = \"Our words: turn off the flag that gates the new profile page before reverting the app.\"\n\n[rubric]"),
+        )
+    };
+    let env = TestEnv::new();
+    let reference = std::fs::read_to_string(
+        root.join("scenarios/solutions/mixed-version-rename.reference.txt"),
+    )
+    .unwrap();
+    let score_with = |flags: &str| -> Value {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("fixtures")).unwrap();
+        for f in std::fs::read_dir(root.join("fixtures")).unwrap().flatten() {
+            std::fs::copy(f.path(), dir.path().join("fixtures").join(f.file_name())).unwrap();
+        }
+        let scenario = dir.path().join("mixed-version-rename.toml");
+        std::fs::write(&scenario, fitted(flags)).unwrap();
+        play_scored(&env, scenario.to_str().unwrap(), &reference).1
+    };
+    let broken = score_with("\"new_profile\"");
+    let line = broken["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["label"] == "rollback-before-flag")
+        .unwrap_or_else(|| panic!("no guardrail line in {broken:#}"));
+    assert_eq!(line["points"], -7, "{line:#}");
+    let detail = line["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("new_profile=on") && !detail.contains("dark_mode"),
+        "{detail}"
+    );
+    assert!(
+        detail.ends_with(
+            "Our words: turn off the flag that gates the new profile page before reverting the app."
+        ),
+        "{detail}"
+    );
+    // Limited to dark_mode, which was off: new_profile may stay on.
+    let kept = score_with("\"dark_mode\"");
+    assert!(
+        kept["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["label"] != "rollback-before-flag"),
+        "{kept:#}"
+    );
 }
