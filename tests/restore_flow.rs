@@ -42,6 +42,22 @@ fn play_scored(env: &TestEnv, scenario: &str, script: &str) -> (Value, Value) {
     (read_json(&transcript), score)
 }
 
+/// A shipped scenario as `edit` changes it, in a folder of its own with
+/// the fixtures beside it (the folder goes when the guard does).
+fn edited(id: &str, edit: impl FnOnce(String) -> String) -> (tempfile::TempDir, String) {
+    let root = common::root();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("fixtures")).unwrap();
+    for f in std::fs::read_dir(root.join("fixtures")).unwrap().flatten() {
+        std::fs::copy(f.path(), dir.path().join("fixtures").join(f.file_name())).unwrap();
+    }
+    let text = std::fs::read_to_string(root.join(format!("scenarios/{id}.toml"))).unwrap();
+    let path = dir.path().join(format!("{id}.toml"));
+    std::fs::write(&path, edit(text)).unwrap();
+    let path = path.to_str().unwrap().to_string();
+    (dir, path)
+}
+
 /// The move whose input starts with `input`.
 fn find<'a>(moves: &'a [Value], input: &str) -> &'a Value {
     moves
@@ -311,10 +327,8 @@ fn a_gradual_cutover_moves_part_of_the_fleet_then_the_rest() {
 fn the_tracking_table_has_the_tools_shape_and_a_history_before_the_drill() {
     // contract-too-early, with node-pg-migrate's real table: a serial key
     // besides the name, and migrations installed days before the drill.
-    let dir = tempfile::tempdir().unwrap();
-    let root = common::root();
-    let text = std::fs::read_to_string(root.join("scenarios/contract-too-early.toml"))
-        .unwrap()
+    let (_dir, scenario) = edited("contract-too-early", |text| {
+        let text = text
         .replace(
             "[migrations]\ntable = \"schema_migrations\"",
             "[migrations]\ntable = \"pgmigrations\"\nid_column = \"name\"\napplied_column = \"run_on\"\ncolumns = [{ name = \"id\", type = \"serial PRIMARY KEY\" }]",
@@ -327,21 +341,15 @@ fn the_tracking_table_has_the_tools_shape_and_a_history_before_the_drill() {
             "id = \"002_add_phone_e164\"\nkind = \"expand\"\napplied_at_start = true",
             "id = \"002_add_phone_e164\"\nkind = \"expand\"\napplied_at_start = true\ninstalled_ago = \"2d\"",
         );
-    assert!(text.contains("installed_ago = \"2d\"") && text.contains("pgmigrations"));
-    std::fs::create_dir(dir.path().join("fixtures")).unwrap();
-    std::fs::copy(
-        root.join("fixtures/users.sql"),
-        dir.path().join("fixtures/users.sql"),
-    )
-    .unwrap();
-    let scenario = dir.path().join("contract-too-early.toml");
-    std::fs::write(&scenario, text).unwrap();
+        assert!(text.contains("installed_ago = \"2d\"") && text.contains("pgmigrations"));
+        text
+    });
     let env = TestEnv::new();
     // A check that fails (division by zero) unless the rows say what the
     // scenario says, read as the runbook reads them.
     let saved = play(
         &env,
-        scenario.to_str().unwrap(),
+        &scenario,
         "sql SELECT 1 / (SELECT count(*) FROM pgmigrations WHERE name = '001_add_login_columns' AND run_on BETWEEN now() - interval '14 days 1 hour' AND now() - interval '13 days 23 hours')::int AS fourteen_days\n\
          sql SELECT 1 / (SELECT count(*) FROM pgmigrations WHERE name = '002_add_phone_e164' AND run_on < now() - interval '47 hours')::int AS two_days\n\
          sql SELECT 1 / (SELECT count(*) FROM (SELECT name FROM pgmigrations ORDER BY run_on DESC LIMIT 1) newest WHERE name = '003_drop_legacy_phone')::int AS newest_is_003\n\
@@ -380,26 +388,16 @@ fn the_tracking_table_has_the_tools_shape_and_a_history_before_the_drill() {
     );
 }
 
-/// contract-too-early whose app also renames users, in a folder of its own
-/// (with the fixture beside it).
-fn with_updates(dir: &std::path::Path) -> std::path::PathBuf {
-    let root = common::root();
-    let text = std::fs::read_to_string(root.join("scenarios/contract-too-early.toml"))
-        .unwrap()
-        .replace(
+/// contract-too-early whose app also renames users.
+fn with_updates() -> (tempfile::TempDir, String) {
+    edited("contract-too-early", |text| {
+        let text = text.replace(
             "    { name = \"POST /signup\"",
             "    { name = \"POST /profile/name\", weight = 3, sql = \"UPDATE users SET name = $2 WHERE id = $1 RETURNING id, name\", params = [\"existing_user_id\", \"new_name\"], write = true },\n    { name = \"POST /signup\"",
         );
-    assert!(text.contains("POST /profile/name"));
-    std::fs::create_dir_all(dir.join("fixtures")).unwrap();
-    std::fs::copy(
-        root.join("fixtures/users.sql"),
-        dir.join("fixtures/users.sql"),
-    )
-    .unwrap();
-    let path = dir.join("contract-too-early.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+        assert!(text.contains("POST /profile/name"));
+        text
+    })
 }
 
 /// The RPO the drill measured at its end.
@@ -415,9 +413,8 @@ fn rpo(saved: &Value) -> Value {
 
 #[test]
 fn acknowledged_updates_count_for_the_rpo_and_replay_or_backfill_brings_them_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let scenario = with_updates(dir.path());
-    let scenario = scenario.to_str().unwrap();
+    let (_dir, scenario) = with_updates();
+    let scenario = scenario.as_str();
     let env = TestEnv::new();
     let head = "wait until incident --max 1m\n\
                 flag set sms_login off\n\
@@ -464,10 +461,8 @@ fn acknowledged_updates_count_for_the_rpo_and_replay_or_backfill_brings_them_bac
 #[test]
 fn workers_beside_the_pods_have_their_own_failure_rate_and_obey_their_moves() {
     // contract-too-early with an ETL that reads the column 003 drops.
-    let dir = tempfile::tempdir().unwrap();
-    let root = common::root();
-    let text = std::fs::read_to_string(root.join("scenarios/contract-too-early.toml")).unwrap()
-        + r#"
+    let (_dir, scenario) = edited("contract-too-early", |text| {
+        text + r#"
 [[workers]]
 name = "etl"
 version = "etl-1.4"
@@ -477,19 +472,12 @@ jobs_per_second = 20
 jobs = [
     { name = "export phone", weight = 1, sql = "SELECT phone FROM users WHERE id = $1", params = ["existing_user_id"] },
 ]
-"#;
-    std::fs::create_dir(dir.path().join("fixtures")).unwrap();
-    std::fs::copy(
-        root.join("fixtures/users.sql"),
-        dir.path().join("fixtures/users.sql"),
-    )
-    .unwrap();
-    let scenario = dir.path().join("contract-too-early.toml");
-    std::fs::write(&scenario, text).unwrap();
+"#
+    });
     let env = TestEnv::new();
     let saved = play(
         &env,
-        scenario.to_str().unwrap(),
+        &scenario,
         "wait until incident --max 1m\n\
          wait 20s\n\
          workers pause etl\n\
@@ -591,14 +579,8 @@ fn a_scenario_fits_a_built_in_guardrail_to_its_flags_and_words() {
     )
     .unwrap();
     let score_with = |flags: &str| -> Value {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("fixtures")).unwrap();
-        for f in std::fs::read_dir(root.join("fixtures")).unwrap().flatten() {
-            std::fs::copy(f.path(), dir.path().join("fixtures").join(f.file_name())).unwrap();
-        }
-        let scenario = dir.path().join("mixed-version-rename.toml");
-        std::fs::write(&scenario, fitted(flags)).unwrap();
-        play_scored(&env, scenario.to_str().unwrap(), &reference).1
+        let (_dir, scenario) = edited("mixed-version-rename", |_| fitted(flags));
+        play_scored(&env, &scenario, &reference).1
     };
     let broken = score_with("\"new_profile\"");
     let line = broken["items"]

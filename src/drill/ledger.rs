@@ -23,16 +23,10 @@ pub(super) fn targets(
     scenario: &crate::scenario::Scenario,
 ) -> std::collections::BTreeMap<(Arc<str>, Arc<str>), LedgerTarget> {
     scenario
-        .app
-        .versions
-        .iter()
-        .map(|v| (&v.name, &v.endpoints))
-        .chain(scenario.workers.iter().map(|w| (&w.name, &w.jobs)))
-        .flat_map(|(name, endpoints)| {
-            endpoints.iter().filter(|e| e.write).filter_map(move |e| {
-                let key = (Arc::from(name.as_str()), Arc::from(e.name.as_str()));
-                Some((key, Arc::new(e.ledger_target()?)))
-            })
+        .writers()
+        .filter_map(|(name, e)| {
+            let key = (Arc::from(name), Arc::from(e.name.as_str()));
+            Some((key, Arc::new(e.ledger_target()?)))
         })
         .collect()
 }

@@ -73,16 +73,10 @@ impl Updates {
     /// The scenario's update endpoints, by version and endpoint.
     pub(super) fn of(scenario: &Scenario) -> Updates {
         let targets = scenario
-            .app
-            .versions
-            .iter()
-            .map(|v| (&v.name, &v.endpoints))
-            .chain(scenario.workers.iter().map(|w| (&w.name, &w.jobs)))
-            .flat_map(|(name, endpoints)| {
-                endpoints.iter().filter(|e| e.write).filter_map(move |e| {
-                    let key = (Arc::from(name.as_str()), Arc::from(e.name.as_str()));
-                    Some((key, Arc::new(e.update_target()?)))
-                })
+            .writers()
+            .filter_map(|(name, e)| {
+                let key = (Arc::from(name), Arc::from(e.name.as_str()));
+                Some((key, Arc::new(e.update_target()?)))
             })
             .collect();
         Updates {

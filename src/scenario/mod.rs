@@ -108,6 +108,19 @@ impl Scenario {
         let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
         format!("sha256:{hex}")
     }
+
+    /// Every statement that writes, with who runs it: each app version's
+    /// endpoints, then each worker pool's jobs.
+    pub fn writers(&self) -> impl Iterator<Item = (&str, &Endpoint)> {
+        self.app
+            .versions
+            .iter()
+            .map(|v| (v.name.as_str(), &v.endpoints))
+            .chain(self.workers.iter().map(|w| (w.name.as_str(), &w.jobs)))
+            .flat_map(|(name, endpoints)| {
+                endpoints.iter().filter(|e| e.write).map(move |e| (name, e))
+            })
+    }
 }
 
 /// The files a scenario came from.
