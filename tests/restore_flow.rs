@@ -612,3 +612,31 @@ fn a_scenario_fits_a_built_in_guardrail_to_its_flags_and_words() {
         "{kept:#}"
     );
 }
+
+#[test]
+fn replay_copies_parents_before_the_rows_that_reference_them() {
+    // etl-restore-flow whose app also files a snapshot for its newest
+    // user: after the pipeline's snapshot, such rows reference users that
+    // signed up after it too. hero_snapshots sorts before users: a replay
+    // in name order was refused by the foreign key.
+    let (_dir, scenario) = edited("etl-restore-flow", |text| {
+        let text = text.replace(
+            "    { name = \"POST /signup\"",
+            "    { name = \"POST /snapshots\", weight = 1, sql = \"INSERT INTO hero_snapshots (user_id, payload) SELECT max(id), 'new' FROM users RETURNING id\", write = true },\n    { name = \"POST /signup\"",
+        );
+        assert!(text.contains("POST /snapshots"));
+        text
+    });
+    let root = common::root();
+    let reference =
+        std::fs::read_to_string(root.join("scenarios/solutions/etl-restore-flow.reference.txt"))
+            .unwrap();
+    let env = TestEnv::new();
+    let (saved, score) = play_scored(&env, &scenario, &reference);
+    let played = moves(&saved);
+    let replay = find(&played, "replay --since");
+    assert_eq!(replay["outcome"], "done", "{replay:#}");
+    let rpo = rpo(&saved);
+    assert_eq!(rpo["missing"], 0, "{rpo:#}");
+    assert_eq!(score["passed"], true, "{score:#}");
+}
