@@ -28,16 +28,8 @@ impl On {
         matches!(action, Action::Sql(_) | Action::Migrate(_))
     }
 
-    /// How many of a move's first words are its verb (`sql`; `migrate
-    /// down`): `--on NAME` goes right after them.
-    fn verb_words(action: &Action) -> usize {
-        match action {
-            Action::Migrate(_) => 2,
-            _ => 1,
-        }
-    }
-
-    /// Where `--on` stands in a line whose verb is `verb`, if it may.
+    /// Where `--on` stands in a line whose verb is `verb`, if it may: right
+    /// after the verb words (`sql`; `migrate down`).
     fn position(verb: &str) -> Option<usize> {
         match verb {
             "sql" => Some(1),
@@ -92,8 +84,9 @@ impl On {
 
     /// A canonical form (of this move, or of the record the engine made
     /// of it) with `--on NAME` after its verb words.
-    pub fn mark(canonical: &str, instance: &str, action: &Action) -> String {
-        let n = Self::verb_words(action);
+    pub fn mark(canonical: &str, instance: &str) -> String {
+        let verb = canonical.split_whitespace().next().unwrap_or_default();
+        let n = Self::position(&verb.to_ascii_lowercase()).unwrap_or(1);
         let words: Vec<&str> = canonical.splitn(n + 1, ' ').collect();
         let (head, tail) = words.split_at(n.min(words.len()));
         let mut out = format!("{} --on {instance}", head.join(" "));
@@ -107,10 +100,6 @@ impl On {
 
 impl fmt::Display for On {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&Self::mark(
-            &self.action.to_string(),
-            &self.instance,
-            &self.action,
-        ))
+        f.write_str(&Self::mark(&self.action.to_string(), &self.instance))
     }
 }

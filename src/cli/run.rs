@@ -257,13 +257,10 @@ async fn start(
     // Install times count back from this drill's start, also on a copy of
     // a database prepared earlier.
     let (instance, audited) = result?;
-    let backdated = async {
-        let mut conn = instance.connect_app().await?;
-        drill::backdate(scenario, &mut conn)
-            .await
-            .map_err(Error::from)
-    };
-    match backdated.await {
+    match drill::backdate(scenario, &instance)
+        .await
+        .map_err(Error::from)
+    {
         Ok(()) => Ok((instance, audited)),
         Err(e) => {
             instance.shutdown().await;

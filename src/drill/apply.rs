@@ -83,18 +83,16 @@ pub(super) fn sql_tags(sql: &str) -> Vec<Tag> {
     tags
 }
 
-/// A move's place, when the learner named it: the instance, and whether
-/// the app used another one when the move was made.
+/// The instance a move ran on, when the app used another one then.
 pub(super) struct OnRecord {
-    on: On,
-    aside: bool,
+    instance: String,
 }
 
-/// The record of a move made with `--on`: its canonical form names the
-/// instance; aside from the service, it carries no tags.
+/// The record of a move made aside from the service: its canonical form
+/// names the instance, and it carries no tags.
 fn on_instance(mut done: Done, on: Option<&OnRecord>) -> Done {
-    done.canonical = marked(done.canonical, on);
-    if on.is_some_and(|r| r.aside) {
+    if on.is_some() {
+        done.canonical = marked(done.canonical, on);
         done.tags.clear();
     }
     done
@@ -103,7 +101,7 @@ fn on_instance(mut done: Done, on: Option<&OnRecord>) -> Done {
 /// A canonical form with `--on NAME` when the move named its instance.
 fn marked(canonical: String, on: Option<&OnRecord>) -> String {
     match on {
-        Some(r) => On::mark(&canonical, &r.on.instance, &r.on.action),
+        Some(r) => On::mark(&canonical, &r.instance),
         None => canonical,
     }
 }
@@ -150,7 +148,7 @@ impl Drill {
             Action::Look(Look::Locks) => return self.locks(pending),
             Action::Flag(flag) => self.flag(flag),
             Action::App(app) => self.app(app, pending.t_ms),
-            Action::Migrate(order) => return self.migrate(pending, order),
+            Action::Migrate(order) => return self.migrate(pending, self.serving, order, None),
             Action::Snapshot(Snapshot::Create { name, logical }) => {
                 return self.snapshot_create(pending, name, logical);
             }
@@ -159,7 +157,7 @@ impl Drill {
             Action::Kill(order) => return self.kill(pending, order),
             Action::Incident(incident) => self.incident(incident),
             Action::Change(change) => self.change(change),
-            Action::Sql(text) => return self.sql(pending, self.serving, text),
+            Action::Sql(text) => return self.sql(pending, self.serving, text, None),
             Action::Workers(order) => self.workers_move(order),
             Action::On(on) => return self.on(pending, on),
             Action::Wait(wait) => return self.wait(pending, wait),
@@ -191,14 +189,9 @@ impl Drill {
             .view(View::Events(events))
     }
 
-    /// A migration move runs as a task on its own connection to the
-    /// database the app uses.
-    fn migrate(&mut self, pending: Pending, order: Migrate) {
-        self.migrate_on(pending, self.serving, order, None);
-    }
-
-    /// A migration move on database `db`; `on` names it in the record.
-    fn migrate_on(&mut self, pending: Pending, db: usize, order: Migrate, on: Option<OnRecord>) {
+    /// A migration move runs as a task on its own connection to database
+    /// `db`; `on` names it in the record.
+    fn migrate(&mut self, pending: Pending, db: usize, order: Migrate, on: Option<OnRecord>) {
         let scenario = self.scenario.clone();
         let canonical = marked(Action::Migrate(order.clone()).to_string(), on.as_ref());
         self.spawn_move_on(
@@ -218,12 +211,9 @@ impl Drill {
         );
     }
 
-    /// `sql`: runs as the app's role on database `db`, as a task.
-    fn sql(&mut self, pending: Pending, db: usize, text: String) {
-        self.sql_on(pending, db, text, None);
-    }
-
-    fn sql_on(&mut self, pending: Pending, db: usize, text: String, on: Option<OnRecord>) {
+    /// `sql`: runs as the app's role on database `db`, as a task; `on`
+    /// names it in the record.
+    fn sql(&mut self, pending: Pending, db: usize, text: String, on: Option<OnRecord>) {
         let canonical = marked(Action::Sql(text.clone()).to_string(), on.as_ref());
         self.spawn_move_on(
             pending,
@@ -249,18 +239,18 @@ impl Drill {
             return;
         };
         // Run on an instance the app does not use, a move cannot harm the
-        // service: it is recorded without the tags that rules about the
-        // service read (contract, destructive, corrective).
-        let record = Some(OnRecord {
-            on: on.clone(),
-            aside: db != self.serving,
+        // service: it is recorded with the instance's name and without the
+        // tags that rules about the service read (contract, destructive,
+        // corrective). On the one it uses, it is the plain move.
+        let record = (db != self.serving).then(|| OnRecord {
+            instance: on.instance.clone(),
         });
         match *on.action {
-            Action::Sql(text) => self.sql_on(pending, db, text, record),
-            Action::Migrate(order) => self.migrate_on(pending, db, order, record),
+            Action::Sql(text) => self.sql(pending, db, text, record),
+            Action::Migrate(order) => self.migrate(pending, db, order, record),
             other => {
                 let text = format!("`{other}` does not run on another instance");
-                let canonical = On::mark(&other.to_string(), &on.instance, &other);
+                let canonical = On::mark(&other.to_string(), &on.instance);
                 self.complete(pending, Done::refuse(canonical, text));
             }
         }

@@ -266,25 +266,26 @@ impl Drill {
         }
     }
 
+    /// Since a snapshot, or since a scenario time (after a point-in-time
+    /// restore): the time, and the instance the app used then; or why not.
+    fn since(&self, since: &str) -> Result<(u64, usize), String> {
+        match self.snapshots.iter().find(|s| s.snapshot.name == since) {
+            Some(snap) => Ok((snap.t_ms, snap.db)),
+            None => crate::scenario::Dur::parse(since)
+                .map(|d| (d.as_millis(), self.pitr.serving_at(d.as_millis())))
+                .map_err(|_| {
+                    format!(
+                        "no snapshot `{since}` (see `snapshot list`), nor a scenario time such as `1m20s`"
+                    )
+                }),
+        }
+    }
+
     fn replay(&mut self, pending: Pending, canonical: String, since: String) {
-        // Since a snapshot, or since a scenario time (after a point-in-time
-        // restore): the writes the app had acknowledged on the instance it
-        // used then.
-        let from = match self.snapshots.iter().find(|s| s.snapshot.name == since) {
-            Some(snap) => Some((snap.t_ms, snap.db)),
-            None => crate::scenario::Dur::parse(&since).ok().map(|d| {
-                let t = d.0.as_millis() as u64;
-                (t, self.pitr.serving_at(t))
-            }),
-        };
-        let Some((t_ms, db)) = from else {
-            let done = Done::refuse(
-                canonical,
-                format!(
-                    "no snapshot `{since}` (see `snapshot list`), nor a scenario time such as `1m20s`"
-                ),
-            );
-            return self.complete(pending, done);
+        // The writes the app had acknowledged on the instance it used then.
+        let (t_ms, db) = match self.since(&since) {
+            Ok(from) => from,
+            Err(text) => return self.complete(pending, Done::refuse(canonical, text)),
         };
         if db == self.serving {
             let done = Done::refuse(
@@ -385,17 +386,9 @@ impl Drill {
     /// from the app's own record of them (the ledger), as a backfill from
     /// logs or a queue would: no other instance is needed.
     pub(super) fn backfill(&mut self, pending: Pending, canonical: String, since: String) {
-        let from = match self.snapshots.iter().find(|s| s.snapshot.name == since) {
-            Some(snap) => Some(snap.t_ms),
-            None => crate::scenario::Dur::parse(&since)
-                .ok()
-                .map(|d| d.as_millis()),
-        };
-        let Some(t_ms) = from else {
-            let text = format!(
-                "no snapshot `{since}` (see `snapshot list`), nor a scenario time such as `1m20s`"
-            );
-            return self.complete(pending, Done::refuse(canonical, text));
+        let t_ms = match self.since(&since) {
+            Ok((t_ms, _)) => t_ms,
+            Err(text) => return self.complete(pending, Done::refuse(canonical, text)),
         };
         if !self.updates.tracked() {
             let text =

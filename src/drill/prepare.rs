@@ -75,7 +75,25 @@ pub fn seed_key(scenario: &Scenario) -> String {
 /// scenario says they were installed (`installed_ago` before now, the
 /// drill's start), so the runbook's `ORDER BY installed_on` reads a
 /// history. Run on each drill's database: a prepared one may be a copy.
-pub async fn backdate(scenario: &Scenario, conn: &mut PgConnection) -> Result<(), Error> {
+/// Connects only when a migration has an install time.
+pub async fn backdate(
+    scenario: &Scenario,
+    instance: &crate::instance::Instance,
+) -> Result<(), Error> {
+    let dated: Vec<_> = scenario
+        .migrations
+        .list
+        .iter()
+        .filter(|m| m.applied_at_start)
+        .filter_map(|m| Some((&m.id, m.installed_ago?)))
+        .collect();
+    if dated.is_empty() {
+        return Ok(());
+    }
+    let mut conn = instance
+        .connect_app()
+        .await
+        .map_err(|e| Error::Setup(format!("dating the migrations: {e}")))?;
     let tracking = scenario.migrations.tracking();
     let sql = format!(
         "UPDATE {} SET {} = now() - make_interval(secs => $2) WHERE {}::text = $1",
@@ -83,16 +101,13 @@ pub async fn backdate(scenario: &Scenario, conn: &mut PgConnection) -> Result<()
         crate::migrate::quote_ident(&tracking.applied_column),
         crate::migrate::quote_ident(&tracking.id_column),
     );
-    for m in &scenario.migrations.list {
-        let Some(ago) = m.installed_ago.filter(|_| m.applied_at_start) else {
-            continue;
-        };
+    for (id, ago) in dated {
         sqlx::query(AssertSqlSafe(sql.clone()))
-            .bind(&m.id)
+            .bind(id)
             .bind(ago.0.as_secs_f64())
-            .execute(&mut *conn)
+            .execute(&mut conn)
             .await
-            .map_err(|e| Error::Setup(format!("dating migration {}: {e}", m.id)))?;
+            .map_err(|e| Error::Setup(format!("dating migration {id}: {e}")))?;
     }
     Ok(())
 }

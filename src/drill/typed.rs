@@ -156,7 +156,7 @@ impl Drill {
         let text = t.sql.split_whitespace().collect::<Vec<_>>().join(" ");
         let sql = Action::Sql(text.clone());
         let canonical = if aside {
-            On::mark(&sql.to_string(), &t.instance, &sql)
+            On::mark(&sql.to_string(), &t.instance)
         } else {
             sql.to_string()
         };

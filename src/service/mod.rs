@@ -64,8 +64,6 @@ pub struct Typed {
     pub via_service: bool,
     /// The client's `application_name` (`psql`), when it gave one.
     pub app: String,
-    /// The server process that ran it.
-    pub pid: Option<i32>,
     /// The statement, as sent.
     pub sql: String,
     /// The server's error, when it failed (`42703: column ... does not
@@ -155,6 +153,8 @@ impl Service {
             let mut sessions = JoinSet::new();
             loop {
                 let Ok((client, _)) = listener.accept().await else {
+                    // Out of descriptors, say: wait rather than spin.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 };
                 while sessions.try_join_next().is_some() {}

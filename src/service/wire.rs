@@ -41,14 +41,6 @@ struct Unanswered {
     error: Option<String>,
 }
 
-/// Who the session is, once the server said.
-struct Session {
-    instance: String,
-    via_service: bool,
-    app: String,
-    pid: Option<i32>,
-}
-
 /// Carries one client's session to `to`, reporting what it runs.
 pub(super) async fn session(
     client: TcpStream,
@@ -78,12 +70,7 @@ pub(super) async fn session(
     let mut server_read = BufReader::new(server_read);
     server_write.write_all(&startup).await?;
     let pending = Arc::new(Mutex::new(Unanswered::default()));
-    let me = Arc::new(Mutex::new(Session {
-        instance: to.name.clone(),
-        via_service,
-        app: application_name(&startup),
-        pid: None,
-    }));
+    let app = application_name(&startup);
     let upward = {
         let pending = pending.clone();
         async move {
@@ -119,7 +106,6 @@ pub(super) async fn session(
                 b'K' if body.len() >= 8 => {
                     let pid = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
                     let secret = i32::from_be_bytes([body[4], body[5], body[6], body[7]]);
-                    lock(&me).pid = Some(pid);
                     lock(&keys.0).insert((pid, secret), to.clone());
                     let _ = typed.send(Seen::Opened {
                         instance: to.name.clone(),
@@ -138,13 +124,11 @@ pub(super) async fn session(
                         let mut p = lock(&pending);
                         (std::mem::take(&mut p.queue), p.error.take())
                     };
-                    let me = lock(&me);
                     for sql in answered {
                         let _ = typed.send(Seen::Ran(Typed {
-                            instance: me.instance.clone(),
-                            via_service: me.via_service,
-                            app: me.app.clone(),
-                            pid: me.pid,
+                            instance: to.name.clone(),
+                            via_service,
+                            app: app.clone(),
                             sql,
                             error: error.clone(),
                         }));

@@ -22,7 +22,7 @@ pub use crate::scenario::Tag;
 pub use bounds::{MAX_COUNT, MAX_MS};
 pub use parsed::Parsed;
 pub use seal::{Finding, Seal, Signature, hex, key_id};
-pub use window::{Load, Series, Window, check_finding};
+pub use window::{Load, Series, Window};
 
 /// The file format version this build writes. Format 3 adds each move's
 /// parsed form ([`Move::parsed`]).
@@ -381,6 +381,16 @@ impl State {
     /// Whether pods of this version serve traffic.
     pub fn serving(&self, version: &str) -> bool {
         self.pods.get(version).is_some_and(|n| *n > 0)
+    }
+}
+
+/// What a check found: the error its query met, or how many rows were
+/// wrong (empty when neither is known).
+pub fn check_finding(bad: Option<i64>, error: Option<&str>) -> String {
+    match (bad, error) {
+        (_, Some(err)) => err.to_string(),
+        (Some(n), None) => format!("{n} bad row(s)"),
+        (None, None) => String::new(),
     }
 }
 

@@ -101,16 +101,6 @@ impl Window {
     }
 }
 
-/// What a check found: the error its query met, or how many rows were
-/// wrong (empty when neither is known).
-pub fn check_finding(bad: Option<i64>, error: Option<&str>) -> String {
-    match (bad, error) {
-        (_, Some(err)) => err.to_string(),
-        (Some(n), None) => format!("{n} bad row(s)"),
-        (None, None) => String::new(),
-    }
-}
-
 /// Metrics of one (version, endpoint) in a window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Series {

@@ -339,10 +339,10 @@ impl Fleet {
     }
 
     /// Lets the first `n` pods send (at most every pod).
-    pub fn scale(&self, n: usize) -> usize {
-        let n = n.min(self.pods.len());
-        self.gate.active.store(n, Ordering::Relaxed);
-        n
+    pub fn scale(&self, n: usize) {
+        self.gate
+            .active
+            .store(n.min(self.pods.len()), Ordering::Relaxed);
     }
 
     /// How many pods may send.
